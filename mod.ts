@@ -1,0 +1,59 @@
+/**
+ * @ddpm/core — Denoising Diffusion Probabilistic Models (Ho et al. 2020) in TypeScript,
+ * over `@tensorflow/tfjs-core`, for Deno and Bun.
+ *
+ * Layers: the schedule ({@linkcode makeSchedule}), closed forms ({@linkcode forwardNoise},
+ * {@linkcode posterior}, …), losses ({@linkcode epsLoss}, {@linkcode vlbBound}), and
+ * samplers ({@linkcode pSample}, {@linkcode pSampleLoop}, {@linkcode ddimSampleLoop}).
+ * The model is always an argument: any `(xt, t) => eps` function.
+ *
+ * @example Train-free sampling with a model that predicts zero noise
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend, makeSchedule, pSampleLoop } from "@ddpm/core";
+ * await initBackend("cpu");
+ * const s = makeSchedule({ kind: "linear", T: 100 });
+ * const x0 = await pSampleLoop((xt) => tf.zerosLike(xt), s, { shape: [4, 2], seed: 0 });
+ * console.log(x0.shape); // [4, 2]
+ * ```
+ *
+ * @module
+ */
+export { initBackend } from "./src/backend.ts";
+export type { BackendInfo, BackendName } from "./src/backend.ts";
+export { makeSchedule } from "./src/schedule.ts";
+export type { Schedule, ScheduleKind, ScheduleSpec } from "./src/schedule.ts";
+export { respace } from "./src/respace.ts";
+export type { TimestepArg } from "./src/_timesteps.ts";
+export type { EpsModel, Prediction, VarianceKind } from "./src/types.ts";
+export { forwardNoise } from "./src/forward_noise.ts";
+export type { ForwardNoiseArgs } from "./src/forward_noise.ts";
+export { forwardStep } from "./src/forward_step.ts";
+export type { ForwardStepArgs } from "./src/forward_step.ts";
+export { qMeanVariance } from "./src/q_mean_variance.ts";
+export type { GaussianParams } from "./src/q_mean_variance.ts";
+export { posterior } from "./src/posterior.ts";
+export type { PosteriorArgs } from "./src/posterior.ts";
+export {
+  predictEpsFromV,
+  predictEpsFromX0,
+  predictV,
+  predictX0FromEps,
+  predictX0FromV,
+} from "./src/parameterization.ts";
+export { normalKl } from "./src/normal_kl.ts";
+export type { NormalKlArgs } from "./src/normal_kl.ts";
+export { discretizedGaussianLogLikelihood } from "./src/discretized_gaussian_log_likelihood.ts";
+export type { DiscretizedGaussianArgs } from "./src/discretized_gaussian_log_likelihood.ts";
+export { epsLoss } from "./src/eps_loss.ts";
+export type { EpsLossArgs } from "./src/eps_loss.ts";
+export { priorBpd, vlbBound, vlbTerm } from "./src/vlb.ts";
+export type { VlbBound, VlbBoundOptions, VlbTermArgs } from "./src/vlb.ts";
+export { pMeanVariance } from "./src/p_mean_variance.ts";
+export type { PMeanVariance, ReverseOptions } from "./src/p_mean_variance.ts";
+export { pSample } from "./src/p_sample.ts";
+export type { PSampleArgs } from "./src/p_sample.ts";
+export { pSampleLoop, pSampleLoopProgressive } from "./src/p_sample_loop.ts";
+export type { SampleLoopOptions, SampleLoopStep } from "./src/_loop.ts";
+export { ddimSample, ddimSampleLoop, ddimSampleLoopProgressive } from "./src/ddim.ts";
+export type { DdimSampleArgs } from "./src/ddim.ts";

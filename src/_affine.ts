@@ -1,0 +1,26 @@
+// Internal: the shape shared by most closed forms, out = c_a[t] · a + c_b[t] · b, with the
+// coefficients gathered in float64 on the host.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
+import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
+
+/** One term of an affine combination: argument name, tensor, coefficient table. */
+export type _Term = [name: string, x: unknown, table: Float64Array];
+
+/** c_a[t] · a + c_b[t] · b, after checking both tensors and t. */
+export function _affine(
+  what: string,
+  s: Schedule,
+  t: TimestepArg,
+  [nameA, a, tableA]: _Term,
+  [nameB, b, tableB]: _Term,
+): tf.Tensor {
+  _checkSchedule(what, s);
+  const ta = _checkBatch(what, nameA, a);
+  const tb = _checkSameShape(what, nameA, ta, nameB, b);
+  const ts = _readTimesteps(what, s, t, ta.shape[0]);
+  return tf.tidy(() =>
+    tf.add(tf.mul(_coef(tableA, ts, ta.rank), ta), tf.mul(_coef(tableB, ts, ta.rank), tb))
+  );
+}

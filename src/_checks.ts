@@ -1,0 +1,72 @@
+// Internal: argument checks shared by the closed forms and samplers. Each error names
+// the action, the argument and its value.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+
+/** Throws unless x is a tensor of rank ≥ 1 (a batch). */
+export function _checkBatch(what: string, name: string, x: unknown): tf.Tensor {
+  if (!(x instanceof tf.Tensor)) {
+    throw new TypeError(`Cannot ${what}: ${name} must be a tensor, got ${typeof x}`);
+  }
+  if (x.rank < 1) {
+    throw new RangeError(
+      `Cannot ${what}: ${name} must have a batch dimension [B, ...], got shape [${x.shape}]`,
+    );
+  }
+  if (x.dtype !== "float32") {
+    throw new TypeError(`Cannot ${what}: ${name} must be float32, got ${x.dtype}`);
+  }
+  return x;
+}
+
+/** Throws unless y has exactly the shape of x. */
+export function _checkSameShape(
+  what: string,
+  nameX: string,
+  x: tf.Tensor,
+  nameY: string,
+  y: unknown,
+): tf.Tensor {
+  _checkBatch(what, nameY, y);
+  const yt = y as tf.Tensor;
+  if (!tf.util.arraysEqual(x.shape, yt.shape)) {
+    throw new RangeError(
+      `Cannot ${what}: ${nameY} must have the shape of ${nameX} [${x.shape}], got [${yt.shape}]`,
+    );
+  }
+  return yt;
+}
+
+/** Throws unless s looks like a Schedule. */
+export function _checkSchedule(what: string, s: Schedule): void {
+  if (!s || typeof s !== "object" || !(s.betas instanceof Float64Array)) {
+    throw new TypeError(`Cannot ${what}: s must be a Schedule from makeSchedule, got ${s}`);
+  }
+}
+
+/** Whether the active backend can read data synchronously (webgpu cannot in Deno or Bun). */
+export function _canReadSync(): boolean {
+  return tf.getBackend() !== "webgpu";
+}
+
+/** The error for a non-finite tensor. */
+export function _nonFiniteError(what: string, name: string): RangeError {
+  return new RangeError(`Cannot ${what}: ${name} has non-finite values (NaN or ±Infinity)`);
+}
+
+/**
+ * Throws unless every element of x is finite (one host read of a boolean), on backends
+ * that read synchronously; on webgpu the async loops check instead (see `_finiteFlag`).
+ */
+export function _checkFinite(what: string, name: string, x: tf.Tensor): void {
+  if (!_canReadSync()) return;
+  const ok = tf.tidy(() => tf.all(tf.isFinite(x)).dataSync()[0]);
+  if (!ok) throw _nonFiniteError(what, name);
+}
+
+/** Throws unless seed is undefined or a finite integer. */
+export function _checkSeed(what: string, seed: unknown): void {
+  if (seed !== undefined && !(typeof seed === "number" && Number.isInteger(seed))) {
+    throw new RangeError(`Cannot ${what}: seed must be an integer, got ${seed}`);
+  }
+}

@@ -1,0 +1,115 @@
+// Internal: the reverse-time loop shared by the DDPM and DDIM samplers. It is async so
+// that the model's output can be checked for NaN on webgpu, which reads only asynchronously.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+import { _checkSchedule, _checkSeed, _nonFiniteError } from "./_checks.ts";
+import { _noiseFor } from "./_noise.ts";
+import { _randomSeed } from "./_random.ts";
+import type { ReverseOptions } from "./p_mean_variance.ts";
+
+/** Options of the sampling loops. */
+export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {
+  /** Shape of the samples, [B, ...] (e.g. [B, H, W, C] or [B, 2]). */
+  shape: number[];
+  /** x_T, standard normal of `shape` (drawn from `seed` when absent; not disposed). */
+  noise?: tf.Tensor;
+  /** Seed: x_T is drawn from stream 0, the noise of step t from stream t + 1. */
+  seed?: number;
+  /**
+   * Check the model's output for NaN/Infinity at the first step, every this many steps,
+   * and the last (one asynchronous host read each; default 100; 0 checks only the first
+   * and the last).
+   */
+  checkFiniteEvery?: number;
+  /** Called after each step with (steps done, total steps). */
+  onStep?: (done: number, total: number) => void;
+}
+
+/** One step of a progressive sampling loop. Both tensors belong to the caller. */
+export interface SampleLoopStep {
+  /** The timestep just sampled from (x_t → x_{t-1}); 0 at the last step. */
+  t: number;
+  /** x_{t-1}, the new sample. */
+  sample: tf.Tensor;
+  /** x̂0 predicted at step t. */
+  predX0: tf.Tensor;
+}
+
+/** A sampler step: x_t → (x_{t-1}, x̂0), with noise drawn from (seed, stream). */
+export type _Step = (
+  xt: tf.Tensor,
+  t: number,
+  seed: number,
+  stream: number,
+  wantFlag: boolean,
+) => { sample: tf.Tensor; predX0: tf.Tensor; finite?: tf.Tensor };
+
+/** Runs t = T-1 … 0, yielding clones the caller owns. */
+export async function* _sampleLoop(
+  what: string,
+  s: Schedule,
+  opts: SampleLoopOptions,
+  step: _Step,
+): AsyncGenerator<SampleLoopStep, void, undefined> {
+  _checkSchedule(what, s);
+  const shape = opts?.shape;
+  if (
+    !Array.isArray(shape) || shape.length < 1 ||
+    !shape.every((d) => Number.isInteger(d) && d >= 1)
+  ) {
+    throw new RangeError(
+      `Cannot ${what}: shape must be [B, ...] of positive integers, got ${JSON.stringify(shape)}`,
+    );
+  }
+  _checkSeed(what, opts.seed);
+  const every = opts.checkFiniteEvery ?? 100;
+  if (!Number.isInteger(every) || every < 0) {
+    throw new RangeError(
+      `Cannot ${what}: checkFiniteEvery must be an integer >= 0, got ${every}`,
+    );
+  }
+  const seed = opts.seed ?? _randomSeed();
+  const like = tf.zeros(shape); // only its shape is read
+  let x: tf.Tensor;
+  try {
+    const z = _noiseFor(what, like, "shape", opts.noise, seed, 0);
+    x = z.owned ? z.noise : tf.clone(z.noise);
+  } finally {
+    like.dispose();
+  }
+  try {
+    for (let i = 0; i < s.T; i++) {
+      const t = s.T - 1 - i;
+      const check = i === 0 || t === 0 || (every > 0 && i % every === 0);
+      const { sample, predX0, finite } = step(x, t, seed, t + 1, check);
+      x.dispose();
+      x = sample;
+      if (finite) {
+        const ok = (await finite.data())[0];
+        finite.dispose();
+        if (!ok) {
+          predX0.dispose();
+          throw _nonFiniteError(what, `the model's output at t = ${t}`);
+        }
+      }
+      opts.onStep?.(i + 1, s.T);
+      yield { t, sample: tf.clone(sample), predX0 };
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Runs a loop to the end and returns the final sample, disposing everything else. */
+export async function _runToEnd(
+  loop: AsyncGenerator<SampleLoopStep, void, undefined>,
+): Promise<tf.Tensor> {
+  let last: tf.Tensor | undefined;
+  for await (const { sample, predX0 } of loop) {
+    predX0.dispose();
+    last?.dispose();
+    last = sample;
+  }
+  if (!last) throw new Error("sampling loop produced no step");
+  return last;
+}

@@ -1,0 +1,118 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { createRequire } from "node:module";
+
+/** The tfjs backends this library runs on, fastest first. */
+export type BackendName = "webgpu" | "wasm" | "cpu";
+
+/** What {@linkcode initBackend} chose, and why the faster ones were passed over. */
+export interface BackendInfo {
+  /** The backend now active. */
+  backend: BackendName;
+  /** The JavaScript runtime. */
+  runtime: "deno" | "bun" | "node" | "unknown";
+  /** Each backend tried, in order, with the reason it failed (absent when it worked). */
+  tried: { backend: BackendName; error?: string }[];
+  /** The GPU adapter's description, on webgpu. */
+  adapter?: string;
+}
+
+const _ORDER: BackendName[] = ["webgpu", "wasm", "cpu"];
+let _gradientsLoaded = false;
+
+/**
+ * Picks and activates a tfjs backend, and registers the gradients of every op (tfjs-core
+ * alone does not register them in Deno; the `@tensorflow/tfjs` package does, in Deno and
+ * Bun). `"auto"` tries webgpu → wasm → cpu and takes the first that works; a named backend
+ * is used or the call throws.
+ *
+ * @param choice `"auto"` (default), `"webgpu"`, `"wasm"` or `"cpu"`.
+ * @returns What was chosen, the runtime, and why faster backends were skipped.
+ * @throws {Error} If a named backend cannot start (the message says why).
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "@ddpm/core";
+ * const info = await initBackend("cpu");
+ * console.log(info.backend); // "cpu"
+ * ```
+ */
+export async function initBackend(
+  choice: "auto" | BackendName = "auto",
+): Promise<BackendInfo> {
+  if (choice !== "auto" && !_ORDER.includes(choice)) {
+    throw new RangeError(
+      `Cannot init backend: choice must be "auto", "webgpu", "wasm" or "cpu", got ${
+        JSON.stringify(choice)
+      }`,
+    );
+  }
+  await _loadGradients();
+  const info: BackendInfo = { backend: "cpu", runtime: _runtime(), tried: [] };
+  for (const name of choice === "auto" ? _ORDER : [choice]) {
+    try {
+      const adapter = await _start(name);
+      info.backend = name;
+      if (adapter) info.adapter = adapter;
+      info.tried.push({ backend: name });
+      return info;
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      info.tried.push({ backend: name, error });
+      if (choice !== "auto") {
+        throw new Error(`Cannot init backend: ${name} did not start: ${error}`);
+      }
+    }
+  }
+  throw new Error(`Cannot init backend: none started: ${JSON.stringify(info.tried)}`);
+}
+
+async function _loadGradients(): Promise<void> {
+  if (_gradientsLoaded) return;
+  // The umbrella package registers every gradient (and the cpu backend) into tfjs-core's
+  // global registry.
+  await import("@tensorflow/tfjs");
+  await import("@tensorflow/tfjs-backend-cpu");
+  _gradientsLoaded = true;
+}
+
+function _runtime(): BackendInfo["runtime"] {
+  const g = globalThis as Record<string, unknown>;
+  if (g.Deno) return "deno";
+  if (g.Bun) return "bun";
+  const p = g.process as { versions?: { node?: string } } | undefined;
+  return p?.versions?.node ? "node" : "unknown";
+}
+
+/** Starts one backend, checks it computes, and returns the adapter description if any. */
+async function _start(name: BackendName): Promise<string | undefined> {
+  let adapterInfo: string | undefined;
+  if (name === "webgpu") {
+    const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+    if (!gpu) throw new Error("navigator.gpu is not available in this runtime");
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error("navigator.gpu.requestAdapter() found no adapter");
+    const i = adapter.info;
+    adapterInfo = [i?.vendor, i?.architecture, i?.device, i?.description]
+      .filter((x) => x).join(" ") || "unknown adapter";
+    await import("@tensorflow/tfjs-backend-webgpu");
+  } else if (name === "wasm") {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    wasm.setWasmPaths(_wasmDir());
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
+  await tf.ready();
+  // A tiny computation proves the backend really works.
+  const probe = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), 2)));
+  const v = (await probe.data())[0];
+  probe.dispose();
+  if (v !== 12) throw new Error(`${name} computed 2·(1+2+3) = ${v}`);
+  return adapterInfo;
+}
+
+/** The folder holding the wasm backend's .wasm files. */
+function _wasmDir(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve("@tensorflow/tfjs-backend-wasm");
+  return main.replace(/[^/\\]*$/, "");
+}

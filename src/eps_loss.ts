@@ -1,0 +1,106 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+import type { EpsModel, Prediction } from "./types.ts";
+import { _coef, _coefFn, _modelTimesteps, _readTimesteps } from "./_timesteps.ts";
+import { _checkBatch, _checkSchedule, _checkSeed } from "./_checks.ts";
+import { _callModel, _checkPrediction } from "./_model.ts";
+import { _noiseFor } from "./_noise.ts";
+import { _randomInts, _randomSeed } from "./_random.ts";
+
+/** Arguments of {@linkcode epsLoss}. */
+export interface EpsLossArgs {
+  /** Clean data x0, [B, ...]. */
+  x0: tf.Tensor;
+  /** Timesteps, int32 [B] (drawn uniformly from [0, T-1] with `seed` when absent). */
+  t?: tf.Tensor1D;
+  /** Standard normal ε, x0's shape (drawn with `seed` when absent). */
+  noise?: tf.Tensor;
+  /** Seed for t (stream 1) and ε (stream 2) when they are not given. */
+  seed?: number;
+  /** What the model predicts, and so the regression target (default "eps"). */
+  prediction?: Prediction;
+  /**
+   * Min-SNR-γ weighting (Hang et al. 2023), e.g. 5: each example's squared error is
+   * weighted by min(SNR_t, γ)/SNR_t for ε, min(SNR_t, γ) for x0, min(SNR_t, γ)/(SNR_t + 1)
+   * for v, with SNR_t = ᾱ_t / (1 - ᾱ_t). Absent: every weight is 1.
+   */
+  minSnrGamma?: number;
+}
+
+/**
+ * The simplified training loss L_simple (Algorithm 1 of Ho et al. 2020):
+ * the mean over all elements of (ε - ε_θ(√ᾱ_t x0 + √(1 - ᾱ_t) ε, t))², with t uniform on
+ * [0, T-1] and ε ~ N(0, I) unless given. With `prediction: "x0"` or `"v"` the target is x0
+ * or v = √ᾱ_t ε - √(1 - ᾱ_t) x0 instead. Differentiable: use it inside `tf.variableGrads`.
+ *
+ * @param model The denoising model.
+ * @param s The schedule.
+ * @param args `{ x0, t?, noise?, seed?, prediction?, minSnrGamma? }`.
+ * @returns The scalar loss.
+ * @throws {RangeError} If t or noise do not fit x0, or the model returns the wrong shape.
+ *
+ * @example The loss of a model that always predicts zero noise is about 1
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { epsLoss, makeSchedule } from "@ddpm/core";
+ * const s = makeSchedule({ kind: "linear", T: 1000 });
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const loss = epsLoss(model, s, { x0: tf.zeros([256, 2]), seed: 0 });
+ * console.log(loss.dataSync()[0]); // ≈ 1
+ * ```
+ */
+export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): tf.Scalar {
+  const what = "compute loss";
+  _checkSchedule(what, s);
+  const x0 = _checkBatch(what, "x0", args?.x0);
+  const prediction = _checkPrediction(what, args.prediction);
+  const gamma = args.minSnrGamma;
+  if (gamma !== undefined && !(typeof gamma === "number" && gamma > 0 && Number.isFinite(gamma))) {
+    throw new RangeError(
+      `Cannot compute loss: minSnrGamma must be a finite number > 0, got ${gamma}`,
+    );
+  }
+  _checkSeed(what, args.seed);
+  const seed = args.seed ?? _randomSeed();
+  const B = x0.shape[0];
+  // t: the caller's, or uniform on [0, T-1] from stream 1 of the seed
+  const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, 1), B);
+  const z = _noiseFor(what, x0, "x0", args.noise, seed, 2);
+  try {
+    return tf.tidy(() => {
+      const r = x0.rank;
+      const eps = z.noise;
+      // x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε
+      const xt = tf.add(
+        tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), x0),
+        tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), eps),
+      );
+      const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false);
+      let target = eps;
+      if (prediction === "x0") target = x0;
+      if (prediction === "v") {
+        // v = √ᾱ_t ε - √(1 - ᾱ_t) x0
+        target = tf.sub(
+          tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), eps),
+          tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), x0),
+        );
+      }
+      let sq = tf.squaredDifference(target, out);
+      if (gamma !== undefined) {
+        sq = tf.mul(sq, _coefFn((t) => _minSnrWeight(s, t, gamma, prediction), ts, r));
+      }
+      return tf.mean(sq) as tf.Scalar;
+    });
+  } finally {
+    if (z.owned) z.noise.dispose();
+  }
+}
+
+/** Min-SNR-γ weight for one timestep; SNR_t = ᾱ_t / (1 - ᾱ_t). */
+function _minSnrWeight(s: Schedule, t: number, gamma: number, p: Prediction): number {
+  const snr = s.alphasCumprod[t] / (1 - s.alphasCumprod[t]);
+  const clipped = Math.min(snr, gamma);
+  if (p === "eps") return clipped / snr;
+  if (p === "x0") return clipped;
+  return clipped / (snr + 1);
+}

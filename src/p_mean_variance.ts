@@ -1,0 +1,146 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+import type { EpsModel, Prediction, VarianceKind } from "./types.ts";
+import { _coef, _modelTimesteps, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
+import { _checkBatch, _checkSchedule } from "./_checks.ts";
+import { _callModel, _checkPrediction } from "./_model.ts";
+
+/** Options shared by everything that runs the reverse process. */
+export interface ReverseOptions {
+  /** σ_t² of p(x_{t-1} | x_t): "fixedSmall" (β̃_t, default) or "fixedLarge" (β_t). */
+  variance?: VarianceKind;
+  /** Clip the predicted x0 to [-1, 1] before taking the posterior mean (default true). */
+  clipDenoised?: boolean;
+  /** What the model predicts (default "eps"). */
+  prediction?: Prediction;
+  /**
+   * Check that the model's output is finite (one host read per call; default true). On
+   * webgpu, which cannot read synchronously, single steps skip this and the sampling loops
+   * check asynchronously instead.
+   */
+  checkFinite?: boolean;
+}
+
+/** The reverse-process Gaussian p_θ(x_{t-1} | x_t) and what it was built from. */
+export interface PMeanVariance {
+  /** μ_θ(x_t, t) = μ̃_t(x̂0, x_t). */
+  mean: tf.Tensor;
+  /** σ_t², xt's shape. */
+  variance: tf.Tensor;
+  /** log σ_t², xt's shape. */
+  logVariance: tf.Tensor;
+  /** x̂0, the predicted clean data (clipped when clipDenoised). */
+  predX0: tf.Tensor;
+  /** ε̂ implied by x̂0 and x_t: (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1). */
+  eps: tf.Tensor;
+}
+
+/**
+ * The reverse-process mean and variance p_θ(x_{t-1} | x_t) = N(μ_θ, σ_t² I)
+ * (p_mean_variance): the model's output is turned into x̂0 (for ε-prediction
+ * x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ), optionally clipped to [-1, 1], and
+ * μ_θ = μ̃_t(x̂0, x_t) is the posterior mean at x̂0.
+ *
+ * @param model The denoising model.
+ * @param s The schedule.
+ * @param args `{ xt, t }` and the {@linkcode ReverseOptions}.
+ * @returns `{ mean, variance, logVariance, predX0, eps }`, each xt's shape.
+ * @throws {RangeError} If t is out of range, or the model's output has the wrong shape or
+ *   non-finite values.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { makeSchedule, pMeanVariance } from "@ddpm/core";
+ * const s = makeSchedule({ kind: "linear", T: 1000 });
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const { mean, predX0 } = pMeanVariance(model, s, { xt: tf.ones([2, 3]), t: 5 });
+ * console.log(mean.shape, predX0.shape); // [2, 3] [2, 3]
+ * ```
+ */
+export function pMeanVariance(
+  model: EpsModel,
+  s: Schedule,
+  args: { xt: tf.Tensor; t: TimestepArg } & ReverseOptions,
+): PMeanVariance {
+  const what = "compute p(x_{t-1} | x_t)";
+  _checkSchedule(what, s);
+  const xt = _checkBatch(what, "xt", args?.xt);
+  const ts = _readTimesteps(what, s, args.t, xt.shape[0]);
+  return _pMeanVariance(what, model, s, xt, ts, args);
+}
+
+/** The model's σ_t² table for a variance kind. */
+export function _varianceTable(
+  what: string,
+  s: Schedule,
+  kind: VarianceKind | undefined,
+): Float64Array {
+  if (kind === undefined || kind === "fixedSmall") {
+    return s.posteriorVariance.map((_, t) => Math.exp(s.posteriorLogVarianceClipped[t]));
+  }
+  if (kind === "fixedLarge") {
+    // σ_t² = β_t, with β̃_1 at t = 0 (the first step's β would make L_0 too loose).
+    return s.betas.map((b, t) => t === 0 && s.T > 1 ? s.posteriorVariance[1] : b);
+  }
+  throw new RangeError(
+    `Cannot ${what}: variance must be "fixedSmall" or "fixedLarge", got ${JSON.stringify(kind)}`,
+  );
+}
+
+/** pMeanVariance after the arguments were read: ts are host timesteps. */
+export function _pMeanVariance(
+  what: string,
+  model: EpsModel,
+  s: Schedule,
+  xt: tf.Tensor,
+  ts: number | Int32Array,
+  opts: ReverseOptions,
+  wantFlag = false,
+): PMeanVariance & { finite?: tf.Tensor } {
+  const prediction = _checkPrediction(what, opts.prediction);
+  const variance = _varianceTable(what, s, opts.variance);
+  const clip = opts.clipDenoised ?? true;
+  const r = xt.rank;
+  return tf.tidy(() => {
+    const tModel = _modelTimesteps(s, ts, xt.shape[0]);
+    const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
+    let predX0: tf.Tensor;
+    if (prediction === "eps") {
+      // x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ
+      predX0 = tf.sub(
+        tf.mul(_coef(s.sqrtRecipAlphasCumprod, ts, r), xt),
+        tf.mul(_coef(s.sqrtRecipm1AlphasCumprod, ts, r), out),
+      );
+    } else if (prediction === "v") {
+      // x̂0 = √ᾱ_t x_t - √(1 - ᾱ_t) v_θ
+      predX0 = tf.sub(
+        tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), xt),
+        tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), out),
+      );
+    } else {
+      predX0 = out;
+    }
+    if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
+    // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
+    const mean = tf.add(
+      tf.mul(_coef(s.posteriorMeanCoef1, ts, r), predX0),
+      tf.mul(_coef(s.posteriorMeanCoef2, ts, r), xt),
+    );
+    // ε̂ = (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1)
+    const eps = tf.div(
+      tf.sub(tf.mul(_coef(s.sqrtRecipAlphasCumprod, ts, r), xt), predX0),
+      _coef(s.sqrtRecipm1AlphasCumprod, ts, r),
+    );
+    const ones = tf.onesLike(xt);
+    return {
+      mean,
+      variance: tf.mul(ones, _coef(variance, ts, r)),
+      logVariance: tf.mul(ones, _coef(variance.map(Math.log), ts, r)),
+      predX0,
+      eps,
+      // all(isFinite(model output)), read by the async loops
+      ...(wantFlag ? { finite: tf.all(tf.isFinite(out)) } : {}),
+    };
+  });
+}

@@ -1,0 +1,97 @@
+import { _scheduleFromBetas, type Schedule } from "./schedule.ts";
+
+/**
+ * A respaced schedule that keeps only some of the original timesteps (improved-diffusion's
+ * `space_timesteps` / `SpacedDiffusion`). The kept steps keep their ᾱ exactly; the new
+ * betas are β'_i = 1 - ᾱ_{k_i} / ᾱ_{k_{i-1}} (with ᾱ_{k_{-1}} = 1), and `timestepMap` sends
+ * each new index back to the original one, which is what the model is called with.
+ *
+ * `spacing` is one of:
+ * - `"ddimN"`: N steps with an integer stride, 0, stride, 2·stride, … (as DDIM does);
+ * - `"N"` or `"N1,N2,…"`: the schedule is cut into equal sections and N_i steps are taken
+ *   evenly from section i (`"250"` keeps 250 evenly spaced steps);
+ * - an explicit list of original timesteps.
+ *
+ * @param s The schedule to respace.
+ * @param spacing `"ddimN"`, `"N"`, `"N1,N2,…"` or a list of timesteps.
+ * @returns The respaced schedule, with T = the number of kept steps.
+ * @throws {RangeError} If the spacing cannot be made (no integer stride, more steps than
+ *   a section has, a timestep out of range, or an empty list).
+ *
+ * @example
+ * ```ts
+ * import { makeSchedule, respace } from "@ddpm/core";
+ * const s = makeSchedule({ kind: "linear", T: 1000 });
+ * const fast = respace(s, "ddim50");
+ * console.log(fast.T, fast.timestepMap[1], fast.alphasCumprod[1] === s.alphasCumprod[20]); // 50 20 true
+ * ```
+ */
+export function respace(s: Schedule, spacing: string | ArrayLike<number>): Schedule {
+  const kept = _spaceTimesteps(s.T, spacing);
+  const abar = new Float64Array(kept.length);
+  const betas = new Float64Array(kept.length);
+  const map = new Int32Array(kept.length);
+  let last = 1;
+  kept.forEach((k, i) => {
+    abar[i] = s.alphasCumprod[k];
+    betas[i] = 1 - abar[i] / last; // β'_i = 1 - ᾱ_{k_i} / ᾱ_{k_{i-1}}
+    last = abar[i];
+    map[i] = s.timestepMap[k];
+  });
+  return _scheduleFromBetas(betas, "respaced", abar, map);
+}
+
+/** The sorted original timesteps kept by a spacing. */
+export function _spaceTimesteps(T: number, spacing: string | ArrayLike<number>): number[] {
+  const fail = (why: string) =>
+    new RangeError(`Cannot respace: ${why}, got ${JSON.stringify(spacing)}`);
+  if (typeof spacing !== "string") {
+    if (!spacing || typeof spacing !== "object" || !("length" in spacing)) {
+      throw fail("spacing must be a string or a list of timesteps");
+    }
+    const steps = [...new Set(Array.from(spacing))].sort((a, b) => a - b);
+    if (steps.length === 0) throw fail("the list of timesteps must not be empty");
+    for (const k of steps) {
+      if (!Number.isInteger(k) || k < 0 || k >= T) {
+        throw fail(`every timestep must be an integer in [0, ${T - 1}]`);
+      }
+    }
+    return steps;
+  }
+  if (spacing.startsWith("ddim")) {
+    const n = Number(spacing.slice(4));
+    if (!Number.isInteger(n) || n < 1) throw fail('"ddimN" needs an integer N >= 1');
+    for (let stride = 1; stride <= T; stride++) {
+      if (Math.ceil(T / stride) === n) {
+        return Array.from({ length: n }, (_, i) => i * stride);
+      }
+    }
+    throw fail(`no integer stride gives exactly ${n} of ${T} steps`);
+  }
+  const counts = spacing.split(",").map((c) => Number(c.trim()));
+  if (counts.some((c) => !Number.isInteger(c) || c < 1)) {
+    throw fail('spacing must be "ddimN", "N" or "N1,N2,..." with integers >= 1');
+  }
+  const sizePer = Math.floor(T / counts.length);
+  const extra = T % counts.length;
+  const out: number[] = [];
+  let start = 0;
+  counts.forEach((count, i) => {
+    const size = sizePer + (i < extra ? 1 : 0);
+    if (size < count) throw fail(`section ${i} has ${size} steps, fewer than ${count}`);
+    const stride = count <= 1 ? 1 : (size - 1) / (count - 1);
+    let cur = 0;
+    for (let j = 0; j < count; j++) {
+      out.push(start + _roundHalfEven(cur));
+      cur += stride;
+    }
+    start += size;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function _roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
