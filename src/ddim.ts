@@ -142,8 +142,17 @@ export function ddimSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, checkFinite) =>
-      _ddimStep(what, model, s, xt, t, { ...opts, noise: undefined, seed, checkFinite }, stream),
+    (xt, t, seed, stream, wantFlag) =>
+      _ddimStep(
+        what,
+        model,
+        s,
+        xt,
+        t,
+        { ...opts, noise: undefined, seed, checkFinite: false },
+        stream,
+        wantFlag,
+      ),
   );
 }
 
@@ -165,10 +174,10 @@ export function ddimSampleLoopProgressive(
  * console.log(x0.shape); // [4, 2]
  * ```
  */
-export function ddimSampleLoop(
+export async function ddimSampleLoop(
   model: EpsModel,
   s: Schedule,
   opts: SampleLoopOptions & { eta?: number },
 ): Promise<tf.Tensor> {
-  return _runToEnd(ddimSampleLoopProgressive(model, s, opts));
+  return await _runToEnd(ddimSampleLoopProgressive(model, s, opts));
 }

@@ -36,8 +36,17 @@ export function pSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, checkFinite) =>
-      _pSampleStep(what, model, s, xt, t, { ...opts, noise: undefined, seed, checkFinite }, stream),
+    (xt, t, seed, stream, wantFlag) =>
+      _pSampleStep(
+        what,
+        model,
+        s,
+        xt,
+        t,
+        { ...opts, noise: undefined, seed, checkFinite: false },
+        stream,
+        wantFlag,
+      ),
   );
 }
 
@@ -60,10 +69,10 @@ export function pSampleLoopProgressive(
  * console.log(x0.shape); // [8, 2]
  * ```
  */
-export function pSampleLoop(
+export async function pSampleLoop(
   model: EpsModel,
   s: Schedule,
   opts: SampleLoopOptions,
 ): Promise<tf.Tensor> {
-  return _runToEnd(pSampleLoopProgressive(model, s, opts));
+  return await _runToEnd(pSampleLoopProgressive(model, s, opts));
 }
