@@ -25,7 +25,7 @@ export { makeSchedule } from "./src/schedule.ts";
 export type { Schedule, ScheduleKind, ScheduleSpec } from "./src/schedule.ts";
 export { respace } from "./src/respace.ts";
 export type { TimestepArg } from "./src/_timesteps.ts";
-export type { EpsModel, Prediction, VarianceKind } from "./src/types.ts";
+export type { EpsModel, Prediction, Scalar, Tensor, Tensor1D, VarianceKind } from "./src/types.ts";
 export { forwardNoise } from "./src/forward_noise.ts";
 export type { ForwardNoiseArgs } from "./src/forward_noise.ts";
 export { forwardStep } from "./src/forward_step.ts";

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
+import type { Tensor } from "./types.ts";
 
 /** One term of an affine combination: argument name, tensor, coefficient table. */
 export type _Term = [name: string, x: unknown, table: Float64Array];
@@ -15,7 +16,7 @@ export function _affine(
   t: TimestepArg,
   [nameA, a, tableA]: _Term,
   [nameB, b, tableB]: _Term,
-): tf.Tensor {
+): Tensor {
   _checkSchedule(what, s);
   const ta = _checkBatch(what, nameA, a);
   const tb = _checkSameShape(what, nameA, ta, nameB, b);

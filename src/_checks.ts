@@ -2,9 +2,10 @@
 // the action, the argument and its value.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
+import type { Tensor } from "./types.ts";
 
 /** Throws unless x is a tensor of rank ≥ 1 (a batch). */
-export function _checkBatch(what: string, name: string, x: unknown): tf.Tensor {
+export function _checkBatch(what: string, name: string, x: unknown): Tensor {
   if (!(x instanceof tf.Tensor)) {
     throw new TypeError(`Cannot ${what}: ${name} must be a tensor, got ${typeof x}`);
   }
@@ -23,12 +24,12 @@ export function _checkBatch(what: string, name: string, x: unknown): tf.Tensor {
 export function _checkSameShape(
   what: string,
   nameX: string,
-  x: tf.Tensor,
+  x: Tensor,
   nameY: string,
   y: unknown,
-): tf.Tensor {
+): Tensor {
   _checkBatch(what, nameY, y);
-  const yt = y as tf.Tensor;
+  const yt = y as Tensor;
   if (!tf.util.arraysEqual(x.shape, yt.shape)) {
     throw new RangeError(
       `Cannot ${what}: ${nameY} must have the shape of ${nameX} [${x.shape}], got [${yt.shape}]`,
@@ -58,7 +59,7 @@ export function _nonFiniteError(what: string, name: string): RangeError {
  * Throws unless every element of x is finite (one host read of a boolean), on backends
  * that read synchronously; on webgpu the async loops check instead (see `_finiteFlag`).
  */
-export function _checkFinite(what: string, name: string, x: tf.Tensor): void {
+export function _checkFinite(what: string, name: string, x: Tensor): void {
   if (!_canReadSync()) return;
   const ok = tf.tidy(() => tf.all(tf.isFinite(x)).dataSync()[0]);
   if (!ok) throw _nonFiniteError(what, name);

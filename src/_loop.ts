@@ -6,13 +6,14 @@ import { _checkSchedule, _checkSeed, _nonFiniteError } from "./_checks.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
+import type { Tensor } from "./types.ts";
 
 /** Options of the sampling loops. */
 export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {
   /** Shape of the samples, [B, ...] (e.g. [B, H, W, C] or [B, 2]). */
   shape: number[];
   /** x_T, standard normal of `shape` (drawn from `seed` when absent; not disposed). */
-  noise?: tf.Tensor;
+  noise?: Tensor;
   /** Seed: x_T is drawn from stream 0, the noise of step t from stream t + 1. */
   seed?: number;
   /**
@@ -30,19 +31,19 @@ export interface SampleLoopStep {
   /** The timestep just sampled from (x_t → x_{t-1}); 0 at the last step. */
   t: number;
   /** x_{t-1}, the new sample. */
-  sample: tf.Tensor;
+  sample: Tensor;
   /** x̂0 predicted at step t. */
-  predX0: tf.Tensor;
+  predX0: Tensor;
 }
 
 /** A sampler step: x_t → (x_{t-1}, x̂0), with noise drawn from (seed, stream). */
 export type _Step = (
-  xt: tf.Tensor,
+  xt: Tensor,
   t: number,
   seed: number,
   stream: number,
   wantFlag: boolean,
-) => { sample: tf.Tensor; predX0: tf.Tensor; finite?: tf.Tensor };
+) => { sample: Tensor; predX0: Tensor; finite?: Tensor };
 
 /** Runs t = T-1 … 0, yielding clones the caller owns. */
 export async function* _sampleLoop(
@@ -70,7 +71,7 @@ export async function* _sampleLoop(
   }
   const seed = opts.seed ?? _randomSeed();
   const like = tf.zeros(shape); // only its shape is read
-  let x: tf.Tensor;
+  let x: Tensor;
   try {
     const z = _noiseFor(what, like, "shape", opts.noise, seed, 0);
     x = z.owned ? z.noise : tf.clone(z.noise);
@@ -103,8 +104,8 @@ export async function* _sampleLoop(
 /** Runs a loop to the end and returns the final sample, disposing everything else. */
 export async function _runToEnd(
   loop: AsyncGenerator<SampleLoopStep, void, undefined>,
-): Promise<tf.Tensor> {
-  let last: tf.Tensor | undefined;
+): Promise<Tensor> {
+  let last: Tensor | undefined;
   for await (const { sample, predX0 } of loop) {
     predX0.dispose();
     last?.dispose();

@@ -2,15 +2,16 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
+import type { Tensor, Tensor1D } from "./types.ts";
 
 /** Calls model(xt, t) and checks that it returned a finite tensor of xt's shape. */
 export function _callModel(
   what: string,
   model: EpsModel,
-  xt: tf.Tensor,
-  t: tf.Tensor1D,
+  xt: Tensor,
+  t: Tensor1D,
   checkFinite: boolean,
-): tf.Tensor {
+): Tensor {
   if (typeof model !== "function") {
     throw new TypeError(
       `Cannot ${what}: model must be a function (xt, t) => Tensor, got ${typeof model}`,

@@ -1,17 +1,17 @@
 // Internal: the noise a random function uses: the caller's tensor, or one drawn from seed.
-import type * as tf from "@tensorflow/tfjs-core";
 import { _checkSameShape, _checkSeed } from "./_checks.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
+import type { Tensor } from "./types.ts";
 
 /** The noise tensor to use (caller keeps ownership of a given tensor; check `owned`). */
 export function _noiseFor(
   what: string,
-  like: tf.Tensor,
+  like: Tensor,
   likeName: string,
-  noise: tf.Tensor | undefined,
+  noise: Tensor | undefined,
   seed: number | undefined,
   stream = 0,
-): { noise: tf.Tensor; owned: boolean } {
+): { noise: Tensor; owned: boolean } {
   if (noise !== undefined) {
     return { noise: _checkSameShape(what, likeName, like, "noise", noise), owned: false };
   }

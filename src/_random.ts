@@ -2,6 +2,7 @@
 // numbers on every backend. sfc32 (Chris Doty-Humphrey's Small Fast Counter) seeded by
 // splitmix32 of (seed, stream); normals by the Box–Muller transform in float64.
 import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor } from "./types.ts";
 
 function _splitmix32(a: number): () => number {
   return () => {
@@ -38,7 +39,7 @@ export function _randomSeed(): number {
 }
 
 /** Standard normal float32 tensor of the given shape from (seed, stream). */
-export function _randomNormal(shape: number[], seed: number, stream = 0): tf.Tensor {
+export function _randomNormal(shape: number[], seed: number, stream = 0): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const u = _uniformGenerator(seed, stream);
   const out = new Float32Array(n);

@@ -5,9 +5,10 @@ import * as tf from "@tensorflow/tfjs-core";
 // library computes out of the box; initBackend() switches to a faster one.
 import "@tensorflow/tfjs-backend-cpu";
 import type { Schedule } from "./schedule.ts";
+import type { Tensor, Tensor1D } from "./types.ts";
 
 /** Timestep argument accepted by every closed form: a number or an int32 tensor [B]. */
-export type TimestepArg = tf.Tensor1D | number;
+export type TimestepArg = Tensor1D | number;
 
 /**
  * Reads and validates t against the schedule and the batch size of x.
@@ -67,7 +68,7 @@ export function _coef(
   table: Float64Array,
   ts: number | Int32Array,
   rank: number,
-): tf.Tensor {
+): Tensor {
   if (typeof ts === "number") return tf.scalar(table[ts]);
   const values = new Float32Array(ts.length);
   for (let i = 0; i < ts.length; i++) values[i] = table[ts[i]];
@@ -80,7 +81,7 @@ export function _coefFn(
   fn: (t: number) => number,
   ts: number | Int32Array,
   rank: number,
-): tf.Tensor {
+): Tensor {
   if (typeof ts === "number") return tf.scalar(fn(ts));
   const values = new Float32Array(ts.length);
   for (let i = 0; i < ts.length; i++) values[i] = fn(ts[i]);
@@ -98,7 +99,7 @@ export function _modelTimesteps(
   s: Schedule,
   ts: number | Int32Array,
   batch: number,
-): tf.Tensor1D {
+): Tensor1D {
   const arr = _timestepsArray(ts, batch);
   const mapped = new Int32Array(batch);
   for (let i = 0; i < batch; i++) mapped[i] = s.timestepMap[arr[i]];
@@ -109,7 +110,7 @@ export function _modelTimesteps(
  * Reads a small tensor synchronously. The webgpu backend cannot read GPU-resident data
  * synchronously in Deno or Bun, only tensors whose values are still on the host.
  */
-export function _readSync(what: string, name: string, x: tf.Tensor): ArrayLike<number> {
+export function _readSync(what: string, name: string, x: Tensor): ArrayLike<number> {
   try {
     return x.dataSync() as ArrayLike<number>;
   } catch (e) {

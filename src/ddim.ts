@@ -12,17 +12,18 @@ import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode ddimSample}. */
 export interface DdimSampleArgs extends Omit<ReverseOptions, "variance"> {
   /** The current x_t, [B, ...]. */
-  xt: tf.Tensor;
+  xt: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
   /** η ≥ 0: 0 is deterministic DDIM, 1 has the DDPM posterior's variance (default 0). */
   eta?: number;
   /** Standard normal z, xt's shape (drawn from `seed` when absent and η > 0). */
-  noise?: tf.Tensor;
+  noise?: Tensor;
   /** Seed for z when `noise` is absent. */
   seed?: number;
 }
@@ -45,12 +46,12 @@ export interface DdimSampleArgs extends Omit<ReverseOptions, "variance"> {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSample, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * const x = ddimSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999 });
  * console.log(x.shape); // [4, 2]
  * ```
  */
-export function ddimSample(model: EpsModel, s: Schedule, args: DdimSampleArgs): tf.Tensor {
+export function ddimSample(model: EpsModel, s: Schedule, args: DdimSampleArgs): Tensor {
   const what = "take a DDIM step";
   _checkSchedule(what, s);
   const xt = _checkBatch(what, "xt", args?.xt);
@@ -72,12 +73,12 @@ function _ddimStep(
   what: string,
   model: EpsModel,
   s: Schedule,
-  xt: tf.Tensor,
+  xt: Tensor,
   ts: number | Int32Array,
   args: Omit<DdimSampleArgs, "xt" | "t">,
   stream = 0,
   wantFlag = false,
-): { sample: tf.Tensor; predX0: tf.Tensor; finite?: tf.Tensor } {
+): { sample: Tensor; predX0: Tensor; finite?: Tensor } {
   const eta = _checkEta(what, args.eta);
   // σ_t = η √((1 - ᾱ_{t-1}) / (1 - ᾱ_t)) √(1 - ᾱ_t / ᾱ_{t-1})
   const sigma = (t: number) => {
@@ -122,7 +123,7 @@ function _ddimStep(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoopProgressive, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim10");
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * let steps = 0;
  * for await (const { sample, predX0 } of ddimSampleLoopProgressive(model, s, { shape: [1, 2] })) {
  *   steps++;
@@ -169,7 +170,7 @@ export function ddimSampleLoopProgressive(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoop, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim50");
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * const x0 = await ddimSampleLoop(model, s, { shape: [4, 2], eta: 0, seed: 3 });
  * console.log(x0.shape); // [4, 2]
  * ```
@@ -178,6 +179,6 @@ export async function ddimSampleLoop(
   model: EpsModel,
   s: Schedule,
   opts: SampleLoopOptions & { eta?: number },
-): Promise<tf.Tensor> {
+): Promise<Tensor> {
   return await _runToEnd(ddimSampleLoopProgressive(model, s, opts));
 }

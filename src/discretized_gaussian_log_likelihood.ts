@@ -1,14 +1,15 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { _checkSameShape } from "./_checks.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode discretizedGaussianLogLikelihood}. */
 export interface DiscretizedGaussianArgs {
   /** Data in [-1, 1] on the 8-bit grid x = 2k/255 - 1, k = 0 … 255. */
-  x: tf.Tensor;
+  x: Tensor;
   /** Gaussian means, x's shape. */
-  means: tf.Tensor;
+  means: Tensor;
   /** Log standard deviations (½ log variance), x's shape. */
-  logScales: tf.Tensor;
+  logScales: Tensor;
 }
 
 /**
@@ -33,7 +34,7 @@ export interface DiscretizedGaussianArgs {
  * console.log(ll.shape); // [3]
  * ```
  */
-export function discretizedGaussianLogLikelihood(args: DiscretizedGaussianArgs): tf.Tensor {
+export function discretizedGaussianLogLikelihood(args: DiscretizedGaussianArgs): Tensor {
   const what = "compute the discretized Gaussian log-likelihood";
   const x = _checkSameShape(what, "x", args?.x, "x", args?.x);
   const means = _checkSameShape(what, "x", x, "means", args.means);
@@ -55,7 +56,7 @@ export function discretizedGaussianLogLikelihood(args: DiscretizedGaussianArgs):
 }
 
 /** Φ(u) ≈ ½ (1 + tanh(√(2/π) (u + 0.044715 u³))). */
-function _approxStandardNormalCdf(u: tf.Tensor): tf.Tensor {
+function _approxStandardNormalCdf(u: Tensor): Tensor {
   const inner = tf.mul(
     Math.sqrt(2 / Math.PI),
     tf.add(u, tf.mul(0.044715, tf.mul(u, tf.square(u)))),

@@ -6,15 +6,16 @@ import { _checkBatch, _checkSchedule, _checkSeed } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomInts, _randomSeed } from "./_random.ts";
+import type { Scalar, Tensor, Tensor1D } from "./types.ts";
 
 /** Arguments of {@linkcode epsLoss}. */
 export interface EpsLossArgs {
   /** Clean data x0, [B, ...]. */
-  x0: tf.Tensor;
+  x0: Tensor;
   /** Timesteps, int32 [B] (drawn uniformly from [0, T-1] with `seed` when absent). */
-  t?: tf.Tensor1D;
+  t?: Tensor1D;
   /** Standard normal ε, x0's shape (drawn with `seed` when absent). */
-  noise?: tf.Tensor;
+  noise?: Tensor;
   /** Seed for t (stream 1) and ε (stream 2) when they are not given. */
   seed?: number;
   /** What the model predicts, and so the regression target (default "eps"). */
@@ -44,12 +45,12 @@ export interface EpsLossArgs {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { epsLoss, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * const loss = epsLoss(model, s, { x0: tf.zeros([256, 2]), seed: 0 });
  * console.log(loss.dataSync()[0]); // ≈ 1
  * ```
  */
-export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): tf.Scalar {
+export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar {
   const what = "compute loss";
   _checkSchedule(what, s);
   const x0 = _checkBatch(what, "x0", args?.x0);
@@ -89,7 +90,7 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): tf.Sca
       if (gamma !== undefined) {
         sq = tf.mul(sq, _coefFn((t) => _minSnrWeight(s, t, gamma, prediction), ts, r));
       }
-      return tf.mean(sq) as tf.Scalar;
+      return tf.mean(sq) as Scalar;
     });
   } finally {
     if (z.owned) z.noise.dispose();

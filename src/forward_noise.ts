@@ -1,16 +1,16 @@
-import type * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { TimestepArg } from "./_timesteps.ts";
 import { _affine } from "./_affine.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode forwardNoise}. */
 export interface ForwardNoiseArgs {
   /** Clean data x0, [B, ...]. */
-  x0: tf.Tensor;
+  x0: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
   /** Standard normal noise ε with x0's shape. */
-  noise: tf.Tensor;
+  noise: Tensor;
 }
 
 /**
@@ -32,7 +32,7 @@ export interface ForwardNoiseArgs {
  * console.log(xt.shape); // [2, 2]
  * ```
  */
-export function forwardNoise(s: Schedule, args: ForwardNoiseArgs): tf.Tensor {
+export function forwardNoise(s: Schedule, args: ForwardNoiseArgs): Tensor {
   return _affine(
     "add noise",
     s,

@@ -1,16 +1,16 @@
-import type * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { TimestepArg } from "./_timesteps.ts";
 import { _affine } from "./_affine.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode forwardStep}. */
 export interface ForwardStepArgs {
   /** x_{t-1}, [B, ...] (x0 when t = 0). */
-  xPrev: tf.Tensor;
+  xPrev: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
   /** Standard normal noise ε with xPrev's shape. */
-  noise: tf.Tensor;
+  noise: Tensor;
 }
 
 /**
@@ -31,7 +31,7 @@ export interface ForwardStepArgs {
  * console.log(x1.shape); // [4, 2]
  * ```
  */
-export function forwardStep(s: Schedule, args: ForwardStepArgs): tf.Tensor {
+export function forwardStep(s: Schedule, args: ForwardStepArgs): Tensor {
   return _affine(
     "take a forward step",
     s,

@@ -1,15 +1,16 @@
 import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode normalKl}: two diagonal Gaussians by mean and log variance. */
 export interface NormalKlArgs {
   /** Mean of the first Gaussian. */
-  mean1: tf.Tensor;
+  mean1: Tensor;
   /** Log variance of the first Gaussian. */
-  logVar1: tf.Tensor;
+  logVar1: Tensor;
   /** Mean of the second Gaussian. */
-  mean2: tf.Tensor;
+  mean2: Tensor;
   /** Log variance of the second Gaussian. */
-  logVar2: tf.Tensor;
+  logVar2: Tensor;
 }
 
 /**
@@ -30,7 +31,7 @@ export interface NormalKlArgs {
  * console.log(kl.dataSync()[0]); // 0.5
  * ```
  */
-export function normalKl(args: NormalKlArgs): tf.Tensor {
+export function normalKl(args: NormalKlArgs): Tensor {
   const { mean1, logVar1, mean2, logVar2 } = args ?? {};
   for (const [name, x] of Object.entries({ mean1, logVar1, mean2, logVar2 })) {
     if (!(x instanceof tf.Tensor)) {

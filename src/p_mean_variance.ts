@@ -4,6 +4,7 @@ import type { EpsModel, Prediction, VarianceKind } from "./types.ts";
 import { _coef, _modelTimesteps, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
+import type { Tensor } from "./types.ts";
 
 /** Options shared by everything that runs the reverse process. */
 export interface ReverseOptions {
@@ -24,15 +25,15 @@ export interface ReverseOptions {
 /** The reverse-process Gaussian p_θ(x_{t-1} | x_t) and what it was built from. */
 export interface PMeanVariance {
   /** μ_θ(x_t, t) = μ̃_t(x̂0, x_t). */
-  mean: tf.Tensor;
+  mean: Tensor;
   /** σ_t², xt's shape. */
-  variance: tf.Tensor;
+  variance: Tensor;
   /** log σ_t², xt's shape. */
-  logVariance: tf.Tensor;
+  logVariance: Tensor;
   /** x̂0, the predicted clean data (clipped when clipDenoised). */
-  predX0: tf.Tensor;
+  predX0: Tensor;
   /** ε̂ implied by x̂0 and x_t: (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1). */
-  eps: tf.Tensor;
+  eps: Tensor;
 }
 
 /**
@@ -53,7 +54,7 @@ export interface PMeanVariance {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pMeanVariance } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * const { mean, predX0 } = pMeanVariance(model, s, { xt: tf.ones([2, 3]), t: 5 });
  * console.log(mean.shape, predX0.shape); // [2, 3] [2, 3]
  * ```
@@ -61,7 +62,7 @@ export interface PMeanVariance {
 export function pMeanVariance(
   model: EpsModel,
   s: Schedule,
-  args: { xt: tf.Tensor; t: TimestepArg } & ReverseOptions,
+  args: { xt: Tensor; t: TimestepArg } & ReverseOptions,
 ): PMeanVariance {
   const what = "compute p(x_{t-1} | x_t)";
   _checkSchedule(what, s);
@@ -93,11 +94,11 @@ export function _pMeanVariance(
   what: string,
   model: EpsModel,
   s: Schedule,
-  xt: tf.Tensor,
+  xt: Tensor,
   ts: number | Int32Array,
   opts: ReverseOptions,
   wantFlag = false,
-): PMeanVariance & { finite?: tf.Tensor } {
+): PMeanVariance & { finite?: Tensor } {
   const prediction = _checkPrediction(what, opts.prediction);
   const variance = _varianceTable(what, s, opts.variance);
   const clip = opts.clipDenoised ?? true;
@@ -105,7 +106,7 @@ export function _pMeanVariance(
   return tf.tidy(() => {
     const tModel = _modelTimesteps(s, ts, xt.shape[0]);
     const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
-    let predX0: tf.Tensor;
+    let predX0: Tensor;
     if (prediction === "eps") {
       // x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ
       predX0 = tf.sub(

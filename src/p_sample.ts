@@ -5,15 +5,16 @@ import { _coefFn, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
 import { _noiseFor } from "./_noise.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode pSample}. */
 export interface PSampleArgs extends ReverseOptions {
   /** The current x_t, [B, ...]. */
-  xt: tf.Tensor;
+  xt: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
   /** Standard normal z, xt's shape (drawn from `seed` when absent). */
-  noise?: tf.Tensor;
+  noise?: Tensor;
   /** Seed for z when `noise` is absent. */
   seed?: number;
 }
@@ -35,12 +36,12 @@ export interface PSampleArgs extends ReverseOptions {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSample } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
+ * const model = (xt: Tensor) => tf.zerosLike(xt);
  * const x = pSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999, seed: 1 });
  * console.log(x.shape); // [4, 2]
  * ```
  */
-export function pSample(model: EpsModel, s: Schedule, args: PSampleArgs): tf.Tensor {
+export function pSample(model: EpsModel, s: Schedule, args: PSampleArgs): Tensor {
   const what = "sample";
   _checkSchedule(what, s);
   const xt = _checkBatch(what, "xt", args?.xt);
@@ -55,12 +56,12 @@ export function _pSampleStep(
   what: string,
   model: EpsModel,
   s: Schedule,
-  xt: tf.Tensor,
+  xt: Tensor,
   ts: number | Int32Array,
   args: Omit<PSampleArgs, "xt" | "t">,
   stream = 0,
   wantFlag = false,
-): { sample: tf.Tensor; predX0: tf.Tensor; finite?: tf.Tensor } {
+): { sample: Tensor; predX0: Tensor; finite?: Tensor } {
   const z = _noiseFor(what, xt, "xt", args.noise, args.seed, stream);
   try {
     return tf.tidy(() => {

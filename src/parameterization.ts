@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { TimestepArg } from "./_timesteps.ts";
 import { _affine } from "./_affine.ts";
+import type { Tensor } from "./types.ts";
 
 /**
  * x0 from ε: x0 = √(1/ᾱ_t) · x_t - √(1/ᾱ_t - 1) · ε.
@@ -28,8 +28,8 @@ import { _affine } from "./_affine.ts";
  */
 export function predictX0FromEps(
   s: Schedule,
-  args: { xt: tf.Tensor; t: TimestepArg; eps: tf.Tensor },
-): tf.Tensor {
+  args: { xt: Tensor; t: TimestepArg; eps: Tensor },
+): Tensor {
   return _affine(
     "predict x0 from eps",
     s,
@@ -57,8 +57,8 @@ export function predictX0FromEps(
  */
 export function predictEpsFromX0(
   s: Schedule,
-  args: { xt: tf.Tensor; t: TimestepArg; x0: tf.Tensor },
-): tf.Tensor {
+  args: { xt: Tensor; t: TimestepArg; x0: Tensor },
+): Tensor {
   const r = s?.sqrtRecipm1AlphasCumprod;
   return _affine(
     "predict eps from x0",
@@ -87,8 +87,8 @@ export function predictEpsFromX0(
  */
 export function predictV(
   s: Schedule,
-  args: { x0: tf.Tensor; eps: tf.Tensor; t: TimestepArg },
-): tf.Tensor {
+  args: { x0: Tensor; eps: Tensor; t: TimestepArg },
+): Tensor {
   return _affine(
     "predict v",
     s,
@@ -116,8 +116,8 @@ export function predictV(
  */
 export function predictX0FromV(
   s: Schedule,
-  args: { xt: tf.Tensor; t: TimestepArg; v: tf.Tensor },
-): tf.Tensor {
+  args: { xt: Tensor; t: TimestepArg; v: Tensor },
+): Tensor {
   return _affine(
     "predict x0 from v",
     s,
@@ -145,8 +145,8 @@ export function predictX0FromV(
  */
 export function predictEpsFromV(
   s: Schedule,
-  args: { xt: tf.Tensor; t: TimestepArg; v: tf.Tensor },
-): tf.Tensor {
+  args: { xt: Tensor; t: TimestepArg; v: Tensor },
+): Tensor {
   return _affine(
     "predict eps from v",
     s,

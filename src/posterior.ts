@@ -3,13 +3,14 @@ import type { Schedule } from "./schedule.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
 import type { GaussianParams } from "./q_mean_variance.ts";
+import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode posterior}. */
 export interface PosteriorArgs {
   /** Clean data (or a predicted x0), [B, ...]. */
-  x0: tf.Tensor;
+  x0: Tensor;
   /** The noisy x_t, x0's shape. */
-  xt: tf.Tensor;
+  xt: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
 }

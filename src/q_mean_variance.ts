@@ -2,15 +2,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
+import type { Tensor } from "./types.ts";
 
 /** Mean, variance and log variance of a diagonal Gaussian, each broadcast to x's shape. */
 export interface GaussianParams {
   /** Mean. */
-  mean: tf.Tensor;
+  mean: Tensor;
   /** Variance. */
-  variance: tf.Tensor;
+  variance: Tensor;
   /** Natural log of the variance. */
-  logVariance: tf.Tensor;
+  logVariance: Tensor;
 }
 
 /**
@@ -32,7 +33,7 @@ export interface GaussianParams {
  */
 export function qMeanVariance(
   s: Schedule,
-  args: { x0: tf.Tensor; t: TimestepArg },
+  args: { x0: Tensor; t: TimestepArg },
 ): GaussianParams {
   const what = "compute q(x_t | x0)";
   _checkSchedule(what, s);

@@ -5,7 +5,7 @@ import type * as tf from "@tensorflow/tfjs-core";
  * x_t's shape — ε by default, or x0 or v when the caller says `prediction: "x0" | "v"`.
  * The U-Net is one implementation; any function of this type works with every sampler.
  */
-export type EpsModel = (xt: tf.Tensor, t: tf.Tensor1D) => tf.Tensor;
+export type EpsModel = (xt: Tensor, t: Tensor1D) => Tensor;
 
 /** What the model predicts: the noise ε, the clean data x0, or v = √ᾱ ε - √(1-ᾱ) x0. */
 export type Prediction = "eps" | "x0" | "v";
@@ -15,3 +15,12 @@ export type Prediction = "eps" | "x0" | "v";
  * clipped at t = 0), `fixedLarge` is β_t (with β̃_1 at t = 0, as improved-diffusion does).
  */
 export type VarianceKind = "fixedSmall" | "fixedLarge";
+
+/** A tfjs-core tensor (the library's tensor type; import tfjs-core to make them). */
+export type Tensor = tf.Tensor;
+
+/** A rank-1 tfjs-core tensor, such as the int32 timesteps [B]. */
+export type Tensor1D = tf.Tensor1D;
+
+/** A rank-0 tfjs-core tensor, such as a loss. */
+export type Scalar = tf.Scalar;

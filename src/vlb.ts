@@ -15,12 +15,13 @@ import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
 import { normalKl } from "./normal_kl.ts";
 import { discretizedGaussianLogLikelihood } from "./discretized_gaussian_log_likelihood.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
+import type { Tensor, Tensor1D } from "./types.ts";
 
 /** Mean over all but the batch axis, divided by ln 2: nats per element → bits per dim. */
-function _meanBits(x: tf.Tensor): tf.Tensor1D {
+function _meanBits(x: Tensor): Tensor1D {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i + 1);
   const m = axes.length ? tf.mean(x, axes) : x;
-  return tf.div(m, Math.LN2) as tf.Tensor1D;
+  return tf.div(m, Math.LN2) as Tensor1D;
 }
 
 /**
@@ -39,7 +40,7 @@ function _meanBits(x: tf.Tensor): tf.Tensor1D {
  * console.log(priorBpd(s, { x0: tf.ones([1, 4]) }).dataSync()[0] < 1e-4); // true
  * ```
  */
-export function priorBpd(s: Schedule, args: { x0: tf.Tensor }): tf.Tensor1D {
+export function priorBpd(s: Schedule, args: { x0: Tensor }): Tensor1D {
   const what = "compute the prior term";
   _checkSchedule(what, s);
   const x0 = _checkBatch(what, "x0", args?.x0);
@@ -59,9 +60,9 @@ export function priorBpd(s: Schedule, args: { x0: tf.Tensor }): tf.Tensor1D {
 /** Arguments of {@linkcode vlbTerm}. */
 export interface VlbTermArgs extends ReverseOptions {
   /** Clean data x0 on the 8-bit grid in [-1, 1], [B, ...]. */
-  x0: tf.Tensor;
+  x0: Tensor;
   /** x_t drawn from q(x_t | x0), x0's shape. */
-  xt: tf.Tensor;
+  xt: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */
   t: TimestepArg;
 }
@@ -84,11 +85,11 @@ export interface VlbTermArgs extends ReverseOptions {
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const x0 = tf.zeros([2, 4]);
  * const xt = forwardNoise(s, { x0, t: 10, noise: tf.randomNormal([2, 4]) });
- * const model = (x: tf.Tensor) => tf.zerosLike(x);
+ * const model = (x: Tensor) => tf.zerosLike(x);
  * console.log(vlbTerm(model, s, { x0, xt, t: 10 }).shape); // [2]
  * ```
  */
-export function vlbTerm(model: EpsModel, s: Schedule, args: VlbTermArgs): tf.Tensor1D {
+export function vlbTerm(model: EpsModel, s: Schedule, args: VlbTermArgs): Tensor1D {
   const what = "compute a bound term";
   _checkSchedule(what, s);
   const xt = _checkBatch(what, "xt", args?.xt);
@@ -101,18 +102,18 @@ function _vlbTerm(
   what: string,
   model: EpsModel,
   s: Schedule,
-  x0: tf.Tensor,
-  xt: tf.Tensor,
+  x0: Tensor,
+  xt: Tensor,
   ts: number | Int32Array,
   opts: ReverseOptions,
-): tf.Tensor1D {
+): Tensor1D {
   return tf.tidy(() => {
     const r = xt.rank;
     const p = _pMeanVariance(what, model, s, xt, ts, opts);
     const anyZero = typeof ts === "number" ? ts === 0 : ts.includes(0);
     const allZero = typeof ts === "number" ? ts === 0 : ts.every((t) => t === 0);
-    const parts: tf.Tensor1D[] = [];
-    let kl: tf.Tensor1D | undefined;
+    const parts: Tensor1D[] = [];
+    let kl: Tensor1D | undefined;
     if (!allZero) {
       // KL(q(x_{t-1} | x_t, x0) ‖ p_θ(x_{t-1} | x_t))
       const qMean = tf.add(
@@ -143,7 +144,7 @@ function _vlbTerm(
 /** Options of {@linkcode vlbBound}. */
 export interface VlbBoundOptions extends ReverseOptions {
   /** Clean data x0 on the 8-bit grid in [-1, 1], [B, ...]. */
-  x0: tf.Tensor;
+  x0: Tensor;
   /** Seed for the noise of each term (term t uses stream t + 1). */
   seed?: number;
   /** Called after each term with (terms done, T). */
@@ -176,7 +177,7 @@ export interface VlbBound {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, vlbBound } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 100 });
- * const model = (x: tf.Tensor) => tf.zerosLike(x);
+ * const model = (x: Tensor) => tf.zerosLike(x);
  * const { totalBpd } = await vlbBound(model, s, { x0: tf.zeros([2, 3]), seed: 0 });
  * console.log(totalBpd.length); // 2
  * ```
@@ -192,7 +193,7 @@ export async function vlbBound(
   _checkSeed(what, opts.seed);
   const seed = opts.seed ?? _randomSeed();
   const B = x0.shape[0];
-  const termTensors: tf.Tensor1D[] = [];
+  const termTensors: Tensor1D[] = [];
   try {
     for (let t = s.T - 1; t >= 0; t--) {
       termTensors.push(tf.tidy(() => {

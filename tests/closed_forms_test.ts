@@ -210,7 +210,7 @@ for (const kind of KINDS) {
   const refModel = (x: number, t: number) => Math.tanh(x) * (1 + t / T);
 
   /** Reference p(x_{t-1} | x_t): x̂0 clipped, mean, log σ², and the scale of the mean. */
-  function refP(i: number, variance: "fixedSmall" | "fixedLarge") {
+  const refP = (i: number, variance: "fixedSmall" | "fixedLarge") => {
     const t = tOf(inp, i), x = xtRef[i], e = refModel(x, t);
     const x0Raw = refX0FromEps(r, t, x, e);
     const x0 = Math.min(1, Math.max(-1, x0Raw));
@@ -229,7 +229,7 @@ for (const kind of KINDS) {
       logVar: Math.log(v),
       eps: e,
     };
-  }
+  };
 
   for (const variance of ["fixedSmall", "fixedLarge"] as const) {
     backendTest(`pMeanVariance and pSample match Algorithm 2 (${kind}, ${variance})`, async () => {
