@@ -2,7 +2,7 @@
 // samples with pSampleLoop (Algorithm 2), then writes a PNG with the data and the samples
 // side by side. About a minute on a 2-core CPU.
 //
-//   deno run -A examples/toy2d.ts [--data swissroll|moons|gaussians] [--steps 3000]
+//   deno run -A examples/toy2d.ts [--data swissroll|moons|gaussians] [--steps 2000]
 //                                 [--backend auto|webgpu|wasm|cpu] [--out out/toy2d.png]
 //   bun examples/toy2d.ts --steps 200        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
@@ -69,9 +69,13 @@ function makeData(name: DataName, n: number, rand: () => number): Float32Array {
   return out;
 }
 
-/** An MLP ε-model: [x, sinusoidal(t)] → 128 → 128 → 128 → 2 with SiLU. */
+/**
+ * An MLP ε-model: [sinusoidal(x), sinusoidal(y), sinusoidal(t)] → 128 → 128 → 128 → 2 with
+ * SiLU. Sinusoidal features of the coordinates (as tiny-diffusion uses) let a small MLP
+ * learn the thin structures of these data sets quickly.
+ */
 function makeMlp(T: number, seed: number): { model: EpsModel; vars: tf.Variable[] } {
-  const dims = [2 + 16, 128, 128, 128, 2];
+  const dims = [16 + 16 + 16, 128, 128, 128, 2];
   const vars: tf.Variable[] = [];
   for (let l = 0; l + 1 < dims.length; l++) {
     const scale = Math.sqrt(2 / dims[l]); // He initialisation
@@ -83,7 +87,13 @@ function makeMlp(T: number, seed: number): { model: EpsModel; vars: tf.Variable[
     tf.tidy(() => {
       // sinusoidal embedding of t/T·1000: [B, 16]
       const arg = tf.mul(tf.reshape(tf.mul(tf.cast(t, "float32"), 1000 / T), [-1, 1]), freqs);
-      let h: tf.Tensor = tf.concat([x, tf.sin(arg), tf.cos(arg)], 1); // [B, 18]
+      // sinusoidal features of each coordinate, scaled by 25: [B, 16] each
+      const xs = tf.split(tf.mul(x, 25), 2, 1).map((c) => tf.mul(c, freqs));
+      let h: tf.Tensor = tf.concat([
+        ...xs.flatMap((c) => [tf.sin(c), tf.cos(c)]),
+        tf.sin(arg),
+        tf.cos(arg),
+      ], 1); // [B, 48]
       for (let l = 0; l < vars.length; l += 2) {
         h = tf.add(tf.matMul(h as tf.Tensor2D, vars[l] as tf.Variable<tf.Rank.R2>), vars[l + 1]);
         if (l + 2 < vars.length) h = tf.mul(h, tf.sigmoid(h)); // SiLU
@@ -130,8 +140,8 @@ if (import.meta.main) {
   const data = makeData(opts.data, 8192, rand);
   const s = makeSchedule({ kind: "linear", T: 100 });
   const { model, vars } = makeMlp(s.T, opts.seed);
-  // Adam with the learning rate decayed on a cosine from 5e-3 to 0
-  const lr = (step: number) => 5e-3 * 0.5 * (1 + Math.cos(Math.PI * step / opts.steps));
+  // Adam with the learning rate decayed on a cosine from 2e-3 to 0
+  const lr = (step: number) => 2e-3 * 0.5 * (1 + Math.cos(Math.PI * step / opts.steps));
   const optimizer = tf.train.adam(lr(0));
   const dataT = tf.tensor2d(data, [8192, 2]);
   const start = performance.now();

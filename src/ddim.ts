@@ -46,7 +46,7 @@ export interface DdimSampleArgs extends Omit<ReverseOptions, "variance"> {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSample, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x = ddimSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999 });
  * console.log(x.shape); // [4, 2]
  * ```
@@ -123,7 +123,7 @@ function _ddimStep(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoopProgressive, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim10");
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * let steps = 0;
  * for await (const { sample, predX0 } of ddimSampleLoopProgressive(model, s, { shape: [1, 2] })) {
  *   steps++;
@@ -170,7 +170,7 @@ export function ddimSampleLoopProgressive(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoop, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim50");
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x0 = await ddimSampleLoop(model, s, { shape: [4, 2], eta: 0, seed: 3 });
  * console.log(x0.shape); // [4, 2]
  * ```

@@ -45,7 +45,7 @@ export interface EpsLossArgs {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { epsLoss, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const loss = epsLoss(model, s, { x0: tf.zeros([256, 2]), seed: 0 });
  * console.log(loss.dataSync()[0]); // ≈ 1
  * ```

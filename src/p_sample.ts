@@ -36,7 +36,7 @@ export interface PSampleArgs extends ReverseOptions {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSample } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x = pSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999, seed: 1 });
  * console.log(x.shape); // [4, 2]
  * ```

@@ -19,7 +19,7 @@ import type { Tensor } from "./types.ts";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSampleLoopProgressive } from "@ddpm/core";
  * const s = makeSchedule({ betas: new Array(10).fill(0.1) });
- * const model = (xt: Tensor) => tf.mul(xt, 0.5);
+ * const model = (xt: tf.Tensor) => tf.mul(xt, 0.5);
  * for await (const { t, sample, predX0 } of pSampleLoopProgressive(model, s, { shape: [2, 2], seed: 0 })) {
  *   if (t === 0) console.log(sample.shape); // [2, 2]
  *   tf.dispose([sample, predX0]);
@@ -64,7 +64,7 @@ export function pSampleLoopProgressive(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSampleLoop } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 50 });
- * const model = (xt: Tensor) => tf.zerosLike(xt);
+ * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x0 = await pSampleLoop(model, s, { shape: [8, 2], seed: 42 });
  * console.log(x0.shape); // [8, 2]
  * ```

@@ -85,7 +85,7 @@ export interface VlbTermArgs extends ReverseOptions {
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const x0 = tf.zeros([2, 4]);
  * const xt = forwardNoise(s, { x0, t: 10, noise: tf.randomNormal([2, 4]) });
- * const model = (x: Tensor) => tf.zerosLike(x);
+ * const model = (x: tf.Tensor) => tf.zerosLike(x);
  * console.log(vlbTerm(model, s, { x0, xt, t: 10 }).shape); // [2]
  * ```
  */
@@ -177,7 +177,7 @@ export interface VlbBound {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, vlbBound } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 100 });
- * const model = (x: Tensor) => tf.zerosLike(x);
+ * const model = (x: tf.Tensor) => tf.zerosLike(x);
  * const { totalBpd } = await vlbBound(model, s, { x0: tf.zeros([2, 3]), seed: 0 });
  * console.log(totalBpd.length); // 2
  * ```
