@@ -23,7 +23,7 @@ type DataName = "swissroll" | "moons" | "gaussians";
 function _args(argv: string[]) {
   const opts = {
     data: "swissroll" as DataName,
-    steps: 3000,
+    steps: 2000,
     backend: "wasm",
     out: "out/toy2d.png",
     seed: 0,
