@@ -17,16 +17,7 @@ export function assertThrows(
   cls: new (...args: never[]) => Error,
   includes: string,
 ): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
-    assert.ok(
-      (e as Error).message.includes(includes),
-      `expected message to include ${JSON.stringify(includes)}, got ${
-        JSON.stringify((e as Error).message)
-      }`,
-    );
-    return true;
-  });
+  assert.throws(fn, _matches(cls, includes));
 }
 
 /** fn rejects with an instance of cls whose message includes `includes`. */
@@ -35,7 +26,12 @@ export async function assertRejects(
   cls: new (...args: never[]) => Error,
   includes: string,
 ): Promise<void> {
-  await assert.rejects(fn, (e: unknown) => {
+  await assert.rejects(fn, _matches(cls, includes));
+}
+
+/** A validator: an instance of cls whose message includes `includes`. */
+function _matches(cls: new (...args: never[]) => Error, includes: string) {
+  return (e: unknown): true => {
     assert.ok(e instanceof cls, `expected ${cls.name}, got ${e}`);
     assert.ok(
       (e as Error).message.includes(includes),
@@ -44,5 +40,5 @@ export async function assertRejects(
       }`,
     );
     return true;
-  });
+  };
 }
