@@ -24,13 +24,13 @@ export function _checkBatch(what: string, name: string, x: unknown): Tensor {
 export function _checkSameShape(
   what: string,
   nameX: string,
-  x: Tensor,
+  x: { readonly shape: readonly number[] },
   nameY: string,
   y: unknown,
 ): Tensor {
   _checkBatch(what, nameY, y);
   const yt = y as Tensor;
-  if (!tf.util.arraysEqual(x.shape, yt.shape)) {
+  if (!tf.util.arraysEqual(x.shape as number[], yt.shape)) {
     throw new RangeError(
       `Cannot ${what}: ${nameY} must have the shape of ${nameX} [${x.shape}], got [${yt.shape}]`,
     );

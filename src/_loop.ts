@@ -70,14 +70,8 @@ export async function* _sampleLoop(
     );
   }
   const seed = opts.seed ?? _randomSeed();
-  const like = tf.zeros(shape); // only its shape is read
-  let x: Tensor;
-  try {
-    const z = _noiseFor(what, like, "shape", opts.noise, seed, 0);
-    x = z.owned ? z.noise : tf.clone(z.noise);
-  } finally {
-    like.dispose();
-  }
+  const z = _noiseFor(what, { shape }, "shape", opts.noise, seed, 0);
+  let x: Tensor = z.owned ? z.noise : tf.clone(z.noise);
   try {
     for (let i = 0; i < s.T; i++) {
       const t = s.T - 1 - i;

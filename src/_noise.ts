@@ -6,7 +6,7 @@ import type { Tensor } from "./types.ts";
 /** The noise tensor to use (caller keeps ownership of a given tensor; check `owned`). */
 export function _noiseFor(
   what: string,
-  like: Tensor,
+  like: { readonly shape: readonly number[] },
   likeName: string,
   noise: Tensor | undefined,
   seed: number | undefined,
@@ -16,5 +16,5 @@ export function _noiseFor(
     return { noise: _checkSameShape(what, likeName, like, "noise", noise), owned: false };
   }
   _checkSeed(what, seed);
-  return { noise: _randomNormal(like.shape, seed ?? _randomSeed(), stream), owned: true };
+  return { noise: _randomNormal([...like.shape], seed ?? _randomSeed(), stream), owned: true };
 }

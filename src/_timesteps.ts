@@ -69,11 +69,7 @@ export function _coef(
   ts: number | Int32Array,
   rank: number,
 ): Tensor {
-  if (typeof ts === "number") return tf.scalar(table[ts]);
-  const values = new Float32Array(ts.length);
-  for (let i = 0; i < ts.length; i++) values[i] = table[ts[i]];
-  const shape = [ts.length, ...new Array(Math.max(rank - 1, 0)).fill(1)];
-  return tf.tensor(values, shape, "float32");
+  return _coefFn((t) => table[t], ts, rank);
 }
 
 /** The same as {@link _coef} but with a per-t function of the schedule instead of a table. */

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { _checkSameShape } from "./_checks.ts";
+import { _checkBatch, _checkSameShape } from "./_checks.ts";
 import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode discretizedGaussianLogLikelihood}. */
@@ -36,7 +36,7 @@ export interface DiscretizedGaussianArgs {
  */
 export function discretizedGaussianLogLikelihood(args: DiscretizedGaussianArgs): Tensor {
   const what = "compute the discretized Gaussian log-likelihood";
-  const x = _checkSameShape(what, "x", args?.x, "x", args?.x);
+  const x = _checkBatch(what, "x", args?.x);
   const means = _checkSameShape(what, "x", x, "means", args.means);
   const logScales = _checkSameShape(what, "x", x, "logScales", args.logScales);
   return tf.tidy(() => {

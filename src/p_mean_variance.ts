@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Prediction, VarianceKind } from "./types.ts";
-import { _coef, _modelTimesteps, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
+import { _coef, _coefFn, _modelTimesteps, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { Tensor } from "./types.ts";
@@ -71,18 +71,18 @@ export function pMeanVariance(
   return _pMeanVariance(what, model, s, xt, ts, args);
 }
 
-/** The model's σ_t² table for a variance kind. */
-export function _varianceTable(
+/** The model's σ_t² as a function of t, for a variance kind. */
+function _varianceAt(
   what: string,
   s: Schedule,
   kind: VarianceKind | undefined,
-): Float64Array {
+): (t: number) => number {
   if (kind === undefined || kind === "fixedSmall") {
-    return s.posteriorVariance.map((_, t) => Math.exp(s.posteriorLogVarianceClipped[t]));
+    return (t) => Math.exp(s.posteriorLogVarianceClipped[t]);
   }
   if (kind === "fixedLarge") {
     // σ_t² = β_t, with β̃_1 at t = 0 (the first step's β would make L_0 too loose).
-    return s.betas.map((b, t) => t === 0 && s.T > 1 ? s.posteriorVariance[1] : b);
+    return (t) => t === 0 && s.T > 1 ? s.posteriorVariance[1] : s.betas[t];
   }
   throw new RangeError(
     `Cannot ${what}: variance must be "fixedSmall" or "fixedLarge", got ${JSON.stringify(kind)}`,
@@ -100,7 +100,7 @@ export function _pMeanVariance(
   wantFlag = false,
 ): PMeanVariance & { finite?: Tensor } {
   const prediction = _checkPrediction(what, opts.prediction);
-  const variance = _varianceTable(what, s, opts.variance);
+  const variance = _varianceAt(what, s, opts.variance);
   const clip = opts.clipDenoised ?? true;
   const r = xt.rank;
   return tf.tidy(() => {
@@ -136,8 +136,8 @@ export function _pMeanVariance(
     const ones = tf.onesLike(xt);
     return {
       mean,
-      variance: tf.mul(ones, _coef(variance, ts, r)),
-      logVariance: tf.mul(ones, _coef(variance.map(Math.log), ts, r)),
+      variance: tf.mul(ones, _coefFn(variance, ts, r)),
+      logVariance: tf.mul(ones, _coefFn((t) => Math.log(variance(t)), ts, r)),
       predX0,
       eps,
       // all(isFinite(model output)), read by the async loops

@@ -112,7 +112,6 @@ function _vlbTerm(
     const p = _pMeanVariance(what, model, s, xt, ts, opts);
     const anyZero = typeof ts === "number" ? ts === 0 : ts.includes(0);
     const allZero = typeof ts === "number" ? ts === 0 : ts.every((t) => t === 0);
-    const parts: Tensor1D[] = [];
     let kl: Tensor1D | undefined;
     if (!allZero) {
       // KL(q(x_{t-1} | x_t, x0) ‖ p_θ(x_{t-1} | x_t))
@@ -124,7 +123,6 @@ function _vlbTerm(
       kl = _meanBits(
         normalKl({ mean1: qMean, logVar1: qLogVar, mean2: p.mean, logVar2: p.logVariance }),
       );
-      parts.push(kl);
     }
     if (!anyZero) return kl!;
     // -log p_θ(x0 | x_1), the discretized Gaussian decoder
