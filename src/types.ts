@@ -24,3 +24,6 @@ export type Tensor1D = tf.Tensor1D;
 
 /** A rank-0 tfjs-core tensor, such as a loss. */
 export type Scalar = tf.Scalar;
+
+/** A tfjs-core variable: a trainable tensor, such as a U-Net parameter. */
+export type Variable = tf.Variable;

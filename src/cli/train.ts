@@ -1,0 +1,104 @@
+// `deno task train`: train a U-Net DDPM on MNIST (default) or a folder of images.
+//
+//   deno task train [--data mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
+//                   [--batch 32] [--lr 2e-4] [--warmup N] [--ema-decay 0.9999] [--flip]
+//                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
+//                   [--checkpoint-every 500] [--sample-every 1000]
+//   bun src/cli/train.ts ...        (the same, under Bun)
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { initBackend } from "../backend.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { loadImageFolder } from "../data/image_folder.ts";
+import { unetPresets } from "../unet/presets.ts";
+import { train } from "../train/train.ts";
+import { _duration } from "../train/_progress.ts";
+import { _backendArg, _intArg, _numArg, _run } from "./_args.ts";
+
+const HELP = `Train a DDPM U-Net (Ho et al. 2020).
+
+Options:
+  --data mnist|<folder>   training images: the built-in MNIST digits (train split), or a
+                          folder of PNG/JPEG files (resized and center-cropped)  [mnist]
+  --preset mnist|cifar10  U-Net shape (mnist: 28×28×1, 1.6M params; cifar10: 32×32×3, 35.7M)
+                          [mnist for --data mnist, else cifar10]
+  --steps N               optimizer steps                                       [1000]
+  --batch N               batch size                                            [32]
+  --lr X                  peak Adam learning rate                               [2e-4]
+  --warmup N              linear warm-up steps                    [min(5000, steps/10)]
+  --ema-decay X           EMA decay                                             [0.9999]
+  --flip                  random horizontal flips
+  --backend NAME          auto, webgpu, wasm or cpu                             [auto]
+  --out DIR               checkpoint, log.jsonl, samples/, loss.svg             [out/train]
+  --seed N                seed of weights, batches, noise, dropout              [0]
+  --resume                continue from DIR/checkpoint.safetensors
+  --checkpoint-every N    steps between checkpoints                             [500]
+  --sample-every N        steps between sample grids (0: never)                 [1000]
+  --limit N               use only the first N images (quick runs)
+  --help                  this text`;
+
+await _run(async () => {
+  const { values: a } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      data: { type: "string", default: "mnist" },
+      preset: { type: "string" },
+      steps: { type: "string", default: "1000" },
+      batch: { type: "string", default: "32" },
+      lr: { type: "string", default: "2e-4" },
+      warmup: { type: "string" },
+      "ema-decay": { type: "string", default: "0.9999" },
+      flip: { type: "boolean", default: false },
+      backend: { type: "string", default: "auto" },
+      out: { type: "string", default: "out/train" },
+      seed: { type: "string", default: "0" },
+      resume: { type: "boolean", default: false },
+      "checkpoint-every": { type: "string", default: "500" },
+      "sample-every": { type: "string", default: "1000" },
+      limit: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (a.help) return console.log(HELP);
+  const presetName = a.preset ?? (a.data === "mnist" ? "mnist" : "cifar10");
+  if (!(presetName in unetPresets)) {
+    throw new RangeError(`--preset must be mnist or cifar10, got ${presetName}`);
+  }
+  const unet = unetPresets[presetName as keyof typeof unetPresets];
+  const limit = a.limit === undefined ? undefined : _intArg("limit", a.limit, 1);
+  const info = await initBackend(_backendArg(a.backend));
+  const data = a.data === "mnist"
+    ? loadMnist({ split: "train", limit })
+    : await loadImageFolder(a.data, {
+      size: unet.imageSize,
+      channels: unet.inChannels as 1 | 3,
+      limit,
+    });
+  console.log(
+    `backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ""} · data ${data.source}: ` +
+      `${data.shape[0]} images ${data.shape[1]}×${data.shape[2]}×${
+        data.shape[3]
+      } · preset ${presetName}`,
+  );
+  const result = await train({
+    data,
+    unet,
+    outDir: a.out,
+    steps: _intArg("steps", a.steps, 1),
+    batchSize: _intArg("batch", a.batch, 1),
+    lr: _numArg("lr", a.lr),
+    warmup: a.warmup === undefined ? undefined : _intArg("warmup", a.warmup, 1),
+    emaDecay: _numArg("ema-decay", a["ema-decay"]),
+    flip: a.flip,
+    seed: _intArg("seed", a.seed, 0),
+    resume: a.resume,
+    checkpointEvery: _intArg("checkpoint-every", a["checkpoint-every"], 1),
+    sampleEvery: _intArg("sample-every", a["sample-every"], 0),
+  });
+  const last = result.losses.slice(-50);
+  console.log(
+    `done: step ${result.step}, mean loss of the last ${last.length} steps ` +
+      `${(last.reduce((x, y) => x + y, 0) / Math.max(1, last.length)).toFixed(4)}, ` +
+      `${_duration(result.seconds)} in all · checkpoint ${result.checkpoint}`,
+  );
+});

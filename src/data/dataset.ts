@@ -1,0 +1,11 @@
+/** Images in memory, as the trainer reads them. */
+export interface Dataset {
+  /** The pixels, float32 [N, H, W, C] row-major, scaled to [-1, 1]. */
+  images: Float32Array;
+  /** [N, H, W, C]. */
+  shape: [number, number, number, number];
+  /** A class label per image, when known (MNIST digits). */
+  labels?: Int32Array;
+  /** Where the images came from, for logs. */
+  source: string;
+}

@@ -1,0 +1,45 @@
+// Internal: which examples form each batch, and which are flipped — functions of (seed, step)
+// alone, so that a resumed run draws exactly the batches of an uninterrupted one.
+import { _uniformGenerator } from "../_random.ts";
+
+const _EPOCH_STREAM = 0x100000;
+const _FLIP_STREAM = 0x200000;
+
+/** A permutation of [0, n) for one epoch: Fisher–Yates with the epoch's stream. */
+function _permutation(n: number, seed: number, epoch: number): Int32Array {
+  const u = _uniformGenerator(seed, _EPOCH_STREAM + epoch);
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(u() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/**
+ * The example indices of batch `step` (0-based): the dataset is walked in a fresh random order
+ * each epoch, batches taking consecutive slots of that walk.
+ */
+export function _batchIndices(n: number, batch: number, seed: number, step: number): Int32Array {
+  const out = new Int32Array(batch);
+  let cache: [number, Int32Array] | undefined;
+  for (let i = 0; i < batch; i++) {
+    const slot = step * batch + i;
+    const epoch = Math.floor(slot / n);
+    if (!cache || cache[0] !== epoch) cache = [epoch, _permutation(n, seed, epoch)];
+    out[i] = cache[1][slot % n];
+  }
+  return out;
+}
+
+/** Whether each example of batch `step` is flipped left–right (probability 1/2 each). */
+export function _flips(batch: number, seed: number, step: number): boolean[] {
+  const u = _uniformGenerator(seed, _FLIP_STREAM + step);
+  return Array.from({ length: batch }, () => u() < 0.5);
+}
+
+/** A per-step seed for the loss's t and ε and for dropout. */
+export function _stepSeed(seed: number, step: number): number {
+  return Math.floor(_uniformGenerator(seed, step)() * 2 ** 31);
+}

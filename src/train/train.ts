@@ -1,0 +1,396 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { epsLoss } from "../eps_loss.ts";
+import { ddimSampleLoop } from "../ddim.ts";
+import { respace } from "../respace.ts";
+import { makeSchedule, type ScheduleKind } from "../schedule.ts";
+import { createUNet, type UNetConfig } from "../unet/unet.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { getWeights, setWeights } from "../io/weights.ts";
+import { imageGrid } from "../io/image_grid.ts";
+import { lossCurveSvg } from "../io/loss_curve.ts";
+import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _adamInit, type _AdamState, _adamStep } from "./adam.ts";
+import { _clipByGlobalNorm } from "./_clip.ts";
+import { _emaDecay, _emaUpdate } from "./_ema.ts";
+import { _batchIndices, _flips, _stepSeed } from "./_batches.ts";
+import { _progress } from "./_progress.ts";
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions {
+  /** The training images. */
+  data: Dataset;
+  /** The U-Net's shape (its imageSize and inChannels must match the data). */
+  unet: UNetConfig;
+  /** Folder for the checkpoint, the JSONL log, sample grids and the loss curve. */
+  outDir: string;
+  /** Total optimizer steps (a resumed run continues up to this number). */
+  steps: number;
+  /** Noise schedule (default linear, T = 1000, as the paper). */
+  schedule?: { kind: ScheduleKind; T: number };
+  /** Batch size (default 32). */
+  batchSize?: number;
+  /** Peak learning rate of Adam (default 2e-4, the paper's). */
+  lr?: number;
+  /** Linear learning-rate warm-up steps (default min(5000, ⌈steps / 10⌉); the paper: 5000). */
+  warmup?: number;
+  /** Global gradient-norm clip (default 1.0). */
+  gradClip?: number;
+  /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
+  emaDecay?: number;
+  /** Random horizontal flips of the training images (default false: digits are not symmetric). */
+  flip?: boolean;
+  /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
+  seed?: number;
+  /** Continue from `outDir/checkpoint.safetensors` if it exists (default false). */
+  resume?: boolean;
+  /** Write the checkpoint every this many steps (default 500) and at the end. */
+  checkpointEvery?: number;
+  /** Write a grid of EMA samples (DDIM, 50 steps) every this many steps (default 1000; 0: never; always at the end unless 0). */
+  sampleEvery?: number;
+  /** Number of images in each sample grid (default 16). */
+  sampleCount?: number;
+  /** Draw a progress bar on stderr (default true). */
+  progress?: boolean;
+  /** Called after every step. */
+  onStep?: (info: TrainStepInfo) => void;
+}
+
+/** What one training step reports (also a line of `log.jsonl`). */
+export interface TrainStepInfo {
+  /** Optimizer steps done (1-based). */
+  step: number;
+  /** L_simple of this step's batch. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** The learning rate used. */
+  lr: number;
+  /** Seconds since training first started (summed over resumed runs). */
+  seconds: number;
+}
+
+/** What {@linkcode train} returns. */
+export interface TrainResult {
+  /** Steps done in total. */
+  step: number;
+  /** The losses of the steps this call ran. */
+  losses: number[];
+  /** Path of the final checkpoint. */
+  checkpoint: string;
+  /** Seconds spent, summed over resumed runs. */
+  seconds: number;
+}
+
+/**
+ * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up,
+ * global-norm gradient clipping, an EMA of the weights, dropout, optional flips. Every
+ * `checkpointEvery` steps it writes `outDir/checkpoint.safetensors` atomically (weights, EMA,
+ * Adam moments, config and state); each step appends a line to `outDir/log.jsonl`; sample
+ * grids go to `outDir/samples/step-NNNNNN.png` and the loss curve to `outDir/loss.svg`. The
+ * batches, t, ε and dropout masks are functions of (seed, step), so a resumed run reproduces
+ * the uninterrupted run's losses exactly. A NaN or infinite loss stops training with an error
+ * before the bad update, leaving the last checkpoint as it was.
+ *
+ * @param options See {@linkcode TrainOptions}.
+ * @returns The final step, the losses and the checkpoint path.
+ * @throws {RangeError} On bad options, or data that does not fit the U-Net.
+ * @throws {Error} On a non-finite loss (the message names the step and the last checkpoint).
+ *
+ * @example Two steps of a tiny U-Net on 8 MNIST digits, cropped to 8×8
+ * ```ts
+ * import { initBackend, train } from "@ddpm/core";
+ * await initBackend("cpu");
+ * const images = new Float32Array(8 * 8 * 8).fill(-1);
+ * const result = await train({
+ *   data: { images, shape: [8, 8, 8, 1], source: "blank" },
+ *   unet: { imageSize: 8, inChannels: 1, ch: 8, chMult: [1, 2], numResBlocks: 1,
+ *     attnResolutions: [], dropout: 0.1, groups: 4 },
+ *   outDir: await Deno.makeTempDir(), steps: 2, batchSize: 4, sampleEvery: 0, progress: false,
+ * });
+ * console.log(result.step, result.losses.length); // 2 2
+ * ```
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const o = _checkOptions(options);
+  const [N, H, W, C] = o.data.shape;
+  const schedule = makeSchedule(o.schedule);
+  const ckptPath = join(o.outDir, "checkpoint.safetensors");
+  const logPath = join(o.outDir, "log.jsonl");
+  const net = createUNet(o.unet, { seed: o.seed });
+  const config = { unet: net.config, schedule: o.schedule, train: _trainConfig(o) };
+  const emaNet = createUNet(o.unet, { seed: o.seed });
+  const adam = _adamInit(net.params);
+  let start = 0, secondsBefore = 0;
+  const history: [number, number][] = [];
+  try {
+    if (o.resume && existsSync(ckptPath)) {
+      const ck = await loadCheckpoint(ckptPath);
+      _checkResumable(ck, config, ckptPath);
+      setWeights(net.params, ck.params!);
+      setWeights(emaNet.params, ck.ema);
+      setWeights(adam.m, ck.adamM!);
+      setWeights(adam.v, ck.adamV!);
+      start = ck.state!.step;
+      secondsBefore = ck.state!.seconds;
+      history.push(..._truncateLog(logPath, start));
+    } else {
+      _atomicWrite(logPath, "");
+    }
+    if (start >= o.steps) {
+      return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore };
+    }
+
+    const vars = [...net.params.values()];
+    const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+    const bar = _progress(o.steps, start, o.progress);
+    const losses: number[] = [];
+    const t0 = performance.now();
+    const seconds = () => secondsBefore + (performance.now() - t0) / 1000;
+    const save = async (step: number) => {
+      const recent = losses.slice(-50);
+      saveCheckpoint(ckptPath, {
+        config,
+        state: {
+          step,
+          adamStep: step,
+          seconds: seconds(),
+          loss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length),
+        },
+        params: await getWeights(net.params),
+        ema: await getWeights(emaNet.params),
+        adamM: await getWeights(adam.m),
+        adamV: await getWeights(adam.v),
+      });
+    };
+    const sample = async (step: number) => {
+      const shape = [o.sampleCount, H, W, C];
+      const x = await ddimSampleLoop(emaNet, respace(schedule, "ddim50"), { shape, seed: o.seed });
+      _atomicWrite(
+        join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),
+        await imageGrid(x, { scale: 2 }),
+      );
+      x.dispose();
+    };
+
+    for (let k = start; k < o.steps; k++) {
+      const step = k + 1;
+      const seed = _stepSeed(o.seed, k);
+      const x0 = _batch(
+        o.data,
+        _batchIndices(N, o.batchSize, o.seed, k),
+        o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
+      );
+      const model = net.withDropout(seed);
+      const { value, grads } = tf.variableGrads(
+        () => epsLoss(model, schedule, { x0, seed }),
+        vars,
+      );
+      const byName = new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
+      const { clipped, norm } = _clipByGlobalNorm(byName, o.gradClip);
+      const both = tf.stack([value, norm]);
+      const [loss, gradNorm] = await both.data();
+      both.dispose();
+      value.dispose();
+      norm.dispose();
+      x0.dispose();
+      Object.values(grads).forEach((g) => g.dispose());
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        clipped.forEach((g) => g.dispose());
+        bar.done();
+        const last = existsSync(ckptPath)
+          ? `the last good checkpoint is ${ckptPath}`
+          : "no checkpoint was written yet";
+        throw new Error(
+          `Training stopped at step ${step}: the loss is ${loss} (gradient norm ${gradNorm}); ` +
+            `${last}. Try a lower --lr or check the data for NaN.`,
+        );
+      }
+      // lr_k = lr · min(1, step / warmup)
+      const lr = o.lr * Math.min(1, step / o.warmup);
+      _adamStep(net.params, clipped, adam, step, lr);
+      clipped.forEach((g) => g.dispose());
+      _emaUpdate(emaNet.params, net.params, _emaDecay(o.emaDecay, step));
+
+      losses.push(loss);
+      history.push([step, loss]);
+      const info: TrainStepInfo = { step, loss, gradNorm, lr, seconds: seconds() };
+      _appendLine(logPath, JSON.stringify(info));
+      bar.update(step, loss);
+      o.onStep?.(info);
+      if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
+      if (o.sampleEvery > 0 && (step % o.sampleEvery === 0 || step === o.steps)) await sample(step);
+    }
+    bar.done();
+    _atomicWrite(
+      join(o.outDir, "loss.svg"),
+      lossCurveSvg(history, { title: `Training loss (${o.data.source})` }),
+    );
+    return { step: o.steps, losses, checkpoint: ckptPath, seconds: seconds() };
+  } finally {
+    net.dispose();
+    emaNet.dispose();
+    _disposeAdam(adam);
+  }
+}
+
+/** Gathers a batch [B, H, W, C] from the dataset, flipping the marked images left–right. */
+function _batch(data: Dataset, idx: Int32Array, flips?: boolean[]): tf.Tensor4D {
+  const [, H, W, C] = data.shape;
+  const size = H * W * C;
+  const out = new Float32Array(idx.length * size);
+  idx.forEach((n, b) => {
+    const src = data.images.subarray(n * size, (n + 1) * size);
+    if (!flips?.[b]) return out.set(src, b * size);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        for (let c = 0; c < C; c++) {
+          out[b * size + (y * W + x) * C + c] = src[(y * W + (W - 1 - x)) * C + c];
+        }
+      }
+    }
+  });
+  return tf.tensor4d(out, [idx.length, H, W, C]);
+}
+
+function _disposeAdam(a: _AdamState): void {
+  a.m.forEach((v) => v.dispose());
+  a.v.forEach((v) => v.dispose());
+}
+
+function _appendLine(path: string, line: string): void {
+  // one write(2) of a short line: a crash loses at most that line
+  appendFileSync(path, line + "\n");
+}
+
+/** Keeps the log lines up to `step` (a resumed run rewrites what came after). */
+function _truncateLog(path: string, step: number): [number, number][] {
+  if (!existsSync(path)) return [];
+  const kept: string[] = [];
+  const history: [number, number][] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const rec = JSON.parse(line) as TrainStepInfo;
+    if (rec.step > step) break;
+    kept.push(line);
+    history.push([rec.step, rec.loss]);
+  }
+  _atomicWrite(path, kept.map((l) => l + "\n").join(""));
+  return history;
+}
+
+type _Resolved = Required<Omit<TrainOptions, "onStep">> & Pick<TrainOptions, "onStep">;
+
+function _trainConfig(o: _Resolved) {
+  const { batchSize, lr, warmup, gradClip, emaDecay, flip, seed } = o;
+  return { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, data: o.data.source };
+}
+
+function _checkResumable(
+  ck: Checkpoint,
+  config: { unet: UNetConfig; schedule: unknown; train: { batchSize: number; seed: number } },
+  path: string,
+): void {
+  const want = _canonical({ unet: config.unet, schedule: config.schedule });
+  const got = _canonical({ unet: ck.config.unet, schedule: ck.config.schedule });
+  if (want !== got) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
+    );
+  }
+  if (!ck.params || !ck.adamM || !ck.adamV || !ck.state) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it holds no optimizer state (a released model?)`,
+    );
+  }
+  const { batchSize, seed } = ck.config.train as { batchSize: number; seed: number };
+  if (batchSize !== config.train.batchSize || seed !== config.train.seed) {
+    console.warn(
+      `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
+        `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
+    );
+  }
+}
+
+/** JSON with object keys sorted, for comparing configurations. */
+function _canonical(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : 1))
+        : x,
+  );
+}
+
+function _checkOptions(options: TrainOptions): _Resolved {
+  const what = "Cannot train";
+  if (!options || typeof options !== "object") {
+    throw new TypeError(`${what}: options must be an object`);
+  }
+  const d = options.data;
+  if (
+    !d || !(d.images instanceof Float32Array) || !Array.isArray(d.shape) || d.shape.length !== 4
+  ) {
+    throw new RangeError(`${what}: data must be { images: Float32Array, shape: [N, H, W, C] }`);
+  }
+  const [N, H, W, C] = d.shape;
+  if (N < 1 || d.images.length !== N * H * W * C) {
+    throw new RangeError(
+      `${what}: data.images has ${d.images.length} values, but shape [${d.shape}] needs ${
+        N * H * W * C
+      }`,
+    );
+  }
+  const u = options.unet;
+  if (!u || H !== u.imageSize || W !== u.imageSize || C !== u.inChannels) {
+    throw new RangeError(
+      `${what}: the data is ${H}×${W}×${C} but the U-Net expects ${u?.imageSize}×${u?.imageSize}×${u?.inChannels}`,
+    );
+  }
+  const steps = options.steps;
+  const int = (name: string, v: unknown, min: number) => {
+    if (!Number.isInteger(v) || (v as number) < min) {
+      throw new RangeError(`${what}: ${name} must be an integer >= ${min}, got ${v}`);
+    }
+  };
+  const pos = (name: string, v: unknown) => {
+    if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) {
+      throw new RangeError(`${what}: ${name} must be a finite number > 0, got ${v}`);
+    }
+  };
+  int("steps", steps, 1);
+  if (typeof options.outDir !== "string" || !options.outDir) {
+    throw new RangeError(`${what}: outDir must be a folder path, got ${options.outDir}`);
+  }
+  const o: _Resolved = {
+    schedule: { kind: "linear", T: 1000 },
+    batchSize: 32,
+    lr: 2e-4,
+    warmup: Math.min(5000, Math.ceil(steps / 10)),
+    gradClip: 1,
+    emaDecay: 0.9999,
+    flip: false,
+    seed: 0,
+    resume: false,
+    checkpointEvery: 500,
+    sampleEvery: 1000,
+    sampleCount: 16,
+    progress: true,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as _Resolved;
+  int("batchSize", o.batchSize, 1);
+  pos("lr", o.lr);
+  int("warmup", o.warmup, 1);
+  pos("gradClip", o.gradClip);
+  if (!(o.emaDecay > 0 && o.emaDecay < 1)) {
+    throw new RangeError(`${what}: emaDecay must be in (0, 1), got ${o.emaDecay}`);
+  }
+  int("seed", o.seed, 0);
+  int("checkpointEvery", o.checkpointEvery, 1);
+  int("sampleEvery", o.sampleEvery, 0);
+  int("sampleCount", o.sampleCount, 1);
+  return o;
+}

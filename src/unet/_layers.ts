@@ -1,0 +1,31 @@
+// Internal: the U-Net's small layers as pure functions of (input, parameters).
+import * as tf from "@tensorflow/tfjs-core";
+
+/** SiLU(x) = x · σ(x). */
+export function _silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** Dense layer on the last axis: x [..., Ci] · w [Ci, Co] + b [Co] (also a 1×1 convolution). */
+export function _dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const [ci, co] = w.shape;
+  const flat = tf.reshape(x, [-1, ci]) as tf.Tensor2D; // [N, Ci]
+  const y = tf.add(tf.matMul(flat, w as tf.Tensor2D), b); // [N, Co]
+  return tf.reshape(y, [...x.shape.slice(0, -1), co]);
+}
+
+/** Group normalization (Wu & He 2018) of x [B, H, W, C] over G groups, then γ·x̂ + β. */
+export function _groupNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+  eps = 1e-5,
+): tf.Tensor {
+  const [B, H, W, C] = x.shape;
+  const g = tf.reshape(x, [B, H, W, groups, C / groups]); // [B, H, W, G, C/G]
+  const { mean, variance } = tf.moments(g, [1, 2, 4], true); // [B, 1, 1, G, 1]
+  // x̂ = (x - μ) / √(σ² + ε)
+  const xhat = tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(tf.reshape(xhat, [B, H, W, C]), gamma), beta);
+}

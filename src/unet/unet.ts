@@ -1,0 +1,321 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
+import { _uniformGenerator } from "../_random.ts";
+import { _conv3x3 } from "./_conv2d.ts";
+import { _dense, _groupNorm, _silu } from "./_layers.ts";
+import { timestepEmbedding } from "./timestep_embedding.ts";
+
+/** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
+export interface UNetConfig {
+  /** Height and width of the (square) images; divisible by 2^(chMult.length - 1). */
+  imageSize: number;
+  /** Channels of the images (1 grayscale, 3 RGB). */
+  inChannels: number;
+  /** Channels of the output (default inChannels: ε has the image's shape). */
+  outChannels?: number;
+  /** Base width `ch`; level i has ch · chMult[i] channels, the time embedding 4 · ch. */
+  ch: number;
+  /** Channel multiplier of each resolution level; one downsampling between levels. */
+  chMult: number[];
+  /** Residual blocks per level on the way down (num_res_blocks + 1 on the way up). */
+  numResBlocks: number;
+  /** Resolutions (e.g. 16 for 16×16) whose blocks are followed by self-attention. */
+  attnResolutions: number[];
+  /** Dropout rate inside the residual blocks while training (0 ≤ rate < 1). */
+  dropout: number;
+  /** Groups of every GroupNorm; each normalized channel count must be divisible by it. */
+  groups: number;
+}
+
+/**
+ * A U-Net ε-model: call it as `(xt, t) => eps` (no dropout), or use `withDropout(seed)`
+ * while training. Its parameters are tfjs variables, named like `down.1.res.0.conv1.w`.
+ */
+export interface UNet extends EpsModel {
+  /** The configuration it was built from (outChannels filled in). */
+  readonly config: Required<UNetConfig>;
+  /** The number of scalar parameters. */
+  readonly numParams: number;
+  /** The parameters by name, in a fixed order. */
+  readonly params: ReadonlyMap<string, Variable>;
+  /** The same network with dropout on, its masks drawn from `seed` (one per step). */
+  withDropout(seed: number): EpsModel;
+  /** Frees the parameters. */
+  dispose(): void;
+}
+
+/** Options of {@linkcode createUNet}. */
+export interface CreateUNetOptions {
+  /** Seed of the initial weights (default 0): the same seed gives the same weights. */
+  seed?: number;
+}
+
+type P = Map<string, Variable>;
+type Block = (h: tf.Tensor, emb: tf.Tensor, drop: string | undefined) => tf.Tensor;
+type ResAttn = { res: Block; attn?: Block };
+
+/**
+ * Builds the U-Net of Ho et al. 2020: a sinusoidal timestep embedding (dim ch) → Dense 4·ch →
+ * SiLU → Dense 4·ch; residual blocks (GroupNorm, SiLU, conv 3×3, + Dense(SiLU(emb)),
+ * GroupNorm, SiLU, dropout, conv 3×3; 1×1 skip when the channels change); single-head
+ * self-attention at `attnResolutions` and in the middle; strided-conv downsampling, nearest ×2
+ * + conv upsampling; every down-path output concatenated into one up block (the skip layout
+ * of improved-diffusion); output GroupNorm, SiLU, conv 3×3. Weights are initialised as in
+ * the paper's code (uniform variance scaling, fan_avg), with the last conv of each residual
+ * block, the attention projection and the output conv at zero.
+ *
+ * @param config The shape of the network, e.g. {@linkcode unetPresets}`.mnist`.
+ * @param options `{ seed }` of the initial weights.
+ * @returns The U-Net, callable as an ε-model on [B, imageSize, imageSize, inChannels].
+ * @throws {RangeError} If the configuration is inconsistent (the message says which field).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { createUNet, initBackend } from "@ddpm/core";
+ * await initBackend("cpu");
+ * const unet = createUNet({
+ *   imageSize: 8, inChannels: 1, ch: 8, chMult: [1, 2], numResBlocks: 1,
+ *   attnResolutions: [4], dropout: 0, groups: 4,
+ * });
+ * const eps = unet(tf.zeros([2, 8, 8, 1]), tf.tensor1d([0, 5], "int32"));
+ * console.log(eps.shape, unet.numParams); // [2, 8, 8, 1] 9673
+ * unet.dispose();
+ * ```
+ */
+export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}): UNet {
+  const cfg = _checkConfig(config);
+  const seed = options.seed ?? 0;
+  const params: P = new Map();
+  let stream = 0;
+  // uniform variance scaling, fan_avg: U(±√(3 / ((fan_in + fan_out) / 2))); "zero" → 0
+  const add = (name: string, shape: number[], init: "fanAvg" | "zero" | "one") => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (init === "one") data.fill(1);
+    if (init === "fanAvg") {
+      const rf = shape.length === 4 ? shape[0] * shape[1] : 1;
+      const fanIn = rf * shape[shape.length - 2], fanOut = rf * shape[shape.length - 1];
+      const limit = Math.sqrt(3 / ((fanIn + fanOut) / 2));
+      const u = _uniformGenerator(seed, stream);
+      for (let i = 0; i < n; i++) data[i] = (2 * u() - 1) * limit;
+    }
+    stream++;
+    params.set(name, tf.variable(tf.tensor(data, shape, "float32"), true));
+    return params.get(name)!;
+  };
+  const norm = (name: string, c: number) => {
+    const [g, b] = [add(`${name}.gamma`, [c], "one"), add(`${name}.beta`, [c], "zero")];
+    return (h: tf.Tensor) => _groupNorm(h, g, b, cfg.groups);
+  };
+  const conv = (name: string, ci: number, co: number, init: "fanAvg" | "zero" = "fanAvg") => {
+    const [w, b] = [add(`${name}.w`, [3, 3, ci, co], init), add(`${name}.b`, [co], "zero")];
+    return (h: tf.Tensor, stride: 1 | 2 = 1) => _conv3x3(h, w, b, stride);
+  };
+  const dense = (name: string, ci: number, co: number, init: "fanAvg" | "zero" = "fanAvg") => {
+    const [w, b] = [add(`${name}.w`, [ci, co], init), add(`${name}.b`, [co], "zero")];
+    return (h: tf.Tensor) => _dense(h, w, b);
+  };
+  const tembCh = 4 * cfg.ch;
+  let dropCounter = 0;
+
+  const resBlock = (name: string, ci: number, co: number): Block => {
+    const norm1 = norm(`${name}.norm1`, ci), conv1 = conv(`${name}.conv1`, ci, co);
+    const tproj = dense(`${name}.temb`, tembCh, co);
+    const norm2 = norm(`${name}.norm2`, co), conv2 = conv(`${name}.conv2`, co, co, "zero");
+    const skip = ci !== co ? dense(`${name}.skip`, ci, co) : (x: tf.Tensor) => x;
+    const id = dropCounter++;
+    return (x, emb, drop) => {
+      let h = conv1(_silu(norm1(x))); // [B, H, W, Co]
+      const e = tproj(_silu(emb)); // [B, Co]
+      h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
+      h = _silu(norm2(h));
+      if (drop !== undefined && cfg.dropout > 0) {
+        h = tf.dropout(h, cfg.dropout, undefined, `${drop}:${id}`);
+      }
+      return tf.add(skip(x), conv2(h));
+    };
+  };
+  const attnBlock = (name: string, c: number): Block => {
+    const n = norm(`${name}.norm`, c);
+    const q = dense(`${name}.q`, c, c), k = dense(`${name}.k`, c, c), v = dense(`${name}.v`, c, c);
+    const proj = dense(`${name}.proj`, c, c, "zero");
+    return (x) => {
+      const [B, H, W] = x.shape;
+      const h = n(x);
+      const flat = (y: tf.Tensor) => tf.reshape(y, [B, H * W, c]) as tf.Tensor3D; // [B, HW, C]
+      // softmax(q kᵀ / √C) over the keys: [B, HW, HW]
+      const w = tf.softmax(
+        tf.mul(tf.matMul(flat(q(h)), flat(k(h)), false, true), 1 / Math.sqrt(c)),
+      );
+      const o = tf.reshape(tf.matMul(w, flat(v(h))), [B, H, W, c]);
+      return tf.add(x, proj(o));
+    };
+  };
+
+  // time embedding: sinusoidal(ch) → Dense 4ch → SiLU → Dense 4ch
+  const temb0 = dense("temb.dense0", cfg.ch, tembCh), temb1 = dense("temb.dense1", tembCh, tembCh);
+  const convIn = conv("conv_in", cfg.inChannels, cfg.ch);
+
+  // down path: every output is kept for the up path
+  const down: { blocks: ResAttn[]; downsample?: ReturnType<typeof conv> }[] = [];
+  const skipCh: number[] = [cfg.ch];
+  let c = cfg.ch, res = cfg.imageSize;
+  cfg.chMult.forEach((mult, i) => {
+    const blocks: ResAttn[] = [];
+    for (let j = 0; j < cfg.numResBlocks; j++) {
+      const r = resBlock(`down.${i}.res.${j}`, c, cfg.ch * mult);
+      c = cfg.ch * mult;
+      const attn = cfg.attnResolutions.includes(res)
+        ? attnBlock(`down.${i}.attn.${j}`, c)
+        : undefined;
+      blocks.push({ res: r, attn });
+      skipCh.push(c);
+    }
+    const level: (typeof down)[number] = { blocks };
+    if (i < cfg.chMult.length - 1) {
+      level.downsample = conv(`down.${i}.downsample`, c, c);
+      skipCh.push(c);
+      res /= 2;
+    }
+    down.push(level);
+  });
+  const mid = [resBlock("mid.res.0", c, c), attnBlock("mid.attn", c), resBlock("mid.res.1", c, c)];
+  // up path: num_res_blocks + 1 blocks per level, each fed one concatenated skip
+  const up: { blocks: ResAttn[]; upsample?: ReturnType<typeof conv> }[] = [];
+  for (let i = cfg.chMult.length - 1; i >= 0; i--) {
+    const blocks: ResAttn[] = [];
+    for (let j = 0; j <= cfg.numResBlocks; j++) {
+      const co = cfg.ch * cfg.chMult[i];
+      const res_ = resBlock(`up.${i}.res.${j}`, c + skipCh.pop()!, co);
+      c = co;
+      const attn = cfg.attnResolutions.includes(res)
+        ? attnBlock(`up.${i}.attn.${j}`, c)
+        : undefined;
+      blocks.push({ res: res_, attn });
+    }
+    const level: (typeof up)[number] = { blocks };
+    if (i > 0) {
+      level.upsample = conv(`up.${i}.upsample`, c, c);
+      res *= 2;
+    }
+    up.push(level);
+  }
+  const normOut = norm("norm_out", c), convOut = conv("conv_out", c, cfg.outChannels, "zero");
+
+  const forward = (x: Tensor, t: Tensor1D, drop: string | undefined): Tensor =>
+    tf.tidy(() => {
+      const emb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch)))); // [B, 4ch]
+      let h = convIn(x); // [B, H, W, ch]
+      const hs: tf.Tensor[] = [h];
+      for (const level of down) {
+        for (const { res: r, attn } of level.blocks) {
+          h = r(h, emb, drop);
+          if (attn) h = attn(h, emb, drop);
+          hs.push(h);
+        }
+        if (level.downsample) hs.push(h = level.downsample(h, 2)); // [B, H/2, W/2, C]
+      }
+      for (const block of mid) h = block(h, emb, drop);
+      for (const level of up) {
+        for (const { res: r, attn } of level.blocks) {
+          h = r(tf.concat([h, hs.pop()!], 3), emb, drop);
+          if (attn) h = attn(h, emb, drop);
+        }
+        if (level.upsample) {
+          const [, H, W] = h.shape;
+          h = level.upsample(tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [2 * H, 2 * W]));
+        }
+      }
+      return convOut(_silu(normOut(h))); // [B, H, W, outChannels]
+    });
+
+  const numParams = [...params.values()].reduce((a, p) => a + p.size, 0);
+  const unet = ((xt: Tensor, t: Tensor1D) => {
+    _checkInput(cfg, xt);
+    return forward(xt, t, undefined);
+  }) as UNet;
+  return Object.assign(unet, {
+    config: cfg,
+    numParams,
+    params,
+    withDropout: (dropSeed: number): EpsModel => (xt: Tensor, t: Tensor1D) => {
+      _checkInput(cfg, xt);
+      return forward(xt, t, String(dropSeed));
+    },
+    dispose: () => params.forEach((p) => p.dispose()),
+  });
+}
+
+function _checkConfig(config: UNetConfig): Required<UNetConfig> {
+  const what = "Cannot create U-Net";
+  if (config === null || typeof config !== "object") {
+    throw new TypeError(`${what}: config must be an object, got ${config}`);
+  }
+  const posInt = (name: keyof UNetConfig, v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) < 1) {
+      throw new RangeError(`${what}: ${name} must be a positive integer, got ${v}`);
+    }
+  };
+  for (const k of ["imageSize", "inChannels", "ch", "numResBlocks", "groups"] as const) {
+    posInt(k, config[k]);
+  }
+  const cfg: Required<UNetConfig> = {
+    ...config,
+    outChannels: config.outChannels ?? config.inChannels,
+    chMult: [...config.chMult],
+    attnResolutions: [...config.attnResolutions],
+  };
+  posInt("outChannels", cfg.outChannels);
+  if (!Array.isArray(config.chMult) || config.chMult.length === 0) {
+    throw new RangeError(`${what}: chMult must be a non-empty array, got ${config.chMult}`);
+  }
+  cfg.chMult.forEach((m) => posInt("chMult", m));
+  if (cfg.ch % 2 !== 0 || cfg.ch < 4) {
+    throw new RangeError(`${what}: ch must be even and >= 4 (the time embedding), got ${cfg.ch}`);
+  }
+  const factor = 2 ** (cfg.chMult.length - 1);
+  if (cfg.imageSize % factor !== 0) {
+    throw new RangeError(
+      `${what}: imageSize must be divisible by 2^(chMult.length - 1) = ${factor}, got ${cfg.imageSize}`,
+    );
+  }
+  if (!(typeof cfg.dropout === "number" && cfg.dropout >= 0 && cfg.dropout < 1)) {
+    throw new RangeError(`${what}: dropout must be in [0, 1), got ${cfg.dropout}`);
+  }
+  // every GroupNorm input: level widths, and the up path's concatenations
+  const widths = new Set<number>([cfg.ch]);
+  const skips = [cfg.ch];
+  let c = cfg.ch;
+  cfg.chMult.forEach((m, i) => {
+    for (let j = 0; j < cfg.numResBlocks; j++) skips.push(c = cfg.ch * m);
+    if (i < cfg.chMult.length - 1) skips.push(c);
+    widths.add(c);
+  });
+  for (let i = cfg.chMult.length - 1; i >= 0; i--) {
+    for (let j = 0; j <= cfg.numResBlocks; j++) {
+      widths.add(c + skips.pop()!);
+      c = cfg.ch * cfg.chMult[i];
+    }
+  }
+  for (const w of widths) {
+    if (w % cfg.groups !== 0) {
+      throw new RangeError(
+        `${what}: groups must divide every normalized width (${
+          [...widths].join(", ")
+        }), got ${cfg.groups}`,
+      );
+    }
+  }
+  return cfg;
+}
+
+function _checkInput(cfg: Required<UNetConfig>, xt: Tensor): void {
+  const { imageSize: s, inChannels: c } = cfg;
+  const shape = xt?.shape;
+  if (!shape || shape.length !== 4 || shape[1] !== s || shape[2] !== s || shape[3] !== c) {
+    throw new RangeError(
+      `Cannot run U-Net: xt must be [B, ${s}, ${s}, ${c}], got ${shape ? `[${shape}]` : xt}`,
+    );
+  }
+}
