@@ -77,3 +77,5 @@ export type { ImageGridOptions } from "./src/io/image_grid.ts";
 export { encodeNpy } from "./src/io/npy.ts";
 export { lossCurveSvg } from "./src/io/loss_curve.ts";
 export type { LossCurveOptions } from "./src/io/loss_curve.ts";
+export { loadImageFolder } from "./src/data/image_folder.ts";
+export type { LoadImageFolderOptions } from "./src/data/image_folder.ts";

@@ -7,7 +7,7 @@ import { type BackendName, initBackend } from "../mod.ts";
  * CPU machines; a machine without it fails these tests rather than skipping them. Set
  * DDPM_TEST_BACKENDS=cpu to narrow a local run deliberately.
  */
-export const BACKENDS: BackendName[] = (Deno.env.get("DDPM_TEST_BACKENDS") ?? "cpu,webgpu")
+export const BACKENDS: BackendName[] = (Deno.env.get("DDPM_TEST_BACKENDS") ?? "cpu,wasm,webgpu")
   .split(",").map((b) => b.trim() as BackendName);
 
 const _started = new Set<string>();

@@ -12,6 +12,7 @@ export function _progress(total: number, start: number, enabled: boolean, every 
   const t0 = performance.now();
   let last = 0;
   const line = (step: number, loss: number) => {
+    const lossText = Number.isNaN(loss) ? "" : `  loss ${loss.toFixed(4)}`;
     const rate = (step - start) / ((performance.now() - t0) / 1000);
     const eta = rate > 0 ? (total - step) / rate : Infinity;
     const width = 24, fill = Math.round(width * step / total);

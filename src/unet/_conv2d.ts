@@ -35,11 +35,12 @@ function _inputGrad(
   const [B, Ho, Wo, Co] = dy.shape;
   const [, Hp, Wp] = xShape;
   const [K1, K2] = w.shape;
-  let up: tf.Tensor4D = dy; // [B, s·Ho, s·Wo, Co] after zero insertion
+  let up: tf.Tensor4D = dy; // [B, s·Ho, s·Wo, Co] after zero insertion (rank ≤ 5 for webgpu)
   if (stride > 1) {
-    const d6 = tf.reshape(dy, [B, Ho, 1, Wo, 1, Co]);
-    const z = tf.pad(d6, [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]]);
-    up = tf.reshape(z, [B, Ho * stride, Wo * stride, Co]);
+    const zw = tf.zerosLike(dy);
+    const w2 = tf.reshape(tf.stack([dy, zw], 3), [B, Ho, 2 * Wo, Co]); // x, 0, x, 0, …
+    const zh = tf.zerosLike(w2);
+    up = tf.reshape(tf.stack([w2, zh], 2), [B, 2 * Ho, 2 * Wo, Co]);
   }
   const [Hu, Wu] = [up.shape[1], up.shape[2]];
   // pad K-1 before, and after so that the valid output is [Hp, Wp]

@@ -29,3 +29,14 @@ export function _groupNorm(
   const xhat = tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(tf.reshape(xhat, [B, H, W, C]), gamma), beta);
 }
+
+/**
+ * Nearest-neighbour ×2 upsampling, [B, H, W, C] → [B, 2H, 2W, C], built from stack + reshape
+ * (rank ≤ 5) rather than tf.image.resizeNearestNeighbor, whose gradient is wrong on
+ * tfjs-backend-wasm 4.22.
+ */
+export function _upsample2x(x: tf.Tensor): tf.Tensor {
+  const [B, H, W, C] = x.shape;
+  const cols = tf.reshape(tf.stack([x, x], 3), [B, H, 2 * W, C]); // each pixel twice along W
+  return tf.reshape(tf.stack([cols, cols], 2), [B, 2 * H, 2 * W, C]); // each row twice
+}

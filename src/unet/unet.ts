@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { _conv3x3 } from "./_conv2d.ts";
-import { _dense, _groupNorm, _silu } from "./_layers.ts";
+import { _dense, _groupNorm, _silu, _upsample2x } from "./_layers.ts";
 import { timestepEmbedding } from "./timestep_embedding.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
@@ -79,7 +79,7 @@ type ResAttn = { res: Block; attn?: Block };
  *   attnResolutions: [4], dropout: 0, groups: 4,
  * });
  * const eps = unet(tf.zeros([2, 8, 8, 1]), tf.tensor1d([0, 5], "int32"));
- * console.log(eps.shape, unet.numParams); // [2, 8, 8, 1] 9673
+ * console.log(eps.shape, unet.numParams); // [2, 8, 8, 1] 44969
  * unet.dispose();
  * ```
  */
@@ -223,8 +223,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
           if (attn) h = attn(h, emb, drop);
         }
         if (level.upsample) {
-          const [, H, W] = h.shape;
-          h = level.upsample(tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [2 * H, 2 * W]));
+          h = level.upsample(_upsample2x(h)); // [B, 2H, 2W, C]
         }
       }
       return convOut(_silu(normOut(h))); // [B, H, W, outChannels]

@@ -1,0 +1,318 @@
+// The U-Net: exact parameter counts, each layer against a float64 reference, the same outputs
+// and gradients on every backend, dropout seeding, bad configurations.
+import * as tf from "@tensorflow/tfjs-core";
+import fc from "fast-check";
+import { createUNet, timestepEmbedding, type UNetConfig, unetPresets } from "../mod.ts";
+import { _conv3x3 } from "../src/unet/_conv2d.ts";
+import { _groupNorm } from "../src/unet/_layers.ts";
+import { _uniformGenerator } from "../src/_random.ts";
+import { assertClose, BACKENDS, backendTest, read, useBackend } from "./_helpers.ts";
+import { assertEquals, assertThrows, assertTrue } from "./_assert.ts";
+
+const FC_SEED = Number(Deno.env.get("DDPM_FC_SEED") ?? 42);
+
+/** The smallest U-Net with every part: two levels, attention at 4×4, a 1×1 skip. */
+export const TINY: UNetConfig = {
+  imageSize: 8,
+  inChannels: 1,
+  ch: 8,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0.1,
+  groups: 4,
+};
+
+Deno.test("createUNet: the mnist and cifar10 presets have exactly the issue's parameter counts", async () => {
+  await useBackend("cpu");
+  const mnist = createUNet(unetPresets.mnist);
+  assertEquals(mnist.numParams, 1_623_169);
+  assertEquals([...mnist.params.values()].reduce((a, p) => a + p.size, 0), 1_623_169);
+  mnist.dispose();
+  const cifar = createUNet(unetPresets.cifar10);
+  assertEquals(cifar.numParams, 35_746_307); // the paper's 35.7M
+  cifar.dispose();
+});
+
+Deno.test("createUNet: the same seed gives the same weights, another seed others", async () => {
+  await useBackend("cpu");
+  const [a, b, c] = [
+    createUNet(TINY, { seed: 3 }),
+    createUNet(TINY, { seed: 3 }),
+    createUNet(TINY, { seed: 4 }),
+  ];
+  const w = (u: typeof a) => u.params.get("down.0.res.0.conv1.w")!.dataSync();
+  assertEquals(w(a), w(b));
+  assertTrue(w(a).some((v, i) => v !== w(c)[i]), "seed 4 differs from seed 3");
+  [a, b, c].forEach((u) => u.dispose());
+});
+
+// --- layers against float64 references ---------------------------------------------------
+
+/** Uniform values in [-1, 1) from a seed, as float32. */
+function _values(n: number, seed: number): Float32Array {
+  const u = _uniformGenerator(seed, 7);
+  return Float32Array.from({ length: n }, () => 2 * u() - 1);
+}
+
+backendTest("conv3x3 (stride 1 and 2, padding 1) matches a float64 loop", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 2 }),
+      fc.integer({ min: 3, max: 9 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.constantFrom(1 as const, 2 as const),
+      fc.integer(),
+      async (B, H, Ci, Co, s, seed) => {
+        const [xv, wv, bv] = [
+          _values(B * H * H * Ci, seed),
+          _values(9 * Ci * Co, seed + 1),
+          _values(Co, seed + 2),
+        ];
+        const Ho = Math.floor((H + 2 - 3) / s) + 1;
+        const ref: number[] = [], scale: number[] = [];
+        for (let b = 0; b < B; b++) {
+          for (let y = 0; y < Ho; y++) {
+            for (let x = 0; x < Ho; x++) {
+              for (let o = 0; o < Co; o++) {
+                let sum = bv[o], mag = Math.abs(bv[o]);
+                for (let kh = 0; kh < 3; kh++) {
+                  for (let kw = 0; kw < 3; kw++) {
+                    const [iy, ix] = [s * y + kh - 1, s * x + kw - 1];
+                    if (iy < 0 || ix < 0 || iy >= H || ix >= H) continue;
+                    for (let c = 0; c < Ci; c++) {
+                      const term = xv[((b * H + iy) * H + ix) * Ci + c] *
+                        wv[((kh * 3 + kw) * Ci + c) * Co + o];
+                      sum += term;
+                      mag += Math.abs(term);
+                    }
+                  }
+                }
+                ref.push(sum);
+                scale.push(mag);
+              }
+            }
+          }
+        }
+        const got = await read(
+          _conv3x3(
+            tf.tensor4d(xv, [B, H, H, Ci]),
+            tf.tensor4d(wv, [3, 3, Ci, Co]),
+            tf.tensor1d(bv),
+            s,
+          ),
+        );
+        // float32 sums of ≤ 9·Ci + 1 terms: error ≤ (terms) · 2⁻²⁴ · Σ|terms| ≈ 3e-6 · Σ|terms|
+        assertClose(got, ref, `conv3x3 B=${B} H=${H} Ci=${Ci} Co=${Co} s=${s}`, {
+          atol: 1e-6,
+          rtol: 1e-5,
+          scale,
+        });
+      },
+    ),
+    { seed: FC_SEED, numRuns: 20 },
+  );
+});
+
+backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", async () => {
+  // d/dx and d/dw of Σ r ⊙ conv(x, w): dx = Σ r·w over the outputs each input feeds,
+  // dw = Σ r·x over the positions; checked on odd and even sizes, strides 1 and 2.
+  for (const [H, s] of [[7, 1], [8, 2], [7, 2]] as const) {
+    const [B, Ci, Co] = [2, 3, 4];
+    const Ho = Math.floor((H - 1) / s) + 1;
+    const [xv, wv, rv] = [
+      _values(B * H * H * Ci, H),
+      _values(9 * Ci * Co, H + 1),
+      _values(B * Ho * Ho * Co, H + 2),
+    ];
+    const dx = new Float64Array(xv.length), dw = new Float64Array(wv.length);
+    const sx = new Float64Array(xv.length), sw = new Float64Array(wv.length);
+    for (let b = 0; b < B; b++) {
+      for (let y = 0; y < Ho; y++) {
+        for (let x = 0; x < Ho; x++) {
+          for (let o = 0; o < Co; o++) {
+            const r = rv[((b * Ho + y) * Ho + x) * Co + o];
+            for (let kh = 0; kh < 3; kh++) {
+              for (let kw = 0; kw < 3; kw++) {
+                const [iy, ix] = [s * y + kh - 1, s * x + kw - 1];
+                if (iy < 0 || ix < 0 || iy >= H || ix >= H) continue;
+                for (let c = 0; c < Ci; c++) {
+                  const xi = ((b * H + iy) * H + ix) * Ci + c,
+                    wi = ((kh * 3 + kw) * Ci + c) * Co + o;
+                  dx[xi] += r * wv[wi];
+                  sx[xi] += Math.abs(r * wv[wi]);
+                  dw[wi] += r * xv[xi];
+                  sw[wi] += Math.abs(r * xv[xi]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const r = tf.tensor4d(rv, [B, Ho, Ho, Co]);
+    const g = tf.grads((x, w) => tf.sum(tf.mul(_conv3x3(x, w, tf.zeros([Co]), s), r)));
+    const [gx, gw] = g([tf.tensor4d(xv, [B, H, H, Ci]), tf.tensor4d(wv, [3, 3, Ci, Co])]);
+    const tol = { atol: 1e-6, rtol: 1e-5 };
+    assertClose(await read(gx), dx, `dx H=${H} s=${s}`, { ...tol, scale: sx });
+    assertClose(await read(gw), dw, `dw H=${H} s=${s}`, { ...tol, scale: sw });
+    r.dispose();
+  }
+});
+
+backendTest("groupNorm matches a float64 reference", async () => {
+  const [B, H, W, C, G] = [2, 3, 4, 8, 4];
+  const xv = _values(B * H * W * C, 5).map((v, i) => v * 3 + (i % 5)); // nonzero group means
+  const gv = _values(C, 6), bv = _values(C, 7);
+  const ref = new Float64Array(xv.length);
+  for (let b = 0; b < B; b++) {
+    for (let g = 0; g < G; g++) {
+      const idx: number[] = [];
+      for (let p = 0; p < H * W; p++) {
+        for (let c = g * (C / G); c < (g + 1) * (C / G); c++) idx.push((b * H * W + p) * C + c);
+      }
+      const mean = idx.reduce((a, i) => a + xv[i], 0) / idx.length;
+      const v = idx.reduce((a, i) => a + (xv[i] - mean) ** 2, 0) / idx.length;
+      for (const i of idx) ref[i] = (xv[i] - mean) / Math.sqrt(v + 1e-5) * gv[i % C] + bv[i % C];
+    }
+  }
+  const got = await read(
+    _groupNorm(tf.tensor4d(xv, [B, H, W, C]), tf.tensor1d(gv), tf.tensor1d(bv), G),
+  );
+  // normalized values are O(1); float32 mean/variance over 24 values: ≈ 1e-6 relative
+  assertClose(got, ref, "groupNorm", { atol: 1e-5, rtol: 1e-5 });
+});
+
+backendTest("timestepEmbedding matches the float64 formula", async () => {
+  const ts = [0, 1, 17, 500, 999];
+  const dim = 32, half = 16;
+  const ref: number[] = [];
+  for (const t of ts) {
+    const f = Array.from({ length: half }, (_, i) => Math.exp(-Math.log(10000) * i / (half - 1)));
+    ref.push(...f.map((v) => Math.sin(t * v)), ...f.map((v) => Math.cos(t * v)));
+  }
+  const got = await read(timestepEmbedding(tf.tensor1d(ts, "int32"), dim));
+  // sin/cos of arguments up to 999: float32 rounds t·f to 2⁻²⁴·999 ≈ 6e-5 absolute
+  assertClose(got, ref, "timestepEmbedding", { atol: 1e-4, rtol: 0 });
+});
+
+// --- whole network on every backend -------------------------------------------------------
+
+/** A tiny U-Net whose zero-initialised layers are randomised too, so every path matters. */
+function _randomized(seed: number) {
+  const unet = createUNet(TINY, { seed });
+  let k = 0;
+  for (const p of unet.params.values()) {
+    p.assign(tf.tensor(_values(p.size, seed * 1000 + k++).map((v) => v * 0.3), p.shape));
+  }
+  return unet;
+}
+
+const _x = () => tf.tensor4d(_values(2 * 8 * 8, 99), [2, 8, 8, 1]);
+const _t = () => tf.tensor1d([3, 870], "int32");
+
+async function _forwardAndGrads(backend: string) {
+  await useBackend(backend as "cpu");
+  const unet = _randomized(1);
+  const [x, t] = [_x(), _t()];
+  const out = await read(unet(x, t));
+  const names = [...unet.params.keys()];
+  const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(unet(x, t))) as tf.Scalar, [
+    ...unet.params.values(),
+  ]);
+  const g = new Map<string, Float32Array>();
+  for (const [i, v] of [...unet.params.values()].entries()) {
+    g.set(names[i], await read(grads[v.name]));
+  }
+  value.dispose();
+  x.dispose();
+  t.dispose();
+  unet.dispose();
+  return { out, g };
+}
+
+Deno.test({
+  name: `U-Net: outputs and gradients agree on ${BACKENDS.join(", ")}`,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const ref = await _forwardAndGrads("cpu");
+    assertTrue(
+      ref.out.some((v) => Math.abs(v) > 0.1),
+      "randomised U-Net output is not trivially small",
+    );
+    for (const b of BACKENDS.filter((b) => b !== "cpu")) {
+      const got = await _forwardAndGrads(b);
+      // ~20 layers of float32 sums with different orders per backend: 1e-4 relative to the
+      // output's magnitude (max |out| ≈ 1), far below any real bug (which moves O(1) values)
+      const outScale = Math.max(...ref.out.map(Math.abs));
+      assertClose(got.out, ref.out, `U-Net output on ${b}`, { atol: 1e-4 * outScale, rtol: 1e-4 });
+      for (const [name, g] of ref.g) {
+        const scale = Math.max(1e-3, ...g.map(Math.abs));
+        assertClose(got.g.get(name)!, g, `gradient of ${name} on ${b}`, {
+          atol: 2e-4 * scale,
+          rtol: 1e-3,
+        });
+      }
+    }
+  },
+});
+
+backendTest(
+  "U-Net: withDropout(seed) is deterministic per seed; the plain call has no dropout",
+  async () => {
+    const unet = _randomized(2);
+    const [x, t] = [_x(), _t()];
+    const plain = [await read(unet(x, t)), await read(unet(x, t))];
+    assertEquals(plain[0], plain[1]);
+    const d1 = [await read(unet.withDropout(7)(x, t)), await read(unet.withDropout(7)(x, t))];
+    const d2 = await read(unet.withDropout(8)(x, t));
+    assertEquals(d1[0], d1[1]);
+    assertTrue(d1[0].some((v, i) => v !== d2[i]), "seed 8's masks differ from seed 7's");
+    assertTrue(d1[0].some((v, i) => v !== plain[0][i]), "dropout changes the output");
+    x.dispose();
+    t.dispose();
+    unet.dispose();
+  },
+);
+
+backendTest("U-Net: no leak over forward passes and gradient steps", async () => {
+  const unet = createUNet(TINY);
+  const [x, t] = [_x(), _t()];
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    tf.dispose(unet(x, t));
+    const { value, grads } = tf.variableGrads(
+      () => tf.mean(unet.withDropout(i)(x, t)) as tf.Scalar,
+      [...unet.params.values()],
+    );
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  assertEquals(tf.memory().numTensors, before);
+  tf.dispose([x, t]);
+  unet.dispose();
+});
+
+Deno.test("createUNet and the U-Net reject bad configurations and inputs, naming the field", async () => {
+  await useBackend("cpu");
+  const bad: [Partial<UNetConfig>, string][] = [
+    [{ groups: 3 }, "groups must divide every normalized width"],
+    [{ imageSize: 9 }, "imageSize must be divisible by 2^(chMult.length - 1) = 2, got 9"],
+    [{ dropout: 1 }, "dropout must be in [0, 1), got 1"],
+    [{ ch: 7 }, "ch must be even"],
+    [{ chMult: [] }, "chMult must be a non-empty array"],
+    [{ numResBlocks: 0 }, "numResBlocks must be a positive integer, got 0"],
+    [{ inChannels: 1.5 }, "inChannels must be a positive integer, got 1.5"],
+  ];
+  for (const [patch, msg] of bad) {
+    assertThrows(() => createUNet({ ...TINY, ...patch }), RangeError, msg);
+  }
+  const unet = createUNet(TINY);
+  assertThrows(
+    () => unet(tf.zeros([2, 8, 8, 3]), tf.tensor1d([0, 1], "int32")),
+    RangeError,
+    "xt must be [B, 8, 8, 1], got [2,8,8,3]",
+  );
+  unet.dispose();
+});
