@@ -277,7 +277,7 @@ backendTest(
   },
 );
 
-backendTest("U-Net: no leak over forward passes and gradient steps", async () => {
+backendTest("U-Net: no leak over forward passes and gradient steps", () => {
   const unet = createUNet(TINY);
   const [x, t] = [_x(), _t()];
   const before = tf.memory().numTensors;

@@ -17,9 +17,9 @@ export function _progress(total: number, start: number, enabled: boolean, every 
     const eta = rate > 0 ? (total - step) / rate : Infinity;
     const width = 24, fill = Math.round(width * step / total);
     const bar = "█".repeat(fill) + "░".repeat(width - fill);
-    return `${bar} step ${step}/${total}  loss ${loss.toFixed(4)}  ${
-      rate.toFixed(2)
-    } steps/s  ETA ${_duration(eta)}`;
+    return `${bar} step ${step}/${total}${lossText}  ${rate.toFixed(2)} steps/s  ETA ${
+      _duration(eta)
+    }`;
   };
   return {
     update(step, loss) {
