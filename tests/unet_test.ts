@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
 import { createUNet, timestepEmbedding, type UNetConfig, unetPresets } from "../mod.ts";
+import { TINY } from "./_tiny.ts";
 import { _conv3x3 } from "../src/unet/_conv2d.ts";
 import { _groupNorm } from "../src/unet/_layers.ts";
 import { _uniformGenerator } from "../src/_random.ts";
@@ -10,18 +11,6 @@ import { assertClose, BACKENDS, backendTest, read, useBackend } from "./_helpers
 import { assertEquals, assertThrows, assertTrue } from "./_assert.ts";
 
 const FC_SEED = Number(Deno.env.get("DDPM_FC_SEED") ?? 42);
-
-/** The smallest U-Net with every part: two levels, attention at 4×4, a 1×1 skip. */
-export const TINY: UNetConfig = {
-  imageSize: 8,
-  inChannels: 1,
-  ch: 8,
-  chMult: [1, 2],
-  numResBlocks: 1,
-  attnResolutions: [4],
-  dropout: 0.1,
-  groups: 4,
-};
 
 Deno.test("createUNet: the mnist and cifar10 presets have exactly the issue's parameter counts", async () => {
   await useBackend("cpu");

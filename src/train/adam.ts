@@ -11,9 +11,15 @@ export interface _AdamState {
 /** Zero moments for every parameter. */
 export function _adamInit(params: ReadonlyMap<string, Variable>): _AdamState {
   const m = new Map<string, Variable>(), v = new Map<string, Variable>();
+  const zeroVar = (p: Variable) => {
+    const z = tf.zerosLike(p);
+    const out = tf.variable(z, false);
+    z.dispose();
+    return out;
+  };
   for (const [name, p] of params) {
-    m.set(name, tf.variable(tf.zerosLike(p), false));
-    v.set(name, tf.variable(tf.zerosLike(p), false));
+    m.set(name, zeroVar(p));
+    v.set(name, zeroVar(p));
   }
   return { m, v };
 }

@@ -101,8 +101,11 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
       for (let i = 0; i < n; i++) data[i] = (2 * u() - 1) * limit;
     }
     stream++;
-    params.set(name, tf.variable(tf.tensor(data, shape, "float32"), true));
-    return params.get(name)!;
+    const init0 = tf.tensor(data, shape, "float32");
+    const v = tf.variable(init0, true); // a copy: the initial tensor can go
+    init0.dispose();
+    params.set(name, v);
+    return v;
   };
   const norm = (name: string, c: number) => {
     const [g, b] = [add(`${name}.gamma`, [c], "one"), add(`${name}.beta`, [c], "zero")];

@@ -1,0 +1,199 @@
+// The trainer: bit-for-bit resume, NaN stops with the last good checkpoint intact, crash-safe
+// checkpoint writes, the files it writes, and clear errors for bad options.
+import * as tf from "@tensorflow/tfjs-core";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Dataset, loadCheckpoint, train, type TrainOptions } from "../mod.ts";
+import { TINY } from "./_tiny.ts";
+import { useBackend } from "./_helpers.ts";
+import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+
+/** 12 smooth 8×8 pictures in [-1, 1] (stripes of different phases). */
+function _data(n = 12): Dataset {
+  const images = new Float32Array(n * 64);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 64; p++) {
+      images[i * 64 + p] = Math.sin((p % 8) * 0.8 + i) * Math.cos(Math.floor(p / 8) * 0.5);
+    }
+  }
+  return { images, shape: [n, 8, 8, 1], source: "stripes" };
+}
+
+function _opts(outDir: string, steps: number, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    data: _data(),
+    unet: TINY,
+    outDir,
+    steps,
+    batchSize: 4,
+    lr: 1e-3,
+    warmup: 2,
+    flip: true,
+    seed: 5,
+    checkpointEvery: 3,
+    sampleEvery: 0,
+    progress: false,
+    ...extra,
+  };
+}
+
+const _log = (dir: string) =>
+  readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test({
+    name:
+      `train: a run resumed from its step-3 checkpoint reproduces the uninterrupted run bit for bit [${backend}]`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await useBackend(backend);
+      const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+      const before = tf.memory().numTensors;
+      const whole = await train(_opts(a, 6));
+      assertEquals(tf.memory().numTensors, before, "train leaves no tensors behind");
+      await train(_opts(b, 3));
+      const resumed = await train(_opts(b, 6, { resume: true }));
+      assertEquals(resumed.losses, whole.losses.slice(3), "losses of steps 4–6");
+      assertEquals(_log(b).map((r) => r.loss), whole.losses, "the resumed log has every step once");
+      const [ca, cb] = [
+        await loadCheckpoint(join(a, "checkpoint.safetensors")),
+        await loadCheckpoint(join(b, "checkpoint.safetensors")),
+      ];
+      assertEquals(cb.state!.step, 6);
+      for (const group of ["params", "ema", "adamM", "adamV"] as const) {
+        for (const [name, w] of ca[group]!) {
+          assertEquals(cb[group]!.get(name)!.data, w.data, `${group}.${name}`);
+        }
+      }
+      assertTrue(whole.losses.every(Number.isFinite), "finite losses");
+    },
+  });
+}
+
+Deno.test({
+  name: "train: a NaN loss stops training with a clear error and keeps the last good checkpoint",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("cpu");
+    const dir = await Deno.makeTempDir();
+    await train(_opts(dir, 3));
+    const good = readFileSync(join(dir, "checkpoint.safetensors"));
+    const bad = _data();
+    bad.images.fill(NaN);
+    await assertRejects(
+      () => train(_opts(dir, 6, { data: bad, resume: true })),
+      Error,
+      `Training stopped at step 4: the loss is NaN (gradient norm NaN); the last good checkpoint is ${
+        join(dir, "checkpoint.safetensors")
+      }`,
+    );
+    assertEquals(readFileSync(join(dir, "checkpoint.safetensors")), good, "checkpoint unchanged");
+    assertEquals((await loadCheckpoint(join(dir, "checkpoint.safetensors"))).state!.step, 3);
+  },
+});
+
+Deno.test({
+  name: "train: writes the checkpoint, a JSONL log, sample grids and a loss curve",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("cpu");
+    const dir = await Deno.makeTempDir();
+    const seen: number[] = [];
+    await train(
+      _opts(dir, 4, { sampleEvery: 2, sampleCount: 4, onStep: (i) => seen.push(i.step) }),
+    );
+    assertEquals(seen, [1, 2, 3, 4]);
+    const log = _log(dir);
+    assertEquals(log.map((r) => r.step), [1, 2, 3, 4]);
+    // warm-up: lr_k = lr · min(1, k / 2)
+    assertEquals(log.map((r) => r.lr), [5e-4, 1e-3, 1e-3, 1e-3]);
+    assertTrue(log.every((r) => r.gradNorm > 0 && r.seconds > 0), "gradNorm and time logged");
+    assertEquals(readdirSync(join(dir, "samples")).sort(), ["step-000002.png", "step-000004.png"]);
+    const svg = readFileSync(join(dir, "loss.svg"), "utf8");
+    assertTrue(svg.startsWith("<svg") && svg.includes("<path"), "loss.svg has a curve");
+    const ck = await loadCheckpoint(join(dir, "checkpoint.safetensors"));
+    assertEquals(ck.config.schedule, { kind: "linear", T: 1000 });
+    assertEquals(ck.config.train?.batchSize, 4);
+    assertEquals(ck.params!.size, ck.ema.size);
+  },
+});
+
+Deno.test({
+  name: "train: a checkpoint write killed at any moment leaves the previous file whole",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // A child process rewrites a 48 MB checkpoint in a loop; we SIGKILL it at several moments
+    // and load what is on disk each time: always a whole checkpoint, never a torn one.
+    const dir = await Deno.makeTempDir();
+    const path = join(dir, "checkpoint.safetensors");
+    const script = join(dir, "writer.ts");
+    Deno.writeTextFileSync(
+      script,
+      `import { saveCheckpoint } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const config = { unet: {}, schedule: { kind: "linear", T: 10 } };
+for (let k = 0; ; k++) {
+  const data = new Float32Array(12_000_000).fill(k);
+  saveCheckpoint(${JSON.stringify(path)}, { config, state: { step: k, adamStep: k, seconds: 0 },
+    ema: new Map([["w", { shape: [data.length], data }]]) });
+  console.log(k);
+}`,
+    );
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    for (const delay of [150, 700, 1300]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", config, script],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      // let it finish one whole write, then kill it `delay` ms later, mid-way through another
+      for (let i = 0; i < 600 && !existsSync(path); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        throw new Error(
+          `the writer exited early: ${new TextDecoder().decode((await child.output()).stderr)}`,
+        );
+      }
+      await child.status;
+      await child.stderr.cancel();
+      const ck = await loadCheckpoint(path);
+      const w = ck.ema.get("w")!.data;
+      assertTrue(
+        w[0] === ck.state!.step && w[w.length - 1] === ck.state!.step,
+        "data and state agree",
+      );
+    }
+  },
+});
+
+Deno.test("train: bad options get clear errors", async () => {
+  await useBackend("cpu");
+  const dir = await Deno.makeTempDir();
+  const cases: [Partial<TrainOptions>, string][] = [
+    [{ steps: 0 }, "Cannot train: steps must be an integer >= 1, got 0"],
+    [{ unet: { ...TINY, imageSize: 16 } }, "the data is 8×8×1 but the U-Net expects 16×16×1"],
+    [{ lr: -1 }, "lr must be a finite number > 0, got -1"],
+    [{ emaDecay: 1 }, "emaDecay must be in (0, 1), got 1"],
+    [{ batchSize: 2.5 }, "batchSize must be an integer >= 1, got 2.5"],
+    [
+      { data: { images: new Float32Array(10), shape: [1, 8, 8, 1], source: "x" } },
+      "data.images has 10 values",
+    ],
+  ];
+  for (const [patch, msg] of cases) {
+    await assertRejects(() => train({ ..._opts(dir, 2), ...patch }), RangeError, msg);
+  }
+  await train(_opts(dir, 1));
+  await assertRejects(
+    () => train(_opts(dir, 2, { resume: true, unet: { ...TINY, ch: 16 } })),
+    RangeError,
+    "Cannot resume from",
+  );
+});
