@@ -43,7 +43,7 @@ export function encodeSafetensors(
   tensors: Map<string, StoredTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  const header: Record<string, unknown> = Object.create(null); // names such as "__proto__" stay data
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
