@@ -1,0 +1,23 @@
+// `deno task export`: keep only what sampling needs (EMA weights, config, state) from a
+// training checkpoint: a quarter of its size. This is how checkpoints/mnist.safetensors was made.
+//
+//   deno task export --checkpoint out/train/checkpoint.safetensors --out model.safetensors
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { _run } from "./_args.ts";
+
+await _run(async () => {
+  const { values: a } = parseArgs({
+    args: process.argv.slice(2),
+    options: { checkpoint: { type: "string" }, out: { type: "string" }, help: { type: "boolean" } },
+  });
+  if (a.help || !a.checkpoint || !a.out) {
+    return console.log(
+      "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors",
+    );
+  }
+  const ck = await loadCheckpoint(a.checkpoint);
+  saveCheckpoint(a.out, { config: ck.config, state: ck.state, ema: ck.ema });
+  console.log(`wrote ${a.out}: EMA weights of step ${ck.state?.step ?? "?"}`);
+});

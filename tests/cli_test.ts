@@ -1,0 +1,115 @@
+// The command-line tools end to end (small runs): train writes its files, sample reads the
+// checkpoint and writes PNG, .npy and a progression picture; bad arguments exit 1 with one
+// clear line.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { decode as decodePng } from "fast-png";
+import { assertEquals, assertTrue } from "./_assert.ts";
+
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+function _cli(script: string, args: string[]): { code: number; stdout: string; stderr: string } {
+  const path = new URL(`../src/cli/${script}.ts`, import.meta.url).pathname;
+  const out = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, path, ...args],
+  })
+    .outputSync();
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: dec(out.stdout), stderr: dec(out.stderr) };
+}
+
+Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy and progression", () => {
+  const dir = Deno.makeTempDirSync();
+  const t = _cli("train", [
+    "--steps",
+    "2",
+    "--batch",
+    "2",
+    "--limit",
+    "8",
+    "--out",
+    dir,
+    "--sample-every",
+    "0",
+    "--backend",
+    "wasm",
+  ]);
+  assertEquals(t.code, 0, t.stderr);
+  assertTrue(t.stdout.includes("data mnist (train): 8 images 28×28×1 · preset mnist"), t.stdout);
+  assertTrue(t.stdout.includes("done: step 2"), t.stdout);
+  for (const f of ["checkpoint.safetensors", "log.jsonl", "loss.svg"]) {
+    assertTrue(existsSync(join(dir, f)), f);
+  }
+  const ck = join(dir, "checkpoint.safetensors");
+  const [png, npy, prog] = [join(dir, "s.png"), join(dir, "s.npy"), join(dir, "p.png")];
+  const s = _cli("sample", [
+    "--checkpoint",
+    ck,
+    "--n",
+    "3",
+    "--steps",
+    "4",
+    "--out",
+    png,
+    "--npy",
+    npy,
+    "--progression",
+    prog,
+    "--backend",
+    "wasm",
+  ]);
+  assertEquals(s.code, 0, s.stderr);
+  assertTrue(s.stdout.includes("ddim with 4 steps · 3 images 28×28×1"), s.stdout);
+  const grid = decodePng(Deno.readFileSync(png));
+  assertEquals([grid.width, grid.height], [2 * (2 * 28) + 3 * 2, 2 * (2 * 28) + 3 * 2]); // 2×2 grid, ×2 scale
+  const header = new TextDecoder().decode(Deno.readFileSync(npy).subarray(10, 80));
+  assertTrue(
+    header.includes("'descr': '|u1'") && header.includes("'shape': (3, 28, 28, 1)"),
+    header,
+  );
+  const p = decodePng(Deno.readFileSync(prog));
+  // 4 snapshots as columns; x_t and x̂0 rows for each of the 3 samples
+  assertEquals([p.width, p.height], [4 * 56 + 5 * 2, 6 * 56 + 7 * 2]);
+  // the export keeps the EMA weights only, and sample reads it
+  const model = join(dir, "model.safetensors");
+  assertEquals(_cli("export", ["--checkpoint", ck, "--out", model]).code, 0);
+  assertTrue(Deno.statSync(model).size < Deno.statSync(ck).size / 3, "export is about a quarter");
+  const d = _cli("sample", [
+    "--checkpoint",
+    model,
+    "--n",
+    "1",
+    "--sampler",
+    "ddpm",
+    "--steps",
+    "3",
+    "--out",
+    png,
+    "--backend",
+    "wasm",
+  ]);
+  assertEquals(d.code, 0, d.stderr);
+  assertTrue(d.stdout.includes("ddpm with 3 steps"), d.stdout);
+});
+
+Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
+  const cases: [string, string[], string][] = [
+    ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
+    ["sample", ["--n", "0"], "--n must be an integer >= 1, got 0"],
+    [
+      "sample",
+      ["--checkpoint", "/no/such.safetensors"],
+      "Cannot load checkpoint /no/such.safetensors",
+    ],
+    ["train", ["--steps", "1.5"], "--steps must be an integer >= 1, got 1.5"],
+    ["train", ["--data", "/no/such/folder"], "Cannot load images from /no/such/folder"],
+    ["train", ["--preset", "imagenet"], "--preset must be mnist or cifar10, got imagenet"],
+    ["train", ["--bogus"], "Unknown option '--bogus'"],
+  ];
+  for (const [script, args, msg] of cases) {
+    const r = _cli(script, [...args, "--backend", "cpu"]);
+    assertEquals(r.code, 1, `${script} ${args.join(" ")}`);
+    assertTrue(r.stderr.includes(msg), `${script} ${args.join(" ")}: ${r.stderr}`);
+    assertTrue(!r.stderr.includes("    at "), `no stack trace: ${r.stderr}`);
+  }
+});
