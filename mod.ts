@@ -79,3 +79,4 @@ export { lossCurveSvg } from "./src/io/loss_curve.ts";
 export type { LossCurveOptions } from "./src/io/loss_curve.ts";
 export { loadImageFolder } from "./src/data/image_folder.ts";
 export type { LoadImageFolderOptions } from "./src/data/image_folder.ts";
+export { BUNDLED_MNIST_CHECKPOINT } from "./src/io/bundled.ts";

@@ -9,6 +9,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
+import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { setWeights } from "../io/weights.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
@@ -21,12 +22,6 @@ import { pSampleLoopProgressive } from "../p_sample_loop.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _intArg, _run } from "./_args.ts";
 import type { Tensor } from "../types.ts";
-
-/** The checkpoint shipped with the package (EMA weights of the mnist preset). */
-export const BUNDLED_CHECKPOINT: URL = new URL(
-  "../../checkpoints/mnist.safetensors",
-  import.meta.url,
-);
 
 const HELP = `Sample images from a DDPM checkpoint.
 
@@ -72,7 +67,7 @@ await _run(async () => {
   }
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
-  const source = a.checkpoint ?? BUNDLED_CHECKPOINT;
+  const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const ck = await loadCheckpoint(source);
   const unet = createUNet(ck.config.unet);
   setWeights(unet.params, ck.ema);
