@@ -40,7 +40,7 @@ function _opts(outDir: string, steps: number, extra: Partial<TrainOptions> = {})
 const _log = (dir: string) =>
   readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of ["cpu", "wasm", "webgpu"] as const) {
   Deno.test({
     name:
       `train: a run resumed from its step-3 checkpoint reproduces the uninterrupted run bit for bit [${backend}]`,
