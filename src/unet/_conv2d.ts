@@ -3,6 +3,7 @@
 // (XNNPACK) is fast; so both gradients are written as forward convolutions, which run on
 // wasm, cpu and webgpu alike.
 import * as tf from "@tensorflow/tfjs-core";
+import { _spread2x } from "./_layers.ts";
 
 type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
 
@@ -30,18 +31,12 @@ function _inputGrad(
   dy: tf.Tensor4D,
   w: tf.Tensor4D,
   xShape: [number, number, number, number],
-  stride: number,
+  stride: 1 | 2,
 ): tf.Tensor4D {
-  const [B, Ho, Wo, Co] = dy.shape;
   const [, Hp, Wp] = xShape;
   const [K1, K2] = w.shape;
-  let up: tf.Tensor4D = dy; // [B, s·Ho, s·Wo, Co] after zero insertion (rank ≤ 5 for webgpu)
-  if (stride > 1) {
-    const zw = tf.zerosLike(dy);
-    const w2 = tf.reshape(tf.stack([dy, zw], 3), [B, Ho, 2 * Wo, Co]); // x, 0, x, 0, …
-    const zh = tf.zerosLike(w2);
-    up = tf.reshape(tf.stack([w2, zh], 2), [B, 2 * Ho, 2 * Wo, Co]);
-  }
+  // dy↑: [B, s·Ho, s·Wo, Co], zeros between the entries for stride 2
+  const up = (stride === 2 ? _spread2x(dy, tf.zerosLike) : dy) as tf.Tensor4D;
   const [Hu, Wu] = [up.shape[1], up.shape[2]];
   // pad K-1 before, and after so that the valid output is [Hp, Wp]
   const padded = tf.pad(up, [[0, 0], [K1 - 1, Hp - Hu], [K2 - 1, Wp - Wu], [0, 0]]);

@@ -31,12 +31,19 @@ export function _groupNorm(
 }
 
 /**
- * Nearest-neighbour ×2 upsampling, [B, H, W, C] → [B, 2H, 2W, C], built from stack + reshape
- * (rank ≤ 5) rather than tf.image.resizeNearestNeighbor, whose gradient is wrong on
- * tfjs-backend-wasm 4.22.
+ * [B, H, W, C] → [B, 2H, 2W, C] with x at the even rows and columns and `fill` of what is
+ * there elsewhere, built from stack + reshape (rank ≤ 5, which every backend runs).
+ */
+export function _spread2x(x: tf.Tensor, fill: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const [B, H, W, C] = x.shape;
+  const cols = tf.reshape(tf.stack([x, fill(x)], 3), [B, H, 2 * W, C]); // x, fill, x, fill, …
+  return tf.reshape(tf.stack([cols, fill(cols)], 2), [B, 2 * H, 2 * W, C]); // the same for rows
+}
+
+/**
+ * Nearest-neighbour ×2 upsampling, [B, H, W, C] → [B, 2H, 2W, C], by {@linkcode _spread2x}
+ * rather than tf.image.resizeNearestNeighbor, whose gradient is wrong on tfjs-backend-wasm 4.22.
  */
 export function _upsample2x(x: tf.Tensor): tf.Tensor {
-  const [B, H, W, C] = x.shape;
-  const cols = tf.reshape(tf.stack([x, x], 3), [B, H, 2 * W, C]); // each pixel twice along W
-  return tf.reshape(tf.stack([cols, cols], 2), [B, 2 * H, 2 * W, C]); // each row twice
+  return _spread2x(x, (t) => t);
 }
