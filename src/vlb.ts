@@ -98,7 +98,8 @@ export function vlbTerm(model: EpsModel, s: Schedule, args: VlbTermArgs): Tensor
   return _vlbTerm(what, model, s, x0, xt, ts, args);
 }
 
-function _vlbTerm(
+// Internal (shared with the subsampled estimate in eval/bpd_estimate.ts).
+export function _vlbTerm(
   what: string,
   model: EpsModel,
   s: Schedule,

@@ -92,6 +92,32 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
   assertTrue(d.stdout.includes("ddpm with 3 steps"), d.stdout);
 });
 
+Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table, JSON, report and pictures", () => {
+  const dir = Deno.makeTempDirSync();
+  const r = _cli("eval", [
+    ...["--n", "6", "--steps", "3", "--bpd-images", "4", "--strata", "3", "--out", dir],
+    ...["--backend", "wasm"],
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  for (const row of ["NLL bound (bits/dim)", "FID-MNIST", "mean confidence", "class entropy"]) {
+    assertTrue(r.stdout.includes(row), r.stdout);
+  }
+  const res = JSON.parse(Deno.readTextFileSync(join(dir, "eval.json")));
+  assertTrue(Number.isFinite(res.bpd.mean) && res.bpd.mean > 0, `bpd ${res.bpd.mean}`);
+  assertEquals(res.bpd.images, 4);
+  assertEquals(res.bpd.terms.length, 3);
+  assertEquals(res.quality.generated.n, 6);
+  assertEquals(res.quality.real.n, 6);
+  assertTrue(res.quality.real.fid >= 0 && Number.isFinite(res.quality.generated.fid), "fid");
+  const report = Deno.readTextFileSync(join(dir, "report.md"));
+  for (const f of ["samples.png", "neighbours.png", "bpd_terms.svg", "loss_by_t.svg"]) {
+    assertTrue(existsSync(join(dir, f)) && report.includes(`(${f})`), f);
+  }
+  // 6 samples in the grid; the neighbours picture has 6 rows of a sample and 3 neighbours
+  const nb = decodePng(Deno.readFileSync(join(dir, "neighbours.png")));
+  assertEquals([nb.width, nb.height], [4 * 28 * 2 + 5 * 2, 6 * 28 * 2 + 7 * 2]);
+});
+
 Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
     ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
@@ -105,6 +131,10 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--data", "/no/such/folder"], "Cannot load images from /no/such/folder"],
     ["train", ["--preset", "imagenet"], "--preset must be mnist or cifar10, got imagenet"],
     ["train", ["--bogus"], "Unknown option '--bogus'"],
+    ["eval", ["--variance", "learned"], "--variance must be fixedLarge or fixedSmall"],
+    ["eval", ["--strata", "0"], "--strata must be an integer >= 1, got 0"],
+    ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],
+    ["train_classifier", ["--lr", "-1"], "--lr must be a number > 0, got -1"],
   ];
   for (const [script, args, msg] of cases) {
     const r = _cli(script, [...args, "--backend", "cpu"]);

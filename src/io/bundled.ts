@@ -14,3 +14,22 @@ export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
   "../../checkpoints/mnist.safetensors",
   import.meta.url,
 );
+
+/**
+ * The digit classifier shipped with the package for FID-MNIST ({@linkcode sampleQuality}):
+ * trained by `deno task train-classifier` on the MNIST train split only (its test accuracy is
+ * in the file's metadata and checkpoints/MODEL_CARD.md).
+ *
+ * @example
+ * ```ts
+ * import { BUNDLED_MNIST_CLASSIFIER, initBackend, loadMnistClassifier } from "@ddpm/core";
+ * await initBackend("cpu");
+ * const { classifier, metadata } = await loadMnistClassifier(BUNDLED_MNIST_CLASSIFIER);
+ * console.log(Number(metadata.testAccuracy) > 0.97); // true
+ * classifier.dispose();
+ * ```
+ */
+export const BUNDLED_MNIST_CLASSIFIER: URL = new URL(
+  "../../checkpoints/mnist-classifier.safetensors",
+  import.meta.url,
+);

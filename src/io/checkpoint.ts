@@ -155,7 +155,8 @@ export async function loadCheckpoint(source: string | URL): Promise<Checkpoint> 
   };
 }
 
-async function _readBytes(source: string | URL): Promise<Uint8Array> {
+// Internal (shared with the classifier loader): the bytes at a path or a file:/https: URL.
+export async function _readBytes(source: string | URL): Promise<Uint8Array> {
   const url = source instanceof URL
     ? source
     : /^[a-z]+:\/\//i.test(source)

@@ -1,3 +1,5 @@
+import { _escape, _num } from "./chart_svg.ts";
+
 /** Options of {@linkcode lossCurveSvg}. */
 export interface LossCurveOptions {
   /** Picture title (default "Training loss"). */
@@ -66,15 +68,4 @@ export function lossCurveSvg(points: [number, number][], options: LossCurveOptio
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">step</text>` +
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">` +
     `loss (log scale)</text></svg>\n`;
-}
-
-function _num(v: number): string {
-  return v >= 0.01 && v < 1000 ? String(Number(v.toPrecision(2))) : v.toExponential(1);
-}
-
-function _escape(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }

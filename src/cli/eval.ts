@@ -1,0 +1,301 @@
+// `deno task eval`: how good is a checkpoint? NLL in bits/dim through the variational bound
+// (stratified over t, with its standard error) and, for 28×28 grayscale models, FID-MNIST,
+// classifier confidence and class entropy of its samples, next to real held-out digits.
+// Writes a table to the terminal, eval.json, and report.md with its pictures.
+//
+//   deno task eval [--checkpoint FILE] [--data mnist|<folder>] [--n 128] [--sampler ddim]
+//                  [--steps 50] [--bpd-images 64] [--strata 32] [--out out/eval] ...
+import * as tf from "@tensorflow/tfjs-core";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { initBackend } from "../backend.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
+import { setWeights } from "../io/weights.ts";
+import { imageGrid } from "../io/image_grid.ts";
+import { chartSvg } from "../io/chart_svg.ts";
+import { _atomicWrite } from "../io/_atomic_write.ts";
+import { loadMnist } from "../data/mnist.ts";
+import { loadImageFolder } from "../data/image_folder.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { createUNet } from "../unet/unet.ts";
+import { makeSchedule } from "../schedule.ts";
+import { respace } from "../respace.ts";
+import { ddimSampleLoop } from "../ddim.ts";
+import { pSampleLoop } from "../p_sample_loop.ts";
+import { bpdEstimate } from "../eval/bpd_estimate.ts";
+import { loadMnistClassifier } from "../eval/classifier_weights.ts";
+import { classifierOutputs, sampleQuality } from "../eval/sample_quality.ts";
+import { featureStats } from "../eval/frechet_distance.ts";
+import { nearestNeighbours } from "../eval/nearest_neighbours.ts";
+import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
+import { _evalReport, type _EvalResults } from "../eval/_report.ts";
+import { _duration, _progress } from "../train/_progress.ts";
+import { _backendArg, _intArg, _run } from "./_args.ts";
+import type { VarianceKind } from "../types.ts";
+
+const HELP = `Evaluate a DDPM checkpoint: NLL (bits/dim) and, for MNIST, sample quality.
+
+Options:
+  --checkpoint FILE   checkpoint (EMA weights are used)          [the bundled MNIST model]
+  --data mnist|DIR    held-out images: MNIST's test split, or a folder of PNG/JPEG [mnist]
+  --n N               samples to draw and score                                    [128]
+  --sampler ddpm|ddim sampler for the scored samples                              [ddim]
+  --steps N           sampler steps (ddim: ddimN; ddpm: respaced)                   [50]
+  --bpd-images N      held-out images in the bound (evenly spaced over the set)     [64]
+  --strata K          timestep strata of the bound (K + 1 model calls per image;
+                      K ≥ T - 1 computes every term exactly)                        [32]
+  --variance NAME     reverse variance for the bound: fixedLarge or fixedSmall
+                                                                            [fixedLarge]
+  --classifier FILE   digit classifier for FID-MNIST                 [the shipped one]
+  --seed N            seed of the samples and the bound's noise and timesteps        [0]
+  --out DIR           where eval.json, report.md and pictures go              [out/eval]
+  --backend NAME      auto, webgpu, wasm or cpu                                     [auto]
+  --help              this text`;
+
+await _run(async () => {
+  const { values: a } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string", default: "mnist" },
+      n: { type: "string", default: "128" },
+      sampler: { type: "string", default: "ddim" },
+      steps: { type: "string", default: "50" },
+      "bpd-images": { type: "string", default: "64" },
+      strata: { type: "string", default: "32" },
+      variance: { type: "string", default: "fixedLarge" },
+      classifier: { type: "string" },
+      seed: { type: "string", default: "0" },
+      out: { type: "string", default: "out/eval" },
+      backend: { type: "string", default: "auto" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (a.help) return console.log(HELP);
+  if (a.sampler !== "ddpm" && a.sampler !== "ddim") {
+    throw new RangeError(`--sampler must be ddpm or ddim, got ${a.sampler}`);
+  }
+  if (a.variance !== "fixedLarge" && a.variance !== "fixedSmall") {
+    throw new RangeError(`--variance must be fixedLarge or fixedSmall, got ${a.variance}`);
+  }
+  const variance = a.variance as VarianceKind;
+  const n = _intArg("n", a.n, 2), steps = _intArg("steps", a.steps, 1);
+  const bpdImages = _intArg("bpd-images", a["bpd-images"], 1);
+  const strata = _intArg("strata", a.strata, 1), seed = _intArg("seed", a.seed, 0);
+  const t0 = performance.now();
+  const info = await initBackend(_backendArg(a.backend));
+  const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
+  const ck = await loadCheckpoint(source);
+  const unet = createUNet(ck.config.unet);
+  setWeights(unet.params, ck.ema);
+  const { imageSize: size, inChannels: C } = unet.config;
+  const held: Dataset = a.data === "mnist"
+    ? loadMnist({ split: "test" })
+    : await loadImageFolder(a.data, { size, channels: C as 1 | 3 });
+  if (held.shape[1] !== size || held.shape[3] !== C) {
+    throw new RangeError(
+      `the model makes ${size}×${size}×${C} images but the data is ${
+        held.shape.slice(1).join("×")
+      }`,
+    );
+  }
+  const checkpointName = source instanceof URL ? "bundled mnist" : String(source);
+  console.log(
+    `backend ${info.backend} · checkpoint ${checkpointName} · held-out ${held.source}: ` +
+      `${held.shape[0]} images`,
+  );
+  const px = size * size * C;
+  const pick = (count: number, from: number[]) =>
+    Array.from(
+      { length: Math.min(count, from.length) },
+      (_, i) => from[Math.floor(i * from.length / Math.min(count, from.length))],
+    );
+  const gather = (idx: number[]) => {
+    const out = new Float32Array(idx.length * px);
+    idx.forEach((j, i) => out.set(held.images.subarray(j * px, (j + 1) * px), i * px));
+    return tf.tensor4d(out, [idx.length, size, size, C]);
+  };
+  const allIdx = Array.from({ length: held.shape[0] }, (_, i) => i);
+
+  // 1. The bound, on the 8-bit grid: x0 = round((x + 1) · 127.5) / 127.5 - 1
+  const base = makeSchedule(ck.config.schedule);
+  const bpdIdx = pick(bpdImages, allIdx);
+  const x0 = tf.tidy(() =>
+    tf.sub(tf.div(tf.round(tf.mul(tf.add(gather(bpdIdx), 1), 127.5)), 127.5), 1)
+  );
+  let bar = _progress(1, 0, true, 5);
+  const tb = performance.now();
+  const bpd = await bpdEstimate(unet, base, {
+    x0,
+    strata,
+    seed,
+    variance,
+    onStep: (done, total) => {
+      if (done === 1) bar = _progress(total, 0, true, 5);
+      bar.update(done, NaN);
+    },
+  });
+  bar.done();
+  x0.dispose();
+  const bpdSeconds = (performance.now() - tb) / 1000;
+  console.log(
+    `NLL ≤ ${bpd.mean.toFixed(3)} ± ${bpd.stdError.toFixed(3)} bits/dim on ${bpdIdx.length} ` +
+      `held-out images (${bpd.strata.length} strata + L_0, ${_duration(bpdSeconds)})`,
+  );
+
+  // 2. Samples
+  const s = a.sampler === "ddim"
+    ? respace(base, `ddim${steps}`)
+    : steps === base.T
+    ? base
+    : respace(base, String(steps));
+  const ts = performance.now();
+  bar = _progress(s.T, 0, true, 10);
+  let done = 0;
+  const onStep = () => bar.update(++done, NaN);
+  const shape = [n, size, size, C];
+  const samples = a.sampler === "ddim"
+    ? await ddimSampleLoop(unet, s, { shape, seed, onStep })
+    : await pSampleLoop(unet, s, { shape, seed, onStep });
+  bar.done();
+  const sampleSeconds = (performance.now() - ts) / 1000;
+  console.log(`${n} samples, ${a.sampler} ${s.T} steps (${_duration(sampleSeconds)})`);
+  _atomicWrite(`${a.out}/samples.png`, await imageGrid(samples, { scale: 2 }));
+
+  // 3. Sample quality through the digit classifier (28×28×1 models only)
+  let quality: _EvalResults["quality"];
+  if (size === 28 && C === 1) {
+    const { classifier, metadata } = await loadMnistClassifier(a.classifier);
+    // reference: even-indexed held-out digits; real ceiling: n odd-indexed ones
+    const even = allIdx.filter((i) => i % 2 === 0), odd = allIdx.filter((i) => i % 2 === 1);
+    const refImages = gather(even), realImages = gather(pick(n, odd));
+    const reference = featureStats(
+      (await classifierOutputs(classifier, refImages)).features,
+      CLASSIFIER_FEATURES,
+    );
+    const generated = await sampleQuality(classifier, samples, reference);
+    const real = await sampleQuality(classifier, realImages, reference);
+    tf.dispose([refImages, realImages]);
+    classifier.dispose();
+    quality = {
+      generated,
+      real,
+      referenceSize: even.length,
+      classifierAccuracy: Number(metadata.testAccuracy),
+    };
+  }
+
+  // 4. Nearest training neighbours of the first 8 samples
+  const train = a.data === "mnist" ? loadMnist({ split: "train" }) : held;
+  const q = Math.min(8, n), k = 3;
+  const first = tf.slice(samples, 0, q);
+  const nn = await nearestNeighbours(first, train.images, k);
+  const tiles = new Float32Array(q * (k + 1) * px);
+  const firstPx = await first.data();
+  for (let i = 0; i < q; i++) {
+    tiles.set(firstPx.subarray(i * px, (i + 1) * px), i * (k + 1) * px);
+    nn.index[i].forEach((j, r) =>
+      tiles.set(train.images.subarray(j * px, (j + 1) * px), (i * (k + 1) + r + 1) * px)
+    );
+  }
+  const tileTensor = tf.tensor4d(tiles, [q * (k + 1), size, size, C]);
+  _atomicWrite(
+    `${a.out}/neighbours.png`,
+    await imageGrid(tileTensor, { cols: k + 1, scale: 2 }),
+  );
+  tf.dispose([first, tileTensor, samples]);
+  unet.dispose();
+
+  // 5. Charts, JSON, report
+  const strataRows = bpd.strata.map(({ from, to }, kk) => {
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((x, y) => x + y, 0) / v.length;
+    return {
+      from,
+      to,
+      meanT: mean(bpd.t[kk]),
+      termBpd: mean(bpd.termsBpd[kk]),
+      contributionBpd: (to - from) * mean(bpd.termsBpd[kk]),
+      epsMse: mean(bpd.epsMse[kk]),
+    };
+  });
+  const dots = (ys: Float64Array[]) =>
+    ys.flatMap((y, kk) => Array.from(y, (v, i) => [bpd.t[kk][i], v] as [number, number]));
+  _atomicWrite(
+    `${a.out}/bpd_terms.svg`,
+    chartSvg([
+      { points: dots(bpd.termsBpd), label: "L_t per image", kind: "dots", color: "#9ab" },
+      { points: strataRows.map((r) => [r.meanT, r.termBpd]), label: "stratum mean" },
+    ], {
+      title: "Bound terms L_t by timestep",
+      xLabel: "t",
+      yLabel: "bits/dim",
+      logX: true,
+      logY: true,
+    }),
+  );
+  _atomicWrite(
+    `${a.out}/loss_by_t.svg`,
+    chartSvg([
+      { points: dots(bpd.epsMse), label: "per image", kind: "dots", color: "#9ab" },
+      { points: strataRows.map((r) => [r.meanT, r.epsMse]), label: "stratum mean" },
+    ], {
+      title: "Training loss ‖ε_θ - ε‖² / D by timestep (held-out)",
+      xLabel: "t",
+      yLabel: "loss",
+      logX: true,
+      logY: true,
+    }),
+  );
+  const mean = (v: Float64Array) => v.reduce((x, y) => x + y, 0) / v.length;
+  const results: _EvalResults = {
+    checkpoint: checkpointName,
+    trainState: ck.state,
+    backend: info.backend,
+    data: held.source,
+    bpd: {
+      mean: bpd.mean,
+      stdError: bpd.stdError,
+      images: bpdIdx.length,
+      strata: bpd.strata.length,
+      T: base.T,
+      variance,
+      priorBpd: mean(bpd.priorBpd),
+      decoderBpd: mean(bpd.decoderBpd),
+      terms: strataRows,
+      seconds: bpdSeconds,
+    },
+    sampling: { n, sampler: a.sampler, steps: s.T, seed, seconds: sampleSeconds },
+    quality,
+    neighbours: nn.distance.map((d) => d[0]),
+    seconds: (performance.now() - t0) / 1000,
+  };
+  _atomicWrite(`${a.out}/eval.json`, JSON.stringify(results, null, 2) + "\n");
+  _atomicWrite(`${a.out}/report.md`, _evalReport(results));
+  console.log(_table(results));
+  console.log(
+    `wrote ${a.out}/eval.json, report.md, samples.png, neighbours.png, bpd_terms.svg, ` +
+      `loss_by_t.svg (${_duration(results.seconds)} in all)`,
+  );
+});
+
+function _table(r: _EvalResults): string {
+  const rows: [string, string, string][] = [
+    ["NLL bound (bits/dim)", `${r.bpd.mean.toFixed(3)} ± ${r.bpd.stdError.toFixed(3)}`, ""],
+  ];
+  if (r.quality) {
+    const { generated: g, real } = r.quality;
+    rows.push(
+      ["FID-MNIST", g.fid.toFixed(2), real.fid.toFixed(2)],
+      ["mean confidence", g.meanConfidence.toFixed(3), real.meanConfidence.toFixed(3)],
+      [
+        "class entropy (nats, ln10 = 2.303)",
+        g.classEntropy.toFixed(3),
+        real.classEntropy.toFixed(3),
+      ],
+    );
+  }
+  const w = [36, 16, 16];
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join(" ");
+  return [line(["", "model", "real held-out"]), ...rows.map(line)].join("\n");
+}
