@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { createUNet, timestepEmbedding, type UNetConfig, unetPresets } from "../mod.ts";
 import { TINY } from "./_tiny.ts";
 import { _conv3x3 } from "../src/unet/_conv2d.ts";
-import { _groupNorm } from "../src/unet/_layers.ts";
+import { _groupNorm, _spread2x } from "../src/unet/_layers.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertClose, BACKENDS, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertThrows, assertTrue } from "./_assert.ts";
@@ -149,6 +149,38 @@ backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", a
     r.dispose();
   }
 });
+
+backendTest(
+  "_spread2x (nearest ×2 upsampling, zero insertion) and its gradient match loops",
+  async () => {
+    const [B, H, W, C] = [2, 3, 4, 5];
+    const u = _uniformGenerator(21, 0);
+    const xv = Float32Array.from({ length: B * H * W * C }, () => 2 * u() - 1);
+    const gv = Float32Array.from({ length: B * 4 * H * W * C }, () => 2 * u() - 1); // dL/dy
+    const x = tf.tensor4d(xv, [B, H, W, C]), dy = tf.tensor4d(gv, [B, 2 * H, 2 * W, C]);
+    for (const mode of ["repeat", "zeros"] as const) {
+      const want = new Float64Array(gv.length), wantGrad = new Float64Array(xv.length);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < 2 * H; i++) {
+          for (let j = 0; j < 2 * W; j++) {
+            for (let c = 0; c < C; c++) {
+              const on = mode === "repeat" || (i % 2 === 0 && j % 2 === 0);
+              const src = ((b * H + (i >> 1)) * W + (j >> 1)) * C + c;
+              const dst = ((b * 2 * H + i) * 2 * W + j) * C + c;
+              want[dst] = on ? xv[src] : 0;
+              if (on) wantGrad[src] += gv[dst];
+            }
+          }
+        }
+      }
+      assertClose(await read(_spread2x(x, mode)), want, `${mode} values`, { atol: 0, rtol: 0 });
+      const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(_spread2x(v, mode), dy)))(x);
+      // sums of ≤ 4 products of values in [-1, 1] in float32
+      assertClose(await read(grad), wantGrad, `${mode} gradient`, { atol: 1e-6, rtol: 1e-6 });
+    }
+    tf.dispose([x, dy]);
+  },
+);
 
 backendTest("groupNorm matches a float64 reference", async () => {
   const [B, H, W, C, G] = [2, 3, 4, 8, 4];

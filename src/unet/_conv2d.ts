@@ -36,7 +36,7 @@ function _inputGrad(
   const [, Hp, Wp] = xShape;
   const [K1, K2] = w.shape;
   // dy↑: [B, s·Ho, s·Wo, Co], zeros between the entries for stride 2
-  const up = (stride === 2 ? _spread2x(dy, tf.zerosLike) : dy) as tf.Tensor4D;
+  const up = (stride === 2 ? _spread2x(dy, "zeros") : dy) as tf.Tensor4D;
   const [Hu, Wu] = [up.shape[1], up.shape[2]];
   // pad K-1 before, and after so that the valid output is [Hp, Wp]
   const padded = tf.pad(up, [[0, 0], [K1 - 1, Hp - Hu], [K2 - 1, Wp - Wu], [0, 0]]);
