@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { epsLoss } from "../eps_loss.ts";
 import { ddimSampleLoop } from "../ddim.ts";
 import { respace } from "../respace.ts";
 import { makeSchedule, type ScheduleKind } from "../schedule.ts";
@@ -12,9 +11,8 @@ import { getWeights, setWeights } from "../io/weights.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
-import { _adamInit, type _AdamState, _adamStep } from "./adam.ts";
-import { _clipByGlobalNorm } from "./_clip.ts";
-import { _emaDecay, _emaUpdate } from "./_ema.ts";
+import { _adamInit, type _AdamState } from "./adam.ts";
+import { _trainStep } from "./_step.ts";
 import { _batchIndices, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
 
@@ -143,8 +141,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore };
     }
 
-    const vars = [...net.params.values()];
-    const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
     const bar = _progress(o.steps, start, o.progress);
     const losses: number[] = [];
     const t0 = performance.now();
@@ -183,22 +179,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         _batchIndices(N, o.batchSize, o.seed, k),
         o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
       );
-      const model = net.withDropout(seed);
-      const { value, grads } = tf.variableGrads(
-        () => epsLoss(model, schedule, { x0, seed }),
-        vars,
-      );
-      const byName = new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
-      const { clipped, norm } = _clipByGlobalNorm(byName, o.gradClip);
-      const both = tf.stack([value, norm]);
-      const [loss, gradNorm] = await both.data();
-      both.dispose();
-      value.dispose();
-      norm.dispose();
+      // lr_k = lr · min(1, step / warmup)
+      const lr = o.lr * Math.min(1, step / o.warmup);
+      const { loss, gradNorm } = await _trainStep({ net, emaNet, adam }, schedule, x0, {
+        step,
+        seed,
+        lr,
+        gradClip: o.gradClip,
+        emaDecay: o.emaDecay,
+      });
       x0.dispose();
-      Object.values(grads).forEach((g) => g.dispose());
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        clipped.forEach((g) => g.dispose());
         bar.done();
         const last = existsSync(ckptPath)
           ? `the last good checkpoint is ${ckptPath}`
@@ -208,11 +199,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             `${last}. Try a lower --lr or check the data for NaN.`,
         );
       }
-      // lr_k = lr · min(1, step / warmup)
-      const lr = o.lr * Math.min(1, step / o.warmup);
-      _adamStep(net.params, clipped, adam, step, lr);
-      clipped.forEach((g) => g.dispose());
-      _emaUpdate(emaNet.params, net.params, _emaDecay(o.emaDecay, step));
 
       losses.push(loss);
       history.push([step, loss]);
