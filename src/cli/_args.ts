@@ -41,3 +41,12 @@ export async function _run(main: () => Promise<void>): Promise<void> {
     process.exit(1);
   }
 }
+
+/**
+ * The command-line arguments, without a leading "--" (which `deno task name -- args` passes
+ * through).
+ */
+export function _cliArgs(): string[] {
+  const args = process.argv.slice(2);
+  return args[0] === "--" ? args.slice(1) : args;
+}

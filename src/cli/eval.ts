@@ -6,7 +6,6 @@
 //   deno task eval [--checkpoint FILE] [--data mnist|<folder>] [--n 128] [--sampler ddim]
 //                  [--steps 50] [--bpd-images 64] [--strata 32] [--out out/eval] ...
 import * as tf from "@tensorflow/tfjs-core";
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
@@ -31,7 +30,7 @@ import { nearestNeighbours } from "../eval/nearest_neighbours.ts";
 import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
 import { _evalReport, type _EvalResults } from "../eval/_report.ts";
 import { _duration, _progress } from "../train/_progress.ts";
-import { _backendArg, _intArg, _run } from "./_args.ts";
+import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
 
 const HELP = `Evaluate a DDPM checkpoint: NLL (bits/dim) and, for MNIST, sample quality.
@@ -55,7 +54,7 @@ Options:
 
 await _run(async () => {
   const { values: a } = parseArgs({
-    args: process.argv.slice(2),
+    args: _cliArgs(),
     options: {
       checkpoint: { type: "string" },
       data: { type: "string", default: "mnist" },

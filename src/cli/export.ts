@@ -2,14 +2,13 @@
 // training checkpoint: a quarter of its size. This is how checkpoints/mnist.safetensors was made.
 //
 //   deno task export --checkpoint out/train/checkpoint.safetensors --out model.safetensors
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { _run } from "./_args.ts";
+import { _cliArgs, _run } from "./_args.ts";
 
 await _run(async () => {
   const { values: a } = parseArgs({
-    args: process.argv.slice(2),
+    args: _cliArgs(),
     options: { checkpoint: { type: "string" }, out: { type: "string" }, help: { type: "boolean" } },
   });
   if (a.help || !a.checkpoint || !a.out) {

@@ -5,7 +5,6 @@
 //                    [--backend auto|webgpu|wasm|cpu]
 //   bun src/cli/sample.ts ...        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
@@ -20,7 +19,7 @@ import { respace } from "../respace.ts";
 import { ddimSampleLoopProgressive } from "../ddim.ts";
 import { pSampleLoopProgressive } from "../p_sample_loop.ts";
 import { _duration, _progress } from "../train/_progress.ts";
-import { _backendArg, _intArg, _run } from "./_args.ts";
+import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -42,7 +41,7 @@ Options:
 
 await _run(async () => {
   const { values: a } = parseArgs({
-    args: process.argv.slice(2),
+    args: _cliArgs(),
     options: {
       checkpoint: { type: "string" },
       n: { type: "string", default: "64" },

@@ -5,7 +5,6 @@
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000]
 //   bun src/cli/train.ts ...        (the same, under Bun)
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
@@ -13,7 +12,7 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
 import { _duration } from "../train/_progress.ts";
-import { _backendArg, _intArg, _numArg, _run } from "./_args.ts";
+import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
 
 const HELP = `Train a DDPM U-Net (Ho et al. 2020).
 
@@ -39,7 +38,7 @@ Options:
 
 await _run(async () => {
   const { values: a } = parseArgs({
-    args: process.argv.slice(2),
+    args: _cliArgs(),
     options: {
       data: { type: "string", default: "mnist" },
       preset: { type: "string" },

@@ -3,14 +3,13 @@
 //
 //   deno task train-classifier [--steps 800] [--batch 64] [--lr 1e-3] [--seed 0]
 //                              [--out checkpoints/mnist-classifier.safetensors] [--backend auto]
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { trainClassifier } from "../eval/train_classifier.ts";
 import { saveClassifier } from "../eval/classifier_weights.ts";
 import { _duration, _progress } from "../train/_progress.ts";
-import { _backendArg, _intArg, _numArg, _run } from "./_args.ts";
+import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
 
 const HELP = `Train the FID-MNIST digit classifier on the MNIST train split.
 
@@ -25,7 +24,7 @@ Options:
 
 await _run(async () => {
   const { values: a } = parseArgs({
-    args: process.argv.slice(2),
+    args: _cliArgs(),
     options: {
       steps: { type: "string", default: "800" },
       batch: { type: "string", default: "64" },

@@ -1,0 +1,161 @@
+// `deno task bench:report`: one run that times the U-Net on this machine with @ddpm/core and
+// with PyTorch (bench/torch_reference.py, when python3-torch is installed), prints the ratios
+// ours / PyTorch and the change against the previously committed results, and rewrites
+// bench/README.md and bench/results.json.
+//
+//   deno task bench:report [--quick]      (--quick: 1 iteration each, for CI smoke runs)
+import { existsSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { _atomicWrite } from "../src/io/_atomic_write.ts";
+import { _cliArgs, _run } from "../src/cli/_args.ts";
+
+interface Row {
+  preset: string;
+  batch: number;
+  backend: string;
+}
+
+/** What is timed: the issue's configurations that fit a CPU machine in minutes. */
+const ROWS: Row[] = [
+  { preset: "mnist", batch: 32, backend: "wasm" },
+  { preset: "cifar10", batch: 8, backend: "wasm" },
+  { preset: "mnist", batch: 8, backend: "cpu" },
+  { preset: "mnist", batch: 8, backend: "webgpu" },
+];
+
+/** One timed configuration: train_bench.ts's JSON, PyTorch's beside it, or the error. */
+interface Result extends Row {
+  trainStepMs?: number;
+  forwardMs?: number;
+  firstStepMs?: number;
+  ddim50ImagesPerSec?: number;
+  ddpm1000ImagesPerSec?: number;
+  tensorsBefore?: number;
+  tensorsAfter?: number;
+  peakBytes?: number;
+  torch?: { trainStepMs: number; forwardMs: number; threads: number };
+  error?: string;
+}
+
+const HERE = new URL(".", import.meta.url).pathname;
+const RESULTS = `${HERE}results.json`;
+
+function _exec(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
+  try {
+    const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { ok: r.success, out: dec(r.stdout), err: dec(r.stderr) };
+  } catch (e) {
+    return { ok: false, out: "", err: String(e) };
+  }
+}
+
+const _lastJson = (s: string) =>
+  JSON.parse(s.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
+
+function _main(): void {
+  const { values: a } = parseArgs({
+    args: _cliArgs(),
+    options: { quick: { type: "boolean", default: false } },
+  });
+  const iters = a.quick ? "1" : "5";
+  const previous = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : undefined;
+  const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const torchProbe = _exec(python, ["-c", "import torch; print(torch.__version__)"]);
+  const torch = torchProbe.ok ? torchProbe.out.trim() : undefined;
+  if (!torch) console.log("PyTorch not found (apt-get install python3-torch): timing ours only");
+  const results: Result[] = [];
+  for (const row of ROWS) {
+    const label = `${row.preset} b${row.batch} ${row.backend}`;
+    console.log(`timing ${label} …`);
+    const ours = _exec(Deno.execPath(), [
+      ...["run", "-A", `${HERE}train_bench.ts`, "--preset", row.preset],
+      ...["--batch", String(row.batch), "--backend", row.backend, "--iters", iters, "--json"],
+    ]);
+    if (!ours.ok) {
+      console.log(`  ${label}: failed: ${ours.err.trim().split("\n").pop()}`);
+      results.push({ ...row, error: ours.err.trim().split("\n").pop() });
+      continue;
+    }
+    const o = _lastJson(ours.out);
+    let ref: Result["torch"];
+    if (torch) {
+      const t = _exec(python, [
+        ...[`${HERE}torch_reference.py`, "--preset", row.preset, "--batch", String(row.batch)],
+        ...["--iters", iters],
+      ]);
+      ref = t.ok ? _lastJson(t.out) : undefined;
+      if (!t.ok) console.log(`  PyTorch failed: ${t.err.trim().split("\n").pop()}`);
+    }
+    results.push({ ...o, torch: ref });
+  }
+  const machine = {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    deno: Deno.version.deno,
+    torch: torch ?? null,
+    date: new Date().toISOString().slice(0, 10),
+  };
+  const prevOf = (r: Result): Result | undefined =>
+    previous?.results?.find((p: Result) =>
+      p.preset === r.preset && p.batch === r.batch && p.backend === r.backend && !p.error
+    );
+  const f = (v: number | undefined, d = 0) => (v === undefined ? "—" : v.toFixed(d));
+  const ratio = (x?: number, y?: number) => (x && y ? `${(x / y).toFixed(2)}×` : "—");
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Machine: ${machine.cpu}, ${machine.cores} cores, no GPU unless stated; Deno ${machine.deno}` +
+    `${
+      torch
+        ? `, PyTorch ${torch} (CPU, ${results.find((r) => r.torch)?.torch?.threads ?? "?"} threads)`
+        : ""
+    }; ${machine.date}.`,
+    "Regenerate with `deno task bench:report` (one run times both libraries).",
+    "",
+    "Training step = L_simple forward + backward + clipping + Adam + EMA; forward = one",
+    "no-grad U-Net pass (≈ one sampling step). Medians; first calls (compilation, allocation)",
+    "apart. Ratio = ours / PyTorch (lower is better; 1× is parity). Δ = ours now / ours in the",
+    "previous committed results.",
+    "",
+    "| preset | batch | backend | train step ms | PyTorch ms | ratio | forward ms | PyTorch ms | ratio | first step ms | DDIM-50 img/s | DDPM-1000 img/s | Δ train |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of results) {
+    if (r.error) {
+      lines.push(`| ${r.preset} | ${r.batch} | ${r.backend} | failed: ${r.error} |||||||||| |`);
+      continue;
+    }
+    const p = prevOf(r);
+    lines.push(
+      `| ${r.preset} | ${r.batch} | ${r.backend} | ${f(r.trainStepMs)} | ${
+        f(r.torch?.trainStepMs)
+      } | ${ratio(r.trainStepMs, r.torch?.trainStepMs)} | ${f(r.forwardMs)} | ${
+        f(r.torch?.forwardMs)
+      } | ${ratio(r.forwardMs, r.torch?.forwardMs)} | ${f(r.firstStepMs)} | ${
+        f(r.ddim50ImagesPerSec, 3)
+      } | ${f(r.ddpm1000ImagesPerSec, 4)} | ${p ? ratio(r.trainStepMs, p.trainStepMs) : "—"} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Tensor counts before/after the timed steps (no leak when equal) and tfjs's peak bytes of",
+    "one profiled step:",
+    "",
+    ...results.filter((r) => !r.error).map((r) =>
+      `- ${r.preset} b${r.batch} ${r.backend}: ${r.tensorsBefore} → ${r.tensorsAfter} tensors, peak ${
+        (r.peakBytes! / 2 ** 20).toFixed(0)
+      } MiB`
+    ),
+    "",
+  );
+  const md = lines.join("\n");
+  console.log(md);
+  if (a.quick) return console.log("(--quick: results not written)");
+  _atomicWrite(`${HERE}README.md`, md);
+  _atomicWrite(RESULTS, JSON.stringify({ machine, results }, null, 2) + "\n");
+  console.log(`wrote bench/README.md and bench/results.json`);
+}
+
+await _run(() => Promise.resolve().then(_main));
