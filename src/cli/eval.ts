@@ -99,6 +99,11 @@ await _run(async () => {
       }`,
     );
   }
+  // the classifier first: a bad --classifier fails before minutes of sampling
+  const mnistLike = size === 28 && C === 1;
+  const { classifier, metadata } = mnistLike
+    ? await loadMnistClassifier(a.classifier)
+    : { classifier: undefined, metadata: {} as Record<string, string> };
   const checkpointName = source instanceof URL ? "bundled mnist" : String(source);
   console.log(
     `backend ${info.backend} · checkpoint ${checkpointName} · held-out ${held.source}: ` +
@@ -164,8 +169,7 @@ await _run(async () => {
 
   // 3. Sample quality through the digit classifier (28×28×1 models only)
   let quality: _EvalResults["quality"];
-  if (size === 28 && C === 1) {
-    const { classifier, metadata } = await loadMnistClassifier(a.classifier);
+  if (classifier) {
     // reference: even-indexed held-out digits; real ceiling: n odd-indexed ones
     const even = allIdx.filter((i) => i % 2 === 0), odd = allIdx.filter((i) => i % 2 === 1);
     const refImages = gather(even), realImages = gather(pick(n, odd));
@@ -176,7 +180,6 @@ await _run(async () => {
     const generated = await sampleQuality(classifier, samples, reference);
     const real = await sampleQuality(classifier, realImages, reference);
     tf.dispose([refImages, realImages]);
-    classifier.dispose();
     quality = {
       generated,
       real,
@@ -205,6 +208,7 @@ await _run(async () => {
   );
   tf.dispose([first, tileTensor, samples]);
   unet.dispose();
+  classifier?.dispose();
 
   // 5. Charts, JSON, report
   const strataRows = bpd.strata.map(({ from, to }, kk) => {
