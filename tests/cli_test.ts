@@ -134,7 +134,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["eval", ["--variance", "learned"], "--variance must be fixedLarge or fixedSmall"],
     ["eval", ["--strata", "0"], "--strata must be an integer >= 1, got 0"],
     ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],
-    ["train_classifier", ["--lr", "-1"], "--lr must be a number > 0, got -1"],
+    ["train_classifier", ["--lr", "0"], "--lr must be a number > 0, got 0"],
   ];
   for (const [script, args, msg] of cases) {
     const r = _cli(script, [...args, "--backend", "cpu"]);

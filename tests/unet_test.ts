@@ -182,10 +182,13 @@ backendTest(
   },
 );
 
-backendTest("groupNorm matches a float64 reference", async () => {
-  const [B, H, W, C, G] = [2, 3, 4, 8, 4];
-  const xv = _values(B * H * W * C, 5).map((v, i) => v * 3 + (i % 5)); // nonzero group means
-  const gv = _values(C, 6), bv = _values(C, 7);
+/** Float64 group norm of x [B, H·W, C] flattened NHWC, as the library defines it. */
+function _refGroupNorm(
+  xv: ArrayLike<number>,
+  [B, H, W, C, G]: number[],
+  gv: ArrayLike<number>,
+  bv: ArrayLike<number>,
+): Float64Array {
   const ref = new Float64Array(xv.length);
   for (let b = 0; b < B; b++) {
     for (let g = 0; g < G; g++) {
@@ -198,11 +201,38 @@ backendTest("groupNorm matches a float64 reference", async () => {
       for (const i of idx) ref[i] = (xv[i] - mean) / Math.sqrt(v + 1e-5) * gv[i % C] + bv[i % C];
     }
   }
-  const got = await read(
-    _groupNorm(tf.tensor4d(xv, [B, H, W, C]), tf.tensor1d(gv), tf.tensor1d(bv), G),
-  );
+  return ref;
+}
+
+backendTest("groupNorm and its gradients match a float64 reference", async () => {
+  const dims = [2, 3, 4, 8, 4], [B, H, W, C, G] = dims;
+  const xv = _values(B * H * W * C, 5).map((v, i) => v * 3 + (i % 5)); // nonzero group means
+  const gv = _values(C, 6), bv = _values(C, 7), rv = _values(xv.length, 8);
+  const ref = _refGroupNorm(xv, dims, gv, bv);
+  const x = tf.tensor4d(xv, [B, H, W, C]), gamma = tf.tensor1d(gv), beta = tf.tensor1d(bv);
+  const got = await read(_groupNorm(x, gamma, beta, G));
   // normalized values are O(1); float32 mean/variance over 24 values: ≈ 1e-6 relative
   assertClose(got, ref, "groupNorm", { atol: 1e-5, rtol: 1e-5 });
+  // gradients of L = Σ r ⊙ GN(x) against float64 central differences (h = 1e-5: error ~1e-10)
+  const loss = (xs: ArrayLike<number>, gs: ArrayLike<number>, bs: ArrayLike<number>) =>
+    _refGroupNorm(xs, dims, gs, bs).reduce((a, v, i) => a + v * rv[i], 0);
+  const fd = (which: 0 | 1 | 2, n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const args = [Array.from(xv), Array.from(gv), Array.from(bv)];
+      const [up, down] = [args.map((a) => [...a]), args.map((a) => [...a])];
+      up[which][i] += 1e-5;
+      down[which][i] -= 1e-5;
+      return (loss(up[0], up[1], up[2]) - loss(down[0], down[1], down[2])) / 2e-5;
+    });
+  const r = tf.tensor4d(rv, [B, H, W, C]);
+  const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(_groupNorm(a, g, b, G), r))
+  )([x, gamma, beta]);
+  // dx sums 24 terms of size ~|r|·|γ|/σ; float32: 1e-4 absolute
+  assertClose(await read(grads[0]), fd(0, xv.length), "d/dx", { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await read(grads[1]), fd(1, C), "d/dγ", { atol: 1e-4, rtol: 1e-4 });
+  assertClose(await read(grads[2]), fd(2, C), "d/dβ", { atol: 1e-4, rtol: 1e-4 });
+  tf.dispose([x, gamma, beta, r]);
 });
 
 backendTest("timestepEmbedding matches the float64 formula", async () => {

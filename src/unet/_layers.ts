@@ -14,7 +14,11 @@ export function _dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.reshape(y, [...x.shape.slice(0, -1), co]);
 }
 
-/** Group normalization (Wu & He 2018) of x [B, H, W, C] over G groups, then γ·x̂ + β. */
+/**
+ * Group normalization (Wu & He 2018) of x [B, H, W, C] over G groups, then γ·x̂ + β. The
+ * normalization x → x̂ has its analytic gradient (see {@link _normalize}); γ and β are plain
+ * tfjs ops.
+ */
 export function _groupNorm(
   x: tf.Tensor,
   gamma: tf.Tensor,
@@ -24,11 +28,36 @@ export function _groupNorm(
 ): tf.Tensor {
   const [B, H, W, C] = x.shape;
   const g = tf.reshape(x, [B, H, W, groups, C / groups]); // [B, H, W, G, C/G]
-  const { mean, variance } = tf.moments(g, [1, 2, 4], true); // [B, 1, 1, G, 1]
-  // x̂ = (x - μ) / √(σ² + ε)
-  const xhat = tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, eps)));
+  const xhat = _normalize(g, eps);
   return tf.add(tf.mul(tf.reshape(xhat, [B, H, W, C]), gamma), beta);
 }
+
+const _AXES = [1, 2, 4];
+
+/**
+ * x̂ = (x - μ) / √(σ² + ε) over axes [1, 2, 4] of [B, H, W, G, C/G], with the gradient
+ *   dx = (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂)) / √(σ² + ε)
+ * (means over the same axes) instead of tfjs's autodiff through tf.moments, which builds
+ * several full-size intermediates (a broadcast of ones among them) per normalization.
+ */
+const _normalize = (x: tf.Tensor, eps: number): tf.Tensor =>
+  tf.customGrad(
+    ((xi: tf.Tensor, save: tf.GradSaveFunc) => {
+      const { mean, variance } = tf.moments(xi, _AXES, true); // [B, 1, 1, G, 1]
+      const inv = tf.rsqrt(tf.add(variance, eps)); // 1 / √(σ² + ε)
+      const xhat = tf.mul(tf.sub(xi, mean), inv);
+      save([xhat, inv]);
+      return {
+        value: xhat,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, iv] = saved;
+          const mdy = tf.mean(dy, _AXES, true);
+          const mdyx = tf.mean(tf.mul(dy, xh), _AXES, true);
+          return tf.mul(tf.sub(tf.sub(dy, mdy), tf.mul(xh, mdyx)), iv);
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  )(x) as tf.Tensor;
 
 /**
  * [B, H, W, C] → [B, 2H, 2W, C]: "repeat" copies each pixel into its 2×2 block (nearest ×2
