@@ -3,9 +3,11 @@
 // ours / PyTorch and the change against the previously committed results, and rewrites
 // bench/README.md and bench/results.json.
 //
-//   deno task bench:report [--quick]      (--quick: 1 iteration each, for CI smoke runs)
+//   deno task bench:report [--quick] [--only wasm]
+//   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows and
+//   keep the others' committed figures, marked "kept")
 import { existsSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { _atomicWrite } from "../src/io/_atomic_write.ts";
 import { _cliArgs, _run } from "../src/cli/_args.ts";
@@ -36,6 +38,8 @@ interface Result extends Row {
   peakBytes?: number;
   torch?: { trainStepMs: number; forwardMs: number; threads: number };
   error?: string;
+  /** Copied from the previous results (not re-timed in this run: --only). */
+  kept?: boolean;
 }
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -57,16 +61,31 @@ const _lastJson = (s: string) =>
 function _main(): void {
   const { values: a } = parseArgs({
     args: _cliArgs(),
-    options: { quick: { type: "boolean", default: false } },
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+    },
   });
   const iters = a.quick ? "1" : "5";
+  const load = loadavg()[0];
   const previous = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : undefined;
   const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   const torchProbe = _exec(python, ["-c", "import torch; print(torch.__version__)"]);
   const torch = torchProbe.ok ? torchProbe.out.trim() : undefined;
   if (!torch) console.log("PyTorch not found (apt-get install python3-torch): timing ours only");
   const results: Result[] = [];
+  const prevOf = (r: Result): Result | undefined =>
+    previous?.results?.find((p: Result) =>
+      p.preset === r.preset && p.batch === r.batch && p.backend === r.backend && !p.error
+    );
+
   for (const row of ROWS) {
+    if (a.only && row.backend !== a.only) {
+      // not re-timed: keep the committed figures, marked as such
+      const kept = prevOf({ ...row });
+      if (kept) results.push({ ...kept, kept: true });
+      continue;
+    }
     const label = `${row.preset} b${row.batch} ${row.backend}`;
     console.log(`timing ${label} …`);
     const ours = _exec(Deno.execPath(), [
@@ -96,11 +115,8 @@ function _main(): void {
     deno: Deno.version.deno,
     torch: torch ?? null,
     date: new Date().toISOString().slice(0, 10),
+    loadAtStart: Number(load.toFixed(2)),
   };
-  const prevOf = (r: Result): Result | undefined =>
-    previous?.results?.find((p: Result) =>
-      p.preset === r.preset && p.batch === r.batch && p.backend === r.backend && !p.error
-    );
   const f = (v: number | undefined, d = 0) => (v === undefined ? "—" : v.toFixed(d));
   const ratio = (x?: number, y?: number) => (x && y ? `${(x / y).toFixed(2)}×` : "—");
   const lines = [
@@ -112,6 +128,9 @@ function _main(): void {
         ? `, PyTorch ${torch} (CPU, ${results.find((r) => r.torch)?.torch?.threads ?? "?"} threads)`
         : ""
     }; ${machine.date}.`,
+    `Load average when the run started: ${machine.loadAtStart} (other work sharing the cores ` +
+    "slows both libraries alike; each timed process uses one thread unless PyTorch's default " +
+    "says otherwise).",
     "Regenerate with `deno task bench:report` (one run times both libraries).",
     "",
     "Training step = L_simple forward + backward + clipping + Adam + EMA; forward = one",
@@ -129,13 +148,15 @@ function _main(): void {
     }
     const p = prevOf(r);
     lines.push(
-      `| ${r.preset} | ${r.batch} | ${r.backend} | ${f(r.trainStepMs)} | ${
-        f(r.torch?.trainStepMs)
-      } | ${ratio(r.trainStepMs, r.torch?.trainStepMs)} | ${f(r.forwardMs)} | ${
-        f(r.torch?.forwardMs)
-      } | ${ratio(r.forwardMs, r.torch?.forwardMs)} | ${f(r.firstStepMs)} | ${
-        f(r.ddim50ImagesPerSec, 3)
-      } | ${f(r.ddpm1000ImagesPerSec, 4)} | ${p ? ratio(r.trainStepMs, p.trainStepMs) : "—"} |`,
+      `| ${r.preset} | ${r.batch} | ${r.backend}${r.kept ? " (kept)" : ""} | ${
+        f(r.trainStepMs)
+      } | ${f(r.torch?.trainStepMs)} | ${ratio(r.trainStepMs, r.torch?.trainStepMs)} | ${
+        f(r.forwardMs)
+      } | ${f(r.torch?.forwardMs)} | ${ratio(r.forwardMs, r.torch?.forwardMs)} | ${
+        f(r.firstStepMs)
+      } | ${f(r.ddim50ImagesPerSec, 3)} | ${f(r.ddpm1000ImagesPerSec, 4)} | ${
+        p ? ratio(r.trainStepMs, p.trainStepMs) : "—"
+      } |`,
     );
   }
   lines.push(

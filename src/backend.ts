@@ -114,12 +114,38 @@ async function _start(name: BackendName, skipSoftware = false): Promise<string |
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
   await tf.ready();
+  if (name === "wasm") _shareIdentityOnWasm();
   // A tiny computation proves the backend really works.
   const probe = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), 2)));
   const v = (await probe.data())[0];
   probe.dispose();
   if (v !== 12) throw new Error(`${name} computed 2·(1+2+3) = ${v}`);
   return adapterInfo;
+}
+
+/**
+ * tfjs-backend-wasm 4.22's Identity kernel copies its input, and tfjs-core clones (Identity)
+ * every tensor it saves for a gradient, so a training step copied every activation once more
+ * than needed. The cpu and webgpu backends share the data instead (tensors are immutable and
+ * reference-counted); this registers the same sharing kernel for wasm.
+ */
+function _shareIdentityOnWasm(): void {
+  const original = tf.getKernel("Identity", "wasm");
+  if (!original || (original as { _ddpmShared?: boolean })._ddpmShared) return;
+  type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
+  const config = {
+    kernelName: "Identity",
+    backendName: "wasm",
+    kernelFunc: (args: { inputs: { x: Info }; backend: { incRef(id: object): void } }) => {
+      const { x } = args.inputs;
+      if (x.dtype === "string") return original.kernelFunc(args as never);
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+    _ddpmShared: true,
+  };
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel(config as unknown as tf.KernelConfig);
 }
 
 /** The folder holding the wasm backend's .wasm files. */

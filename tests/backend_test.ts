@@ -29,3 +29,24 @@ Deno.test({
     if (adapter) assertEquals((await initBackend("webgpu")).backend, "webgpu");
   },
 });
+
+Deno.test({
+  name: "wasm: tf.clone shares the data (no copy), and the data outlives the original",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await initBackend("wasm");
+    const backend = tf.backend() as unknown as { dataIdMap: { get(id: object): unknown } };
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    const info = (t: tf.Tensor) =>
+      backend.dataIdMap.get((t as unknown as { dataId: object }).dataId);
+    assertTrue(info(a) === info(b), "clone shares a's buffer");
+    a.dispose();
+    assertEquals(Array.from(await b.data()), [1, 2, 3]);
+    // a gradient through ops that save their inputs (clones) is unchanged
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, x)))(b);
+    assertEquals(Array.from(await g.data()), [2, 4, 6]);
+    tf.dispose([b, g]);
+  },
+});
