@@ -222,33 +222,32 @@ await _run(async () => {
       epsMse: mean(bpd.epsMse[kk]),
     };
   });
-  const dots = (ys: Float64Array[]) =>
-    ys.flatMap((y, kk) => Array.from(y, (v, i) => [bpd.t[kk][i], v] as [number, number]));
-  _atomicWrite(
-    `${a.out}/bpd_terms.svg`,
-    chartSvg([
-      { points: dots(bpd.termsBpd), label: "L_t per image", kind: "dots", color: "#9ab" },
-      { points: strataRows.map((r) => [r.meanT, r.termBpd]), label: "stratum mean" },
-    ], {
-      title: "Bound terms L_t by timestep",
-      xLabel: "t",
-      yLabel: "bits/dim",
-      logX: true,
-      logY: true,
-    }),
-  );
-  _atomicWrite(
-    `${a.out}/loss_by_t.svg`,
-    chartSvg([
-      { points: dots(bpd.epsMse), label: "per image", kind: "dots", color: "#9ab" },
-      { points: strataRows.map((r) => [r.meanT, r.epsMse]), label: "stratum mean" },
-    ], {
-      title: "Training loss ‖ε_θ - ε‖² / D by timestep (held-out)",
-      xLabel: "t",
-      yLabel: "loss",
-      logX: true,
-      logY: true,
-    }),
+  // per-image points (t, value) and the stratum means, on log-log axes
+  const byT = (
+    file: string,
+    ys: Float64Array[],
+    pick: (r: typeof strataRows[0]) => number,
+    title: string,
+    yLabel: string,
+  ) => {
+    const dots = ys.flatMap((y, kk) =>
+      Array.from(y, (v, i) => [bpd.t[kk][i], v] as [number, number])
+    );
+    _atomicWrite(
+      `${a.out}/${file}`,
+      chartSvg([
+        { points: dots, label: "per image", kind: "dots", color: "#9ab" },
+        { points: strataRows.map((r) => [r.meanT, pick(r)]), label: "stratum mean" },
+      ], { title, xLabel: "t", yLabel, logX: true, logY: true }),
+    );
+  };
+  byT("bpd_terms.svg", bpd.termsBpd, (r) => r.termBpd, "Bound terms L_t by timestep", "bits/dim");
+  byT(
+    "loss_by_t.svg",
+    bpd.epsMse,
+    (r) => r.epsMse,
+    "Training loss ‖ε_θ - ε‖² / D by timestep (held-out)",
+    "loss",
   );
   const mean = (v: Float64Array) => v.reduce((x, y) => x + y, 0) / v.length;
   const results: _EvalResults = {

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { _conv3x3 } from "../unet/_conv2d.ts";
 import { _dense } from "../unet/_layers.ts";
-import { _uniformGenerator } from "../_random.ts";
+import { _initValues } from "../unet/_init.ts";
 import type { Tensor, Variable } from "../types.ts";
 
 /** A digit classifier: `classifier(x)` gives logits [B, 10]. */
@@ -53,18 +53,7 @@ export function createMnistClassifier(options: { seed?: number } = {}): MnistCla
   const params = new Map<string, Variable>();
   let stream = 0;
   const add = (name: string, shape: number[], zero: boolean) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (!zero) {
-      // U(±√(3 / ((fan_in + fan_out) / 2)))
-      const rf = shape.length === 4 ? shape[0] * shape[1] : 1;
-      const fanIn = rf * shape[shape.length - 2], fanOut = rf * shape[shape.length - 1];
-      const limit = Math.sqrt(3 / ((fanIn + fanOut) / 2));
-      const u = _uniformGenerator(seed, stream);
-      for (let i = 0; i < n; i++) data[i] = (2 * u() - 1) * limit;
-    }
-    stream++;
-    const t = tf.tensor(data, shape, "float32");
+    const t = tf.tensor(_initValues(shape, zero ? "zero" : "fanAvg", seed, stream++), shape);
     params.set(name, tf.variable(t, true));
     t.dispose();
   };

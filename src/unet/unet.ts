@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
-import { _uniformGenerator } from "../_random.ts";
+import { _initValues } from "./_init.ts";
 import { _conv3x3 } from "./_conv2d.ts";
 import { _dense, _groupNorm, _silu, _upsample2x } from "./_layers.ts";
 import { timestepEmbedding } from "./timestep_embedding.ts";
@@ -88,20 +88,8 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const seed = options.seed ?? 0;
   const params: P = new Map();
   let stream = 0;
-  // uniform variance scaling, fan_avg: U(±√(3 / ((fan_in + fan_out) / 2))); "zero" → 0
   const add = (name: string, shape: number[], init: "fanAvg" | "zero" | "one") => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (init === "one") data.fill(1);
-    if (init === "fanAvg") {
-      const rf = shape.length === 4 ? shape[0] * shape[1] : 1;
-      const fanIn = rf * shape[shape.length - 2], fanOut = rf * shape[shape.length - 1];
-      const limit = Math.sqrt(3 / ((fanIn + fanOut) / 2));
-      const u = _uniformGenerator(seed, stream);
-      for (let i = 0; i < n; i++) data[i] = (2 * u() - 1) * limit;
-    }
-    stream++;
-    const init0 = tf.tensor(data, shape, "float32");
+    const init0 = tf.tensor(_initValues(shape, init, seed, stream++), shape, "float32");
     const v = tf.variable(init0, true); // a copy: the initial tensor can go
     init0.dispose();
     params.set(name, v);
