@@ -298,6 +298,7 @@ Deno.test("FID-MNIST: two halves of the held-out digits are close; noise and bla
   // balanced, confident predictions on real digits; one class for identical blank images
   assertTrue(real.classEntropy > 2.25, `real class entropy ${real.classEntropy}`);
   assertTrue(real.meanConfidence > 0.9, `real confidence ${real.meanConfidence}`);
+  assertTrue(real.confidentFraction > 0.9, `real share > 0.9: ${real.confidentFraction}`);
   assertEquals(real.classCounts.reduce((a, b) => a + b), odd.shape[0]);
   assertEquals(empty.classEntropy, 0);
 });

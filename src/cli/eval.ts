@@ -291,6 +291,11 @@ function _table(r: _EvalResults): string {
       ["FID-MNIST", g.fid.toFixed(2), real.fid.toFixed(2)],
       ["mean confidence", g.meanConfidence.toFixed(3), real.meanConfidence.toFixed(3)],
       [
+        "share with confidence > 0.9",
+        g.confidentFraction.toFixed(3),
+        real.confidentFraction.toFixed(3),
+      ],
+      [
         "class entropy (nats, ln10 = 2.303)",
         g.classEntropy.toFixed(3),
         real.classEntropy.toFixed(3),

@@ -59,6 +59,9 @@ export function _evalReport(r: _EvalResults): string {
         f(g.fid, 2)
       } | ${f(real.fid, 2)} |`,
       `| mean top-class confidence | ${f(g.meanConfidence)} | ${f(real.meanConfidence)} |`,
+      `| share classified with confidence > 0.9 | ${f(g.confidentFraction)} | ${
+        f(real.confidentFraction)
+      } |`,
       `| entropy of predicted classes, nats (ln 10 = 2.303) | ${f(g.classEntropy)} | ${
         f(real.classEntropy)
       } |`,

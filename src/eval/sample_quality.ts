@@ -26,6 +26,8 @@ export interface SampleQuality {
   fid: number;
   /** Mean over images of the largest class probability, in [0.1, 1]. */
   meanConfidence: number;
+  /** Fraction of images whose largest class probability exceeds 0.9. */
+  confidentFraction: number;
   /** Entropy (nats) of the histogram of predicted classes; ln 10 ≈ 2.303 is balanced. */
   classEntropy: number;
   /** How many images were predicted as each digit 0–9. */
@@ -81,7 +83,7 @@ export async function classifierOutputs(
  * @param images [N, 28, 28, 1] in [-1, 1], N ≥ 2.
  * @param reference Feature statistics of the reference set ({@linkcode featureStats} of
  *   {@linkcode classifierOutputs}' features).
- * @returns A promise of `{ n, fid, meanConfidence, classEntropy, classCounts }`.
+ * @returns A promise of `{ n, fid, meanConfidence, confidentFraction, classEntropy, classCounts }`.
  *
  * @example
  * ```ts
@@ -108,14 +110,22 @@ export async function sampleQuality(
   const n = images.shape[0];
   const fid = frechetDistance(featureStats(features, CLASSIFIER_FEATURES), reference);
   const classCounts = new Array(10).fill(0);
-  let confidence = 0;
+  let confidence = 0, confident = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let k = 1; k < 10; k++) if (probs[i * 10 + k] > probs[i * 10 + best]) best = k;
     classCounts[best]++;
     confidence += probs[i * 10 + best] / n;
+    if (probs[i * 10 + best] > 0.9) confident++;
   }
   let classEntropy = 0;
   for (const c of classCounts) if (c > 0) classEntropy -= (c / n) * Math.log(c / n);
-  return { n, fid, meanConfidence: confidence, classEntropy, classCounts };
+  return {
+    n,
+    fid,
+    meanConfidence: confidence,
+    confidentFraction: confident / n,
+    classEntropy,
+    classCounts,
+  };
 }
