@@ -1,5 +1,6 @@
 // Internal: the U-Net's small layers as pure functions of (input, parameters).
 import * as tf from "@tensorflow/tfjs-core";
+import { _canFuseGroupNormSilu, _groupNormSiluWebGPU } from "../webgpu/group_norm_silu.ts";
 
 /** SiLU(x) = x · σ(x). */
 export function _silu(x: tf.Tensor): tf.Tensor {
@@ -30,6 +31,21 @@ export function _groupNorm(
   const g = tf.reshape(x, [B, H, W, groups, C / groups]); // [B, H, W, G, C/G]
   const xhat = _normalize(g, eps);
   return tf.add(tf.mul(tf.reshape(xhat, [B, H, W, C]), gamma), beta);
+}
+
+/**
+ * SiLU(GroupNorm(x)): on webgpu, when no gradient is being recorded, one WGSL program
+ * (src/webgpu/group_norm_silu_program.ts); otherwise the composition of the two.
+ */
+export function _groupNormSilu(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+): tf.Tensor {
+  return _canFuseGroupNormSilu(x)
+    ? _groupNormSiluWebGPU(x, gamma, beta, groups)
+    : _silu(_groupNorm(x, gamma, beta, groups));
 }
 
 const _AXES = [1, 2, 4];

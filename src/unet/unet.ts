@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
 import { _initValues } from "./_init.ts";
 import { _conv3x3 } from "./_conv2d.ts";
-import { _dense, _groupNorm, _silu, _upsample2x } from "./_layers.ts";
+import { _dense, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
 import { timestepEmbedding } from "./timestep_embedding.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
@@ -97,7 +97,9 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   };
   const norm = (name: string, c: number) => {
     const [g, b] = [add(`${name}.gamma`, [c], "one"), add(`${name}.beta`, [c], "zero")];
-    return (h: tf.Tensor) => _groupNorm(h, g, b, cfg.groups);
+    // with silu: SiLU(GroupNorm(h)), one fused WGSL program on webgpu outside tf.grad
+    return (h: tf.Tensor, silu = false) =>
+      silu ? _groupNormSilu(h, g, b, cfg.groups) : _groupNorm(h, g, b, cfg.groups);
   };
   const conv = (name: string, ci: number, co: number, init: "fanAvg" | "zero" = "fanAvg") => {
     const [w, b] = [add(`${name}.w`, [3, 3, ci, co], init), add(`${name}.b`, [co], "zero")];
@@ -117,10 +119,10 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     const skip = ci !== co ? dense(`${name}.skip`, ci, co) : (x: tf.Tensor) => x;
     const id = dropCounter++;
     return (x, emb, drop) => {
-      let h = conv1(_silu(norm1(x))); // [B, H, W, Co]
+      let h = conv1(norm1(x, true)); // [B, H, W, Co]
       const e = tproj(_silu(emb)); // [B, Co]
       h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
-      h = _silu(norm2(h));
+      h = norm2(h, true);
       if (drop !== undefined && cfg.dropout > 0) {
         h = tf.dropout(h, cfg.dropout, undefined, `${drop}:${id}`);
       }
@@ -217,7 +219,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
           h = level.upsample(_upsample2x(h)); // [B, 2H, 2W, C]
         }
       }
-      return convOut(_silu(normOut(h))); // [B, H, W, outChannels]
+      return convOut(normOut(h, true)); // [B, H, W, outChannels]
     });
 
   const numParams = [...params.values()].reduce((a, p) => a + p.size, 0);

@@ -1,0 +1,67 @@
+// Internal: one WGSL program for SiLU(GroupNorm(x)) — y = s · σ(s), s = γ (x - μ) / √(σ² + ε) + β —
+// for tfjs-backend-webgpu. One workgroup of 64 threads per (example, group): two tree
+// reductions in workgroup memory (the mean, then the variance around it, for accuracy), then the
+// normalized, scaled and activated values. tfjs's composition takes ~10 kernels and as many
+// passes over x.
+const _WG = 64;
+
+/** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
+export class _GroupNormSiluProgram {
+  variableNames = ["X", "GAMMA", "BETA"];
+  outputShape: number[];
+  shaderKey = "ddpm_group_norm_silu";
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [_WG, 1, 1];
+  uniforms = "hw : i32, c : i32, cg : i32, groups : i32, eps : f32,";
+
+  /** x [B, H, W, C] in `groups` groups. */
+  constructor(shape: [number, number, number, number], groups: number) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
+    this.dispatch = [shape[0] * groups, 1, 1]; // one workgroup per (b, g)
+  }
+
+  getUserCode(): string {
+    const reduce = (buf: string) => `
+      for (var stride = ${_WG / 2}; stride > 0; stride = stride / 2) {
+        if (lane < stride) { ${buf}[lane] = ${buf}[lane] + ${buf}[lane + stride]; }
+        workgroupBarrier();
+      }`;
+    return `
+      var<workgroup> partial : array<f32, ${_WG}>;
+      fn elem(b : i32, g : i32, k : i32) -> i32 {
+        // k-th element of group g of example b: pixel k / cg, channel g·cg + k % cg
+        return (b * uniforms.hw + k / uniforms.cg) * uniforms.c + g * uniforms.cg + k % uniforms.cg;
+      }
+      fn main(index : i32) {
+        let wg = index / ${_WG};
+        let lane = index % ${_WG};
+        let b = wg / uniforms.groups;
+        let g = wg % uniforms.groups;
+        let n = uniforms.hw * uniforms.cg;
+        var s = 0.0;
+        for (var k = lane; k < n; k = k + ${_WG}) { s = s + X[elem(b, g, k)]; }
+        partial[lane] = s;
+        workgroupBarrier();
+        ${reduce("partial")}
+        let mean = partial[0] / f32(n);
+        workgroupBarrier();
+        var q = 0.0;
+        for (var k = lane; k < n; k = k + ${_WG}) {
+          let d = X[elem(b, g, k)] - mean;
+          q = q + d * d;
+        }
+        partial[lane] = q;
+        workgroupBarrier();
+        ${reduce("partial")}
+        let inv = inverseSqrt(partial[0] / f32(n) + uniforms.eps);
+        for (var k = lane; k < n; k = k + ${_WG}) {
+          let i = elem(b, g, k);
+          let ch = g * uniforms.cg + k % uniforms.cg;
+          let v = (X[i] - mean) * inv * GAMMA[ch] + BETA[ch];
+          setOutputAtIndex(i, v / (1.0 + exp(-v)));
+        }
+      }`;
+  }
+}
