@@ -13,7 +13,7 @@ export type _Term = [name: string, x: unknown, table: Float64Array];
 export function _affine(
   what: string,
   s: Schedule,
-  t: TimestepArg,
+  t: TimestepArg | Int32Array,
   [nameA, a, tableA]: _Term,
   [nameB, b, tableB]: _Term,
 ): Tensor {

@@ -13,6 +13,7 @@ import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule, _checkSeed } from "./_checks.ts";
 import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
 import { normalKl } from "./normal_kl.ts";
+import { forwardNoise } from "./forward_noise.ts";
 import { discretizedGaussianLogLikelihood } from "./discretized_gaussian_log_likelihood.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
@@ -197,10 +198,7 @@ export async function vlbBound(
     for (let t = s.T - 1; t >= 0; t--) {
       termTensors.push(tf.tidy(() => {
         const noise = _randomNormal(x0.shape, seed, t + 1);
-        const xt = tf.add(
-          tf.mul(_coef(s.sqrtAlphasCumprod, t, x0.rank), x0),
-          tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, t, x0.rank), noise),
-        );
+        const xt = forwardNoise(s, { x0, t, noise }); // √ᾱ_t x0 + √(1 - ᾱ_t) ε
         return _vlbTerm(what, model, s, x0, xt, t, { ...opts, checkFinite: t === s.T - 1 });
       }));
       opts.onStep?.(s.T - t, s.T);

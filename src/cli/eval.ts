@@ -30,6 +30,7 @@ import { nearestNeighbours } from "../eval/nearest_neighbours.ts";
 import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
 import { _evalReport, type _EvalResults } from "../eval/_report.ts";
 import { _duration, _progress } from "../train/_progress.ts";
+import { _batch } from "../train/_batches.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
 
@@ -115,11 +116,7 @@ await _run(async () => {
       { length: Math.min(count, from.length) },
       (_, i) => from[Math.floor(i * from.length / Math.min(count, from.length))],
     );
-  const gather = (idx: number[]) => {
-    const out = new Float32Array(idx.length * px);
-    idx.forEach((j, i) => out.set(held.images.subarray(j * px, (j + 1) * px), i * px));
-    return tf.tensor4d(out, [idx.length, size, size, C]);
-  };
+  const gather = (idx: number[]) => _batch(held, idx);
   const allIdx = Array.from({ length: held.shape[0] }, (_, i) => i);
 
   // 1. The bound, on the 8-bit grid: x0 = round((x + 1) · 127.5) / 127.5 - 1
@@ -212,14 +209,14 @@ await _run(async () => {
 
   // 5. Charts, JSON, report
   const strataRows = bpd.strata.map(({ from, to }, kk) => {
-    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((x, y) => x + y, 0) / v.length;
+    const termBpd = _mean(bpd.termsBpd[kk]);
     return {
       from,
       to,
-      meanT: mean(bpd.t[kk]),
-      termBpd: mean(bpd.termsBpd[kk]),
-      contributionBpd: (to - from) * mean(bpd.termsBpd[kk]),
-      epsMse: mean(bpd.epsMse[kk]),
+      meanT: _mean(bpd.t[kk]),
+      termBpd,
+      contributionBpd: (to - from) * termBpd,
+      epsMse: _mean(bpd.epsMse[kk]),
     };
   });
   // per-image points (t, value) and the stratum means, on log-log axes
@@ -249,7 +246,6 @@ await _run(async () => {
     "Training loss ‖ε_θ - ε‖² / D by timestep (held-out)",
     "loss",
   );
-  const mean = (v: Float64Array) => v.reduce((x, y) => x + y, 0) / v.length;
   const results: _EvalResults = {
     checkpoint: checkpointName,
     trainState: ck.state,
@@ -262,8 +258,8 @@ await _run(async () => {
       strata: bpd.strata.length,
       T: base.T,
       variance,
-      priorBpd: mean(bpd.priorBpd),
-      decoderBpd: mean(bpd.decoderBpd),
+      priorBpd: _mean(bpd.priorBpd),
+      decoderBpd: _mean(bpd.decoderBpd),
       terms: strataRows,
       seconds: bpdSeconds,
     },
@@ -280,6 +276,12 @@ await _run(async () => {
       `loss_by_t.svg (${_duration(results.seconds)} in all)`,
   );
 });
+
+function _mean(v: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i];
+  return sum / v.length;
+}
 
 function _table(r: _EvalResults): string {
   const rows: [string, string, string][] = [

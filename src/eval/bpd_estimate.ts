@@ -17,7 +17,7 @@ import type { Schedule } from "../schedule.ts";
 import type { EpsModel, Tensor } from "../types.ts";
 import type { ReverseOptions } from "../p_mean_variance.ts";
 import { _vlbTerm, priorBpd } from "../vlb.ts";
-import { _coef } from "../_timesteps.ts";
+import { _affine } from "../_affine.ts";
 import { _checkBatch, _checkSchedule, _checkSeed } from "../_checks.ts";
 import { _randomNormal, _randomSeed, _uniformGenerator } from "../_random.ts";
 
@@ -124,10 +124,13 @@ export async function bpdEstimate(
         let mse: Tensor | undefined;
         const term = tf.tidy(() => {
           const x0c = tf.slice(x0, i, n), noise = tf.slice(noiseAll, i, n); // [n, ...]
-          // x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε
-          const xt = tf.add(
-            tf.mul(_coef(s.sqrtAlphasCumprod, tc, x0.rank), x0c),
-            tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, tc, x0.rank), noise),
+          // x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε, as forwardNoise
+          const xt = _affine(
+            what,
+            s,
+            tc,
+            ["x0", x0c, s.sqrtAlphasCumprod],
+            ["noise", noise, s.sqrtOneMinusAlphasCumprod],
           );
           const probe: EpsModel = (x, tt) => {
             const eps = model(x, tt);

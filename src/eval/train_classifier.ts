@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.ts";
 import { _adamInit, _adamStep } from "../train/adam.ts";
-import { _batchIndices } from "../train/_batches.ts";
+import { _batch, _batchIndices } from "../train/_batches.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
 import { classifierAccuracy } from "./classifier_accuracy.ts";
@@ -73,7 +73,7 @@ export async function trainClassifier(
   if (!(lr > 0)) throw new RangeError(`Cannot train the classifier: lr must be > 0, got ${lr}`);
   _checkLabelled(data, "data");
   if (test) _checkLabelled(test, "test");
-  const [N] = data.shape, px = 28 * 28;
+  const [N] = data.shape;
   const net = createMnistClassifier({ seed });
   const adam = _adamInit(net.params);
   const vars = [...net.params.values()];
@@ -81,17 +81,13 @@ export async function trainClassifier(
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
     const idx = _batchIndices(N, batch, seed, step);
-    const xb = new Float32Array(batch * px), yb = new Int32Array(batch);
-    idx.forEach((j, i) => {
-      xb.set(data.images.subarray(j * px, (j + 1) * px), i * px);
-      yb[i] = data.labels![j];
-    });
+    const x = _batch(data, idx); // [B, 28, 28, 1]
+    const yb = Int32Array.from(idx, (j) => data.labels![j]);
     // one shift (dy, dx) ∈ [-2, 2]² for the whole batch
     const u = _uniformGenerator(seed, 0x300000 + step);
     const [dy, dx] = [Math.floor(u() * 5) - 2, Math.floor(u() * 5) - 2];
     const { value, grads } = tf.variableGrads(() =>
       tf.tidy(() => {
-        const x = tf.tensor4d(xb, [batch, 28, 28, 1]);
         const padded = tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], -1); // [B, 32, 32, 1]
         const shifted = tf.slice(padded, [0, 2 + dy, 2 + dx, 0], [batch, 28, 28, 1]);
         const labels = tf.oneHot(tf.tensor1d(yb, "int32"), 10);
@@ -101,7 +97,7 @@ export async function trainClassifier(
     const rate = step < steps / 2 ? lr : step < (3 * steps) / 4 ? lr / 2 : lr / 4;
     _adamStep(net.params, g, adam, step + 1, rate);
     const loss = (await value.data())[0];
-    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([x, value, ...Object.values(grads)]);
     if (!Number.isFinite(loss)) {
       net.dispose();
       throw new Error(`Cannot train the classifier: the loss became ${loss} at step ${step + 1}`);

@@ -1,5 +1,7 @@
 // Internal: which examples form each batch, and which are flipped — functions of (seed, step)
 // alone, so that a resumed run draws exactly the batches of an uninterrupted one.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Dataset } from "../data/dataset.ts";
 import { _uniformGenerator } from "../_random.ts";
 
 const _EPOCH_STREAM = 0x100000;
@@ -42,4 +44,33 @@ export function _flips(batch: number, seed: number, step: number): boolean[] {
 /** A per-step seed for the loss's t and ε and for dropout. */
 export function _stepSeed(seed: number, step: number): number {
   return Math.floor(_uniformGenerator(seed, step)() * 2 ** 31);
+}
+
+/**
+ * Gathers images `idx` [B, H, W, C] from the dataset, flipping the marked ones left–right (the
+ * trainer's batches, the classifier's, and eval's held-out subsets).
+ */
+export function _batch(
+  data: Dataset,
+  idx: ArrayLike<number>,
+  flips?: boolean[],
+): tf.Tensor4D {
+  const [, H, W, C] = data.shape;
+  const size = H * W * C;
+  const out = new Float32Array(idx.length * size);
+  for (let b = 0; b < idx.length; b++) {
+    const src = data.images.subarray(idx[b] * size, (idx[b] + 1) * size);
+    if (!flips?.[b]) {
+      out.set(src, b * size);
+      continue;
+    }
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        for (let c = 0; c < C; c++) {
+          out[b * size + (y * W + x) * C + c] = src[(y * W + (W - 1 - x)) * C + c];
+        }
+      }
+    }
+  }
+  return tf.tensor4d(out, [idx.length, H, W, C]);
 }

@@ -1,4 +1,3 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ddimSampleLoop } from "../ddim.ts";
@@ -13,7 +12,7 @@ import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _adamInit, type _AdamState } from "./adam.ts";
 import { _trainStep } from "./_step.ts";
-import { _batchIndices, _flips, _stepSeed } from "./_batches.ts";
+import { _batch, _batchIndices, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
 
 /** Options of {@linkcode train}. */
@@ -220,25 +219,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     emaNet.dispose();
     _disposeAdam(adam);
   }
-}
-
-/** Gathers a batch [B, H, W, C] from the dataset, flipping the marked images left–right. */
-function _batch(data: Dataset, idx: Int32Array, flips?: boolean[]): tf.Tensor4D {
-  const [, H, W, C] = data.shape;
-  const size = H * W * C;
-  const out = new Float32Array(idx.length * size);
-  idx.forEach((n, b) => {
-    const src = data.images.subarray(n * size, (n + 1) * size);
-    if (!flips?.[b]) return out.set(src, b * size);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        for (let c = 0; c < C; c++) {
-          out[b * size + (y * W + x) * C + c] = src[(y * W + (W - 1 - x)) * C + c];
-        }
-      }
-    }
-  });
-  return tf.tensor4d(out, [idx.length, H, W, C]);
 }
 
 function _disposeAdam(a: _AdamState): void {
