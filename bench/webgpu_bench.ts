@@ -2,8 +2,10 @@
 // webgpu (Mesa's llvmpipe on a machine without a GPU — timings there say little about a GPU,
 // but the ratio shows the saved passes), the composition being the baseline.
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../mod.ts";
-import { _groupNorm, _silu } from "../src/unet/_layers.ts";
+import { initBackend, makeSchedule, pMeanVariance, pSample, timestepEmbedding } from "../mod.ts";
+import { _dense, _groupNorm, _silu } from "../src/unet/_layers.ts";
+import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
+import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
 import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
 
 await initBackend("webgpu");
@@ -19,6 +21,50 @@ Deno.bench("tfjs composition (baseline)", { ...opts, baseline: true }, async () 
 });
 Deno.bench("fused WGSL program", opts, async () => {
   const y = _groupNormSiluWebGPU(x, g, b, G);
+  await y.data();
+  y.dispose();
+});
+
+// One ancestral sampling step's arithmetic after the model (the model here returns a fixed
+// tensor, so the step itself is what is timed): pMeanVariance's composition plus σ_t z, which
+// pSample ran before the fused program, against pSample with the program.
+const s = makeSchedule({ kind: "linear", T: 1000 });
+const xt = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 2);
+const eps = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 3);
+const z = tf.randomNormal([64, 28, 28, 1], 0, 1, "float32", 4);
+const model = () => tf.clone(eps);
+const step = { group: "pSample step [64,28,28,1] webgpu", n: 30, warmup: 3 };
+
+Deno.bench("pMeanVariance + σz composition (baseline)", { ...step, baseline: true }, async () => {
+  const y = tf.tidy(() => {
+    const p = pMeanVariance(model, s, { xt, t: 500, checkFinite: false });
+    return tf.add(p.mean, tf.mul(tf.exp(tf.mul(0.5, p.logVariance)), z));
+  });
+  await y.data();
+  y.dispose();
+});
+Deno.bench("fused WGSL program (pSample)", step, async () => {
+  const y = pSample(model, s, { xt, t: 500, noise: z, checkFinite: false });
+  await y.data();
+  y.dispose();
+});
+
+// The U-Net's timestep branch, SiLU(Dense₁(SiLU(Dense₀(sinusoidal(t))))), at the mnist widths
+// (ch 32, hidden 128) and batch 16.
+const tb = tf.tensor1d(Array.from({ length: 16 }, (_, i) => 60 * i), "int32");
+const [w0, b0] = [tf.randomNormal([32, 128], 0, 0.1, "float32", 5), tf.zeros([128])];
+const [w1, b1] = [tf.randomNormal([128, 128], 0, 0.1, "float32", 6), tf.zeros([128])];
+const mlp = { group: "timestep MLP [16] → [16,128] webgpu", n: 50, warmup: 5 };
+
+Deno.bench("tfjs composition (baseline)", { ...mlp, baseline: true }, async () => {
+  const y = tf.tidy(() => _silu(_dense(_silu(_dense(timestepEmbedding(tb, 32), w0, b0)), w1, b1)));
+  await y.data();
+  y.dispose();
+});
+Deno.bench("fused WGSL program", mlp, async () => {
+  const y = tf.tidy(() =>
+    _timestepMlpWebGPU(tb, tf.tensor1d(_sinusoidFrequencies(32)), w0, b0, w1, b1)
+  );
   await y.data();
   y.dispose();
 });

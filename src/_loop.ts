@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import { _checkSchedule, _checkSeed, _nonFiniteError } from "./_checks.ts";
 import { _noiseFor } from "./_noise.ts";
-import { _randomSeed } from "./_random.ts";
+import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import type { Tensor } from "./types.ts";
 
@@ -24,6 +24,12 @@ export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {
   checkFiniteEvery?: number;
   /** Called after each step with (steps done, total steps). */
   onStep?: (done: number, total: number) => void;
+  /**
+   * Sample rows [start, start + B) of a batch of `of` images (B = shape[0]): x_T (when drawn
+   * from `seed`) and every step's noise are those rows of the whole batch's, so shards sampled
+   * apart — in workers or processes — and put together equal one call with shape [of, ...].
+   */
+  rows?: { start: number; of: number };
 }
 
 /** One step of a progressive sampling loop. Both tensors belong to the caller. */
@@ -36,14 +42,38 @@ export interface SampleLoopStep {
   predX0: Tensor;
 }
 
-/** A sampler step: x_t → (x_{t-1}, x̂0), with noise drawn from (seed, stream). */
+/**
+ * A sampler step: x_t → (x_{t-1}, x̂0), with the noise given or else drawn from (seed, stream).
+ */
 export type _Step = (
   xt: Tensor,
   t: number,
   seed: number,
   stream: number,
   wantFlag: boolean,
+  noise: Tensor | undefined,
 ) => { sample: Tensor; predX0: Tensor; finite?: Tensor };
+
+/** Checks `rows` against the batch B. */
+function _checkRows(
+  what: string,
+  rows: unknown,
+  B: number,
+): { start: number; of: number } | undefined {
+  if (rows === undefined) return undefined;
+  const r = rows as { start?: unknown; of?: unknown };
+  const ok = typeof r === "object" && r !== null && Number.isInteger(r.start) &&
+    Number.isInteger(r.of) && (r.start as number) >= 0 &&
+    (r.start as number) + B <= (r.of as number);
+  if (!ok) {
+    throw new RangeError(
+      `Cannot ${what}: rows must be { start, of } with 0 <= start and start + ${B} <= of (the batch), got ${
+        JSON.stringify(rows)
+      }`,
+    );
+  }
+  return r as { start: number; of: number };
+}
 
 /** Runs t = T-1 … 0, yielding clones the caller owns. */
 export async function* _sampleLoop(
@@ -69,14 +99,32 @@ export async function* _sampleLoop(
       `Cannot ${what}: checkFiniteEvery must be an integer >= 0, got ${every}`,
     );
   }
+  const rows = _checkRows(what, opts.rows, shape[0]);
   const seed = opts.seed ?? _randomSeed();
-  const z = _noiseFor(what, { shape }, "shape", opts.noise, seed, 0);
-  let x: Tensor = z.owned ? z.noise : tf.clone(z.noise);
+  // with rows: this shard's rows of the whole batch's noise from (seed, stream)
+  const shardNoise = (stream: number) =>
+    tf.tidy(() =>
+      tf.slice(_randomNormal([rows!.of, ...shape.slice(1)], seed, stream), rows!.start, shape[0])
+    );
+  let x: Tensor;
+  if (rows && opts.noise === undefined) {
+    x = shardNoise(0);
+  } else {
+    const z = _noiseFor(what, { shape }, "shape", opts.noise, seed, 0);
+    x = z.owned ? z.noise : tf.clone(z.noise);
+  }
   try {
     for (let i = 0; i < s.T; i++) {
       const t = s.T - 1 - i;
       const check = i === 0 || t === 0 || (every > 0 && i % every === 0);
-      const { sample, predX0, finite } = step(x, t, seed, t + 1, check);
+      const noise = rows ? shardNoise(t + 1) : undefined;
+      const { sample, predX0, finite } = (() => {
+        try {
+          return step(x, t, seed, t + 1, check, noise);
+        } finally {
+          noise?.dispose();
+        }
+      })();
       x.dispose();
       x = sample;
       if (finite) {

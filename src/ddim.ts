@@ -11,6 +11,7 @@ import { _coefFn, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
 import { _noiseFor } from "./_noise.ts";
+import { _canFuseSampleStep, _fusedReverseStep } from "./webgpu/sample_step.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
 import type { Tensor } from "./types.ts";
 
@@ -87,6 +88,16 @@ function _ddimStep(
   };
   const z = eta > 0 ? _noiseFor(what, xt, "xt", args.noise, args.seed, stream) : undefined;
   try {
+    if (_canFuseSampleStep(xt)) {
+      // the same update as one WGSL program: with ε̂ = (a_t x_t - x̂0) / b_t (a = √(1/ᾱ_t),
+      // b = √(1/ᾱ_t - 1)), √ᾱ_{t-1} x̂0 + d_t ε̂ = (√ᾱ_{t-1} - d_t / b_t) x̂0 + (d_t a_t / b_t) x_t
+      // where d_t = √(1 - ᾱ_{t-1} - σ_t²)
+      return _fusedReverseStep(what, model, s, xt, ts, args, z?.noise, wantFlag, (t) => {
+        const d = Math.sqrt(Math.max(1 - s.alphasCumprodPrev[t] - sigma(t) ** 2, 0));
+        const [a, b] = [s.sqrtRecipAlphasCumprod[t], s.sqrtRecipm1AlphasCumprod[t]];
+        return [Math.sqrt(s.alphasCumprodPrev[t]) - d / b, (d * a) / b, t === 0 ? 0 : sigma(t)];
+      });
+    }
     return tf.tidy(() => {
       const p = _pMeanVariance(what, model, s, xt, ts, args, wantFlag);
       const r = xt.rank;
@@ -115,7 +126,7 @@ function _ddimStep(
  *
  * @param model The denoising model.
  * @param s The schedule (usually respaced, e.g. `respace(s, "ddim50")`).
- * @param opts `{ shape, eta?, noise?, seed?, clipDenoised?, prediction?, onStep? }`.
+ * @param opts `{ shape, eta?, noise?, seed?, clipDenoised?, prediction?, onStep?, rows? }`.
  * @returns A generator of `{ t, sample, predX0 }`, from t = T-1 down to 0.
  *
  * @example
@@ -143,14 +154,14 @@ export function ddimSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, wantFlag) =>
+    (xt, t, seed, stream, wantFlag, noise) =>
       _ddimStep(
         what,
         model,
         s,
         xt,
         t,
-        { ...opts, noise: undefined, seed, checkFinite: false },
+        { ...opts, noise, seed, checkFinite: false },
         stream,
         wantFlag,
       ),
@@ -162,7 +173,7 @@ export function ddimSampleLoopProgressive(
  *
  * @param model The denoising model.
  * @param s The schedule (usually respaced, e.g. `respace(s, "ddim50")`).
- * @param opts `{ shape, eta?, noise?, seed?, clipDenoised?, prediction?, onStep? }`.
+ * @param opts `{ shape, eta?, noise?, seed?, clipDenoised?, prediction?, onStep?, rows? }`.
  * @returns The samples, of `shape`.
  *
  * @example 50 deterministic DDIM steps

@@ -72,7 +72,8 @@ export function pMeanVariance(
 }
 
 /** The model's σ_t² as a function of t, for a variance kind. */
-function _varianceAt(
+/** σ_t² as a function of t for the variance kind. */
+export function _varianceAt(
   what: string,
   s: Schedule,
   kind: VarianceKind | undefined,
@@ -90,6 +91,25 @@ function _varianceAt(
 }
 
 /** pMeanVariance after the arguments were read: ts are host timesteps. */
+/**
+ * The predicted x̂0 as a_t x_t - b_t out for each parameterization:
+ * - eps: x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ
+ * - v:   x̂0 = √ᾱ_t x_t - √(1 - ᾱ_t) v_θ
+ * - x0:  x̂0 = 0 · x_t - (-1) · x̂0_θ
+ */
+export function _x0Coefficients(
+  s: Schedule,
+  prediction: Prediction,
+): [(t: number) => number, (t: number) => number] {
+  if (prediction === "eps") {
+    return [(t) => s.sqrtRecipAlphasCumprod[t], (t) => s.sqrtRecipm1AlphasCumprod[t]];
+  }
+  if (prediction === "v") {
+    return [(t) => s.sqrtAlphasCumprod[t], (t) => s.sqrtOneMinusAlphasCumprod[t]];
+  }
+  return [() => 0, () => -1];
+}
+
 export function _pMeanVariance(
   what: string,
   model: EpsModel,
@@ -106,22 +126,11 @@ export function _pMeanVariance(
   return tf.tidy(() => {
     const tModel = _modelTimesteps(s, ts, xt.shape[0]);
     const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
-    let predX0: Tensor;
-    if (prediction === "eps") {
-      // x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ
-      predX0 = tf.sub(
-        tf.mul(_coef(s.sqrtRecipAlphasCumprod, ts, r), xt),
-        tf.mul(_coef(s.sqrtRecipm1AlphasCumprod, ts, r), out),
-      );
-    } else if (prediction === "v") {
-      // x̂0 = √ᾱ_t x_t - √(1 - ᾱ_t) v_θ
-      predX0 = tf.sub(
-        tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), xt),
-        tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), out),
-      );
-    } else {
-      predX0 = out;
-    }
+    // x̂0 = a_t x_t - b_t out (see _x0Coefficients); the model's output itself for "x0"
+    const [a, b] = _x0Coefficients(s, prediction);
+    let predX0 = prediction === "x0"
+      ? out
+      : tf.sub(tf.mul(_coefFn(a, ts, r), xt), tf.mul(_coefFn(b, ts, r), out));
     if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
     // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
     const mean = tf.add(

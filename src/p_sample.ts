@@ -3,7 +3,8 @@ import type { Schedule } from "./schedule.ts";
 import type { EpsModel } from "./types.ts";
 import { _coefFn, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
-import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
+import { _pMeanVariance, _varianceAt, type ReverseOptions } from "./p_mean_variance.ts";
+import { _canFuseSampleStep, _fusedReverseStep } from "./webgpu/sample_step.ts";
 import { _noiseFor } from "./_noise.ts";
 import type { Tensor } from "./types.ts";
 
@@ -64,6 +65,15 @@ export function _pSampleStep(
 ): { sample: Tensor; predX0: Tensor; finite?: Tensor } {
   const z = _noiseFor(what, xt, "xt", args.noise, args.seed, stream);
   try {
+    if (_canFuseSampleStep(xt)) {
+      // the same step as one WGSL program: μ̃ = c1_t x̂0 + c2_t x_t, + σ_t z with σ_0 = 0
+      const variance = _varianceAt(what, s, args.variance);
+      return _fusedReverseStep(what, model, s, xt, ts, args, z.noise, wantFlag, (t) => [
+        s.posteriorMeanCoef1[t],
+        s.posteriorMeanCoef2[t],
+        t === 0 ? 0 : Math.sqrt(variance(t)),
+      ]);
+    }
     return tf.tidy(() => {
       const p = _pMeanVariance(what, model, s, xt, ts, args, wantFlag);
       // σ_t z with z = 0 at t = 0: mask = [t ≠ 0]

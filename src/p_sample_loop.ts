@@ -11,7 +11,7 @@ import type { Tensor } from "./types.ts";
  *
  * @param model The denoising model.
  * @param s The schedule (a respaced one samples on its kept steps).
- * @param opts `{ shape, noise?, seed?, variance?, clipDenoised?, prediction?, onStep? }`.
+ * @param opts `{ shape, noise?, seed?, variance?, clipDenoised?, prediction?, onStep?, rows? }`.
  * @returns A generator of `{ t, sample, predX0 }`, from t = T-1 down to 0.
  *
  * @example Watch x̂0 while sampling a 10-step chain
@@ -36,14 +36,14 @@ export function pSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, wantFlag) =>
+    (xt, t, seed, stream, wantFlag, noise) =>
       _pSampleStep(
         what,
         model,
         s,
         xt,
         t,
-        { ...opts, noise: undefined, seed, checkFinite: false },
+        { ...opts, noise, seed, checkFinite: false },
         stream,
         wantFlag,
       ),
@@ -56,7 +56,7 @@ export function pSampleLoopProgressive(
  *
  * @param model The denoising model.
  * @param s The schedule (a respaced one samples on its kept steps).
- * @param opts `{ shape, noise?, seed?, variance?, clipDenoised?, prediction?, onStep? }`.
+ * @param opts `{ shape, noise?, seed?, variance?, clipDenoised?, prediction?, onStep?, rows? }`.
  * @returns A promise of the samples, of `shape`.
  *
  * @example

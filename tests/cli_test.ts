@@ -57,6 +57,8 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
     prog,
     "--backend",
     "wasm",
+    "--workers",
+    "1",
   ]);
   assertEquals(s.code, 0, s.stderr);
   assertTrue(s.stdout.includes("ddim with 4 steps · 3 images 28×28×1"), s.stdout);
@@ -70,6 +72,25 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
   const p = decodePng(Deno.readFileSync(prog));
   // 4 snapshots as columns; x_t and x̂0 rows for each of the 3 samples
   assertEquals([p.width, p.height], [4 * 56 + 5 * 2, 6 * 56 + 7 * 2]);
+  // the same images, progression included, from 2 workers (one shard each: images 0–1 and 2)
+  const [npy2, prog2] = [join(dir, "s2.npy"), join(dir, "p2.png")];
+  const w = _cli("sample", [
+    ...["--checkpoint", ck, "--n", "3", "--steps", "4", "--out", join(dir, "s2.png")],
+    ...["--npy", npy2, "--progression", prog2, "--backend", "wasm", "--workers", "2"],
+  ]);
+  assertEquals(w.code, 0, w.stderr);
+  assertTrue(w.stdout.includes("3 images 28×28×1 · checkpoint"), w.stdout);
+  assertTrue(w.stdout.includes("· 2 workers"), w.stdout);
+  assertEquals(
+    Deno.readFileSync(npy2),
+    Deno.readFileSync(npy),
+    "the .npy does not depend on --workers",
+  );
+  assertEquals(
+    decodePng(Deno.readFileSync(prog2)).data,
+    p.data,
+    "nor does the progression",
+  );
   // the export keeps the EMA weights only, and sample reads it
   const model = join(dir, "model.safetensors");
   assertEquals(_cli("export", ["--checkpoint", ck, "--out", model]).code, 0);
@@ -122,6 +143,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
     ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
     ["sample", ["--n", "0"], "--n must be an integer >= 1, got 0"],
+    ["sample", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
     [
       "sample",
       ["--checkpoint", "/no/such.safetensors"],

@@ -6,6 +6,7 @@ import { createUNet, timestepEmbedding, type UNetConfig, unetPresets } from "../
 import { TINY } from "./_tiny.ts";
 import { _conv3x3 } from "../src/unet/_conv2d.ts";
 import { _groupNorm, _spread2x } from "../src/unet/_layers.ts";
+import { _batchMatMul } from "../src/unet/_matmul.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertClose, BACKENDS, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertThrows, assertTrue } from "./_assert.ts";
@@ -149,6 +150,73 @@ backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", a
     r.dispose();
   }
 });
+
+backendTest(
+  "_batchMatMul (and _matMul, its 2-D product) and its gradients match float64 loops",
+  async () => {
+    // d/da and d/db of Σ r ⊙ op(a)·op(b): da = r·op(b)ᵀ, db = op(a)ᵀ·r, then op's transpose;
+    // on wasm these go through explicit transposes and per-slice 2-D products (src/unet/_matmul.ts)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer(),
+        async (B, N, K, M, tA, tB, seed) => {
+          const [av, bv, rv] = [
+            _values(B * N * K, seed),
+            _values(B * K * M, seed + 1),
+            _values(B * N * M, seed + 2),
+          ];
+          // op(a)[b, i, k] and op(b)[b, k, j] read from the stored layouts
+          const ai = (b: number, i: number, k: number) => b * N * K + (tA ? k * N + i : i * K + k);
+          const bi = (b: number, k: number, j: number) => b * K * M + (tB ? j * K + k : k * M + j);
+          const y = new Float64Array(B * N * M),
+            da = new Float64Array(av.length),
+            db = new Float64Array(bv.length);
+          const [sy, sa, sb] = [
+            new Float64Array(y.length),
+            new Float64Array(da.length),
+            new Float64Array(db.length),
+          ];
+          for (let b = 0; b < B; b++) {
+            for (let i = 0; i < N; i++) {
+              for (let j = 0; j < M; j++) {
+                const o = (b * N + i) * M + j;
+                for (let k = 0; k < K; k++) {
+                  const [p, q] = [av[ai(b, i, k)], bv[bi(b, k, j)]];
+                  y[o] += p * q;
+                  sy[o] += Math.abs(p * q);
+                  da[ai(b, i, k)] += rv[o] * q;
+                  sa[ai(b, i, k)] += Math.abs(rv[o] * q);
+                  db[bi(b, k, j)] += p * rv[o];
+                  sb[bi(b, k, j)] += Math.abs(p * rv[o]);
+                }
+              }
+            }
+          }
+          const a = tf.tensor3d(av, tA ? [B, K, N] : [B, N, K]),
+            bt = tf.tensor3d(bv, tB ? [B, M, K] : [B, K, M]);
+          const r = tf.tensor3d(rv, [B, N, M]);
+          const f = (x: tf.Tensor, z: tf.Tensor) =>
+            _batchMatMul(x as tf.Tensor3D, z as tf.Tensor3D, tA, tB);
+          const [ga, gb] = tf.grads((x, z) => tf.sum(tf.mul(f(x, z), r)))([a, bt]);
+          // float32 sums of ≤ 6 products of values in [-1, 1]
+          const tol = { atol: 1e-6, rtol: 1e-5 },
+            what = `B=${B} N=${N} K=${K} M=${M} tA=${tA} tB=${tB}`;
+          assertClose(await read(f(a, bt)), y, `value ${what}`, { ...tol, scale: sy });
+          assertClose(await read(ga), da, `da ${what}`, { ...tol, scale: sa });
+          assertClose(await read(gb), db, `db ${what}`, { ...tol, scale: sb });
+          tf.dispose([a, bt, r, ga, gb]);
+        },
+      ),
+      { seed: FC_SEED, numRuns: 25 },
+    );
+  },
+);
 
 backendTest(
   "_spread2x (nearest ×2 upsampling, zero insertion) and its gradient match loops",

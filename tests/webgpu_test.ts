@@ -2,9 +2,35 @@
 // lavapipe on machines without a GPU).
 import * as tf from "@tensorflow/tfjs-core";
 import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
-import { _groupNorm, _groupNormSilu, _silu } from "../src/unet/_layers.ts";
+import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/unet/_layers.ts";
+import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
+import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
+import {
+  ddimSample,
+  makeSchedule,
+  pMeanVariance,
+  pSample,
+  respace,
+  timestepEmbedding,
+} from "../mod.ts";
+import { _pSampleStep } from "../src/p_sample.ts";
 import { assertClose, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
+
+/**
+ * Runs f and fails on any WebGPU validation error it raised: a program WebGPU rejects never
+ * runs, and its output buffer, recycled from tfjs's pool, can hold an earlier result — even the
+ * reference's.
+ */
+async function _valid<T extends tf.Tensor>(what: string, f: () => T): Promise<T> {
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  device.pushErrorScope("validation");
+  const out = f();
+  await out.data(); // submits the work while the scope is open
+  const err = await device.popErrorScope();
+  assertEquals(err?.message ?? null, null, `${what}: WebGPU validation: ${err?.message}`);
+  return out;
+}
 
 Deno.test({
   name: "webgpu: the fused GroupNorm+SiLU program matches tfjs's composition (U-Net shapes)",
@@ -20,8 +46,10 @@ Deno.test({
       );
       const g = tf.randomNormal([C], 1, 0.2, "float32", 2);
       const b = tf.randomNormal([C], 0, 0.2, "float32", 3);
+      const got = await read(
+        await _valid("GroupNorm+SiLU", () => _groupNormSiluWebGPU(x, g, b, G)),
+      );
       const want = await read(_silu(_groupNorm(x, g, b, G)));
-      const got = await read(_groupNormSiluWebGPU(x, g, b, G));
       // float32 sums over ≤ 7,000 values in a different order: measured ≤ 1e-6
       assertClose(got, want, `[${B},${H},${W},${C}] G=${G}`, { atol: 1e-5, rtol: 1e-5 });
       tf.dispose([x, g, b]);
@@ -47,5 +75,147 @@ Deno.test({
     assertClose(gv, wv, "gradient", { atol: 1e-6, rtol: 1e-5 });
     assertTrue(gv.some((v) => v !== 0), "a non-trivial gradient");
     tf.dispose([x, g, b]);
+  },
+});
+
+Deno.test({
+  name: "webgpu: pSample's fused step program matches pMeanVariance's composition",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    const s = makeSchedule({ kind: "linear", T: 100 });
+    const [B, H, W, C] = [4, 5, 3, 2];
+    // x_t spread beyond [-1, 1] so that clipping x̂0 matters; one timestep per example, 0 included
+    const xt = tf.mul(tf.randomNormal([B, H, W, C], 0, 1, "float32", 5), 2);
+    const out = tf.randomNormal([B, H, W, C], 0, 1, "float32", 6);
+    const z = tf.randomNormal([B, H, W, C], 0, 1, "float32", 7);
+    const model = () => tf.clone(out);
+    const t = new Int32Array([0, 1, 50, 99]);
+    for (const prediction of ["eps", "v", "x0"] as const) {
+      for (const variance of ["fixedSmall", "fixedLarge"] as const) {
+        for (const clipDenoised of [true, false]) {
+          const opts = { prediction, variance, clipDenoised, checkFinite: false };
+          const what = `${prediction} ${variance} clip=${clipDenoised}`;
+          const before = tf.memory().numTensors;
+          const got = await _valid(
+            what,
+            () => pSample(model, s, { xt, t: tf.tensor1d(t, "int32"), noise: z, ...opts }),
+          );
+          assertEquals(tf.memory().numTensors, before + 2, `${what}: only x_{t-1} (and t) remain`);
+          const p = pMeanVariance(model, s, { xt, t: tf.tensor1d(t, "int32"), ...opts });
+          // the composition: μ̃ + σ z with σ = 0 at t = 0 (mask on the first example)
+          const mask = tf.tensor([0, 1, 1, 1], [B, 1, 1, 1]);
+          const want = tf.add(p.mean, tf.mul(tf.mul(mask, tf.sqrt(p.variance)), z));
+          // ≤ 5 float32 operations on values ≤ ~20 in either order: 1e-5 relative
+          assertClose(await read(got), await read(want), what, { atol: 1e-5, rtol: 1e-5 });
+          tf.dispose([got, want, mask, p.mean, p.variance, p.logVariance, p.predX0, p.eps]);
+        }
+      }
+    }
+    tf.dispose([xt, out, z]);
+  },
+});
+
+Deno.test({
+  name: "webgpu: the sampling loop's x̂0 from the fused step equals pMeanVariance's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    const s = makeSchedule({ kind: "cosine", T: 20 });
+    const model = (x: tf.Tensor) => tf.mul(x, 0.3);
+    const xt = tf.mul(tf.randomNormal([3, 4, 4, 1], 0, 1, "float32", 8), 1.5);
+    const z = tf.zerosLike(xt);
+    for (const t of [0, 7, 19]) {
+      const { sample, predX0 } = _pSampleStep("sample", model, s, xt, t, { noise: z });
+      const p = pMeanVariance(model, s, { xt, t, checkFinite: false });
+      assertClose(await read(predX0), await read(p.predX0), `x̂0 t=${t}`, {
+        atol: 1e-5,
+        rtol: 1e-5,
+      });
+      // z = 0: x_{t-1} is the posterior mean
+      assertClose(await read(sample), await read(p.mean), `mean t=${t}`, {
+        atol: 1e-5,
+        rtol: 1e-5,
+      });
+      tf.dispose([sample, predX0, p.mean, p.variance, p.logVariance, p.predX0, p.eps]);
+    }
+    tf.dispose([xt, z]);
+  },
+});
+
+Deno.test({
+  name: "webgpu: ddimSample's fused step matches DDIM's formula on pMeanVariance's x̂0 and ε̂",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim25");
+    const [B, H] = [4, 6];
+    const xt = tf.mul(tf.randomNormal([B, H, H, 1], 0, 1, "float32", 9), 2);
+    const out = tf.randomNormal([B, H, H, 1], 0, 1, "float32", 10);
+    const z = tf.randomNormal([B, H, H, 1], 0, 1, "float32", 11);
+    const model = () => tf.clone(out);
+    const t = new Int32Array([0, 1, 12, 24]);
+    for (const eta of [0, 1]) {
+      for (const prediction of ["eps", "v"] as const) {
+        const got = await _valid(`ddim eta=${eta} ${prediction}`, () =>
+          ddimSample(model, s, {
+            xt,
+            t: tf.tensor1d(t, "int32"),
+            eta,
+            noise: z,
+            prediction,
+            checkFinite: false,
+          }));
+        const p = pMeanVariance(model, s, { xt, t: tf.tensor1d(t, "int32"), prediction });
+        // √ᾱ_{t-1} x̂0 + √(1 - ᾱ_{t-1} - σ_t²) ε̂ + σ_t z (σ_0 = 0), in float64 per example
+        const [x0v, epsv, zv] = [await read(p.predX0), await read(p.eps), await read(tf.clone(z))];
+        const n = H * H, want = new Float64Array(B * n);
+        for (let i = 0; i < B; i++) {
+          const ab = s.alphasCumprod[t[i]], abPrev = s.alphasCumprodPrev[t[i]];
+          const sigma = eta * Math.sqrt((1 - abPrev) / (1 - ab)) * Math.sqrt(1 - ab / abPrev);
+          const d = Math.sqrt(Math.max(1 - abPrev - sigma ** 2, 0));
+          for (let k = i * n; k < (i + 1) * n; k++) {
+            want[k] = Math.sqrt(abPrev) * x0v[k] + d * epsv[k] + (t[i] === 0 ? 0 : sigma * zv[k]);
+          }
+        }
+        // float32 x̂0 and ε̂ recombined in another order: 1e-5 relative to values ≤ ~10
+        assertClose(await read(got), want, `eta=${eta} ${prediction}`, { atol: 2e-5, rtol: 1e-5 });
+        tf.dispose([got, p.mean, p.variance, p.logVariance, p.predX0, p.eps]);
+      }
+    }
+    tf.dispose([xt, out, z]);
+  },
+});
+
+Deno.test({
+  name:
+    "webgpu: the fused timestep-MLP program matches tfjs's composition (mnist and cifar10 widths)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    for (const [B, ch] of [[3, 32], [5, 128]]) {
+      const H = 4 * ch;
+      const t = tf.tensor1d([0, 1, 999, 500, 37].slice(0, B), "int32");
+      // weights of the init's scale (fan-avg) so that both SiLUs see values of order 1
+      const w0 = tf.randomNormal([ch, H], 0, Math.sqrt(2 / (ch + H)), "float32", 12);
+      const b0 = tf.randomNormal([H], 0, 0.1, "float32", 13);
+      const w1 = tf.randomNormal([H, H], 0, Math.sqrt(1 / H), "float32", 14);
+      const b1 = tf.randomNormal([H], 0, 0.1, "float32", 15);
+      const freqs = tf.tensor1d(_sinusoidFrequencies(ch));
+      const got = await read(
+        await _valid("timestep MLP", () => _timestepMlpWebGPU(t, freqs, w0, b0, w1, b1)),
+      );
+      const want = await read(
+        _silu(_dense(_silu(_dense(timestepEmbedding(t, ch), w0, b0)), w1, b1)),
+      );
+      // float32 sums of ≤ 512 products in another order: measured ≤ 1e-6
+      assertClose(got, want, `B=${B} ch=${ch}`, { atol: 1e-5, rtol: 1e-5 });
+      assertTrue(want.some((v) => Math.abs(v) > 0.1), "non-trivial values");
+      tf.dispose([t, w0, b0, w1, b1, freqs]);
+    }
   },
 });

@@ -2,24 +2,19 @@
 //
 //   deno task sample [--checkpoint FILE] [--n 64] [--sampler ddpm|ddim] [--steps 50] [--eta 0]
 //                    [--seed 0] [--out out/samples.png] [--npy FILE] [--progression FILE]
-//                    [--backend auto|webgpu|wasm|cpu]
+//                    [--backend auto|webgpu|wasm|cpu] [--workers N]
 //   bun src/cli/sample.ts ...        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
 import { initBackend } from "../backend.ts";
-import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
-import { setWeights } from "../io/weights.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
-import { createUNet } from "../unet/unet.ts";
-import { makeSchedule } from "../schedule.ts";
-import { respace } from "../respace.ts";
-import { ddimSampleLoopProgressive } from "../ddim.ts";
-import { pSampleLoopProgressive } from "../p_sample_loop.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
+import { _loadSampler, _runShard, type _ShardJob } from "./_sample_shard.ts";
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -37,6 +32,9 @@ Options:
   --progression FILE    also write x_t (odd rows) and predicted x0 (even rows) of the
                         first 4 samples at 10 steps of the chain, noisy to clean
   --backend NAME        auto, webgpu, wasm or cpu                                   [auto]
+  --workers N           split the images over N workers, one tfjs each (wasm and cpu
+                        run on one core each); the images do not depend on N
+                                            [wasm, cpu: the cores, at most 4; webgpu: 1]
   --help                this text`;
 
 await _run(async () => {
@@ -53,6 +51,7 @@ await _run(async () => {
       npy: { type: "string" },
       progression: { type: "string" },
       backend: { type: "string", default: "auto" },
+      workers: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -67,44 +66,70 @@ await _run(async () => {
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
-  const ck = await loadCheckpoint(source);
-  const unet = createUNet(ck.config.unet);
-  setWeights(unet.params, ck.ema);
-  const base = makeSchedule(ck.config.schedule);
   const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
-  const s = a.sampler === "ddim"
-    ? respace(base, `ddim${steps ?? 50}`)
-    : steps === undefined || steps === base.T
-    ? base
-    : respace(base, String(steps));
+  const { unet, s } = await _loadSampler(source, a.sampler, steps);
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const workers = Math.min(
+    n,
+    a.workers === undefined
+      ? (info.backend === "webgpu" ? 1 : Math.min(cores, 4))
+      : _intArg("workers", a.workers, 1),
+  );
   const { imageSize: size, inChannels: C } = unet.config;
   console.log(
     `backend ${info.backend} · ${a.sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
-      `checkpoint ${source instanceof URL ? "bundled mnist" : source}`,
+      `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
+      (workers > 1 ? ` · ${workers} workers` : ""),
   );
   const shape = [n, size, size, C];
-  const chain = a.sampler === "ddim"
-    ? ddimSampleLoopProgressive(unet, s, { shape, seed, eta })
-    : pSampleLoopProgressive(unet, s, { shape, seed });
-  const show = Math.min(n, 4), snaps = 10;
-  const at = new Set(
-    Array.from({ length: snaps }, (_, k) => Math.round((s.T - 1) * (1 - k / (snaps - 1)))),
+  const snaps = 10;
+  const snapAt = Array.from(
+    { length: snaps },
+    (_, k) => Math.round((s.T - 1) * (1 - k / (snaps - 1))),
   );
-  const rows: Tensor[][] = [];
+  // contiguous shards of near-equal size; the progression shows the first `show` images, kept
+  // by the shards that hold them
+  const cuts = Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
+  const show = Math.min(n, 4);
+  const shows = cuts.slice(0, -1).map((c, w) => Math.max(0, Math.min(show - c, cuts[w + 1] - c)));
+  const job = (w: number): _ShardJob => ({
+    checkpoint: source instanceof URL ? source.href : pathToFileURL(source).href,
+    sampler: a.sampler as "ddpm" | "ddim",
+    steps,
+    eta,
+    seed,
+    start: cuts[w],
+    count: cuts[w + 1] - cuts[w],
+    of: n,
+    snapAt: a.progression ? snapAt : [],
+    show: shows[w],
+  });
   const bar = _progress(s.T, 0, true, 10);
   const t0 = performance.now();
-  let last: Tensor | undefined, done = 0;
-  for await (const { t, sample, predX0 } of chain) {
-    if (a.progression && at.has(t)) {
-      rows.push([tf.slice(sample, 0, show), tf.slice(predX0, 0, show)]);
-    }
-    predX0.dispose();
-    last?.dispose();
-    last = sample;
-    bar.update(++done, NaN);
+  let done = 0;
+  const tick = () => bar.update(Math.floor(++done / workers), NaN);
+  let x: Tensor, rows: Tensor[][];
+  if (workers === 1) {
+    ({ samples: x, snaps: rows } = await _runShard(unet, s, job(0), tick));
+  } else {
+    const backend = info.backend === "cpu" ? "cpu" : "wasm";
+    const parts = await Promise.all(
+      Array.from({ length: workers }, (_, w) => _inWorker(job(w), backend, tick)),
+    );
+    x = tf.tidy(() =>
+      tf.concat(parts.map((p, w) => tf.tensor(p.samples, [cuts[w + 1] - cuts[w], size, size, C])))
+    );
+    // snapshot k: [x_t, x̂0] of the first `show` images, from the shards that hold them
+    const held = parts.map((p, w) => ({ ...p, rows: shows[w] })).filter((p) => p.rows > 0);
+    rows = held[0].snaps.map((_, k) =>
+      [0, 1].map((which) =>
+        tf.tidy(() =>
+          tf.concat(held.map((p) => tf.tensor(p.snaps[k][which], [p.rows, size, size, C])))
+        )
+      )
+    );
   }
   bar.done();
-  const x = last!;
   _atomicWrite(a.out, await imageGrid(x, { scale: 2 }));
   console.log(`wrote ${a.out} (${_duration((performance.now() - t0) / 1000)})`);
   if (a.npy) {
@@ -131,3 +156,31 @@ await _run(async () => {
   x.dispose();
   unet.dispose();
 });
+
+/** Runs one shard in a worker (src/cli/_sample_worker.ts) and resolves to its data. */
+function _inWorker(
+  job: _ShardJob,
+  backend: "wasm" | "cpu",
+  onStep: () => void,
+): Promise<{ samples: Float32Array; snaps: Float32Array[][] }> {
+  const worker = new Worker(new URL("./_sample_worker.ts", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.kind === "step") return onStep();
+      worker.terminate();
+      if (m.kind === "done") resolve({ samples: m.samples, snaps: m.snaps });
+      else {reject(
+          new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${m.message}`),
+        );}
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      worker.terminate();
+      reject(
+        new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${e.message}`),
+      );
+    };
+    worker.postMessage({ job, backend });
+  });
+}

@@ -1,6 +1,7 @@
 // Internal: the U-Net's small layers as pure functions of (input, parameters).
 import * as tf from "@tensorflow/tfjs-core";
 import { _canFuseGroupNormSilu, _groupNormSiluWebGPU } from "../webgpu/group_norm_silu.ts";
+import { _matMul } from "./_matmul.ts";
 
 /** SiLU(x) = x · σ(x). */
 export function _silu(x: tf.Tensor): tf.Tensor {
@@ -11,7 +12,7 @@ export function _silu(x: tf.Tensor): tf.Tensor {
 export function _dense(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const [ci, co] = w.shape;
   const flat = tf.reshape(x, [-1, ci]) as tf.Tensor2D; // [N, Ci]
-  const y = tf.add(tf.matMul(flat, w as tf.Tensor2D), b); // [N, Co]
+  const y = tf.add(_matMul(flat, w as tf.Tensor2D), b); // [N, Co]
   return tf.reshape(y, [...x.shape.slice(0, -1), co]);
 }
 

@@ -24,10 +24,17 @@ export function timestepEmbedding(t: Tensor1D, dim: number): Tensor {
     throw new RangeError(`Cannot embed timesteps: dim must be an even integer >= 4, got ${dim}`);
   }
   const half = dim / 2;
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp(-Math.log(10000) * i / (half - 1));
+  const freqs = _sinusoidFrequencies(dim);
   return tf.tidy(() => {
     const arg = tf.mul(tf.reshape(tf.cast(t, "float32"), [-1, 1]), tf.tensor2d(freqs, [1, half]));
     return tf.concat([tf.sin(arg), tf.cos(arg)], 1); // [B, dim]
   });
+}
+
+/** f_i = exp(-ln(10000) · i / (half - 1)) for i < half = dim / 2, as float32. */
+export function _sinusoidFrequencies(dim: number): Float32Array {
+  const half = dim / 2;
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp(-Math.log(10000) * i / (half - 1));
+  return freqs;
 }

@@ -2,8 +2,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
 import { _initValues } from "./_init.ts";
 import { _conv3x3 } from "./_conv2d.ts";
+import { _batchMatMul } from "./_matmul.ts";
 import { _dense, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
-import { timestepEmbedding } from "./timestep_embedding.ts";
+import { _sinusoidFrequencies, timestepEmbedding } from "./timestep_embedding.ts";
+import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
 export interface UNetConfig {
@@ -51,7 +53,8 @@ export interface CreateUNetOptions {
 }
 
 type P = Map<string, Variable>;
-type Block = (h: tf.Tensor, emb: tf.Tensor, drop: string | undefined) => tf.Tensor;
+// embAct = SiLU(emb) [B, 4ch], what the residual blocks project (computed once per forward)
+type Block = (h: tf.Tensor, embAct: tf.Tensor, drop: string | undefined) => tf.Tensor;
 type ResAttn = { res: Block; attn?: Block };
 
 /**
@@ -118,9 +121,9 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     const norm2 = norm(`${name}.norm2`, co), conv2 = conv(`${name}.conv2`, co, co, "zero");
     const skip = ci !== co ? dense(`${name}.skip`, ci, co) : (x: tf.Tensor) => x;
     const id = dropCounter++;
-    return (x, emb, drop) => {
+    return (x, embAct, drop) => {
       let h = conv1(norm1(x, true)); // [B, H, W, Co]
-      const e = tproj(_silu(emb)); // [B, Co]
+      const e = tproj(embAct); // [B, Co]
       h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
       h = norm2(h, true);
       if (drop !== undefined && cfg.dropout > 0) {
@@ -139,15 +142,24 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
       const flat = (y: tf.Tensor) => tf.reshape(y, [B, H * W, c]) as tf.Tensor3D; // [B, HW, C]
       // softmax(q kᵀ / √C) over the keys: [B, HW, HW]
       const w = tf.softmax(
-        tf.mul(tf.matMul(flat(q(h)), flat(k(h)), false, true), 1 / Math.sqrt(c)),
+        tf.mul(_batchMatMul(flat(q(h)), flat(k(h)), false, true), 1 / Math.sqrt(c)),
       );
-      const o = tf.reshape(tf.matMul(w, flat(v(h))), [B, H, W, c]);
+      const o = tf.reshape(_batchMatMul(w as tf.Tensor3D, flat(v(h))), [B, H, W, c]);
       return tf.add(x, proj(o));
     };
   };
 
   // time embedding: sinusoidal(ch) → Dense 4ch → SiLU → Dense 4ch
   const temb0 = dense("temb.dense0", cfg.ch, tembCh), temb1 = dense("temb.dense1", tembCh, tembCh);
+  const freqs = _sinusoidFrequencies(cfg.ch);
+  // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))): [B, 4ch]; one WGSL program on
+  // webgpu outside tf.grad
+  const embedding = (t: Tensor1D): tf.Tensor => {
+    if (!_canFuseTimestepMlp()) return _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch)))));
+    const [w0, b0, w1, b1] = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
+      .map((n) => params.get(`temb.${n}`)!);
+    return _timestepMlpWebGPU(t, tf.tensor1d(freqs), w0, b0, w1, b1);
+  };
   const convIn = conv("conv_in", cfg.inChannels, cfg.ch);
 
   // down path: every output is kept for the up path
@@ -198,22 +210,22 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
 
   const forward = (x: Tensor, t: Tensor1D, drop: string | undefined): Tensor =>
     tf.tidy(() => {
-      const emb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch)))); // [B, 4ch]
+      const embAct = embedding(t); // SiLU(emb) [B, 4ch]
       let h = convIn(x); // [B, H, W, ch]
       const hs: tf.Tensor[] = [h];
       for (const level of down) {
         for (const { res: r, attn } of level.blocks) {
-          h = r(h, emb, drop);
-          if (attn) h = attn(h, emb, drop);
+          h = r(h, embAct, drop);
+          if (attn) h = attn(h, embAct, drop);
           hs.push(h);
         }
         if (level.downsample) hs.push(h = level.downsample(h, 2)); // [B, H/2, W/2, C]
       }
-      for (const block of mid) h = block(h, emb, drop);
+      for (const block of mid) h = block(h, embAct, drop);
       for (const level of up) {
         for (const { res: r, attn } of level.blocks) {
-          h = r(tf.concat([h, hs.pop()!], 3), emb, drop);
-          if (attn) h = attn(h, emb, drop);
+          h = r(tf.concat([h, hs.pop()!], 3), embAct, drop);
+          if (attn) h = attn(h, embAct, drop);
         }
         if (level.upsample) {
           h = level.upsample(_upsample2x(h)); // [B, 2H, 2W, C]

@@ -3,7 +3,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { _GroupNormSiluProgram } from "./group_norm_silu_program.ts";
 
-interface _WebGPUBackend {
+/** The part of tfjs-backend-webgpu's backend the fused programs use. */
+export interface _WebGPUBackend {
   runWebGPUProgram(
     program: unknown,
     inputs: tf.TensorInfo[],

@@ -1,0 +1,76 @@
+// Internal: what `deno task sample` does for a run of consecutive images ("a shard"), in the main
+// thread or in a worker (src/cli/_sample_worker.ts): load the checkpoint's EMA weights, run the
+// DDPM or DDIM chain on rows [start, start + count) of the seeded batch of `of` images, and keep
+// the snapshots the progression picture needs.
+import * as tf from "@tensorflow/tfjs-core";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { setWeights } from "../io/weights.ts";
+import { createUNet, type UNet } from "../unet/unet.ts";
+import { makeSchedule, type Schedule } from "../schedule.ts";
+import { respace } from "../respace.ts";
+import { ddimSampleLoopProgressive } from "../ddim.ts";
+import { pSampleLoopProgressive } from "../p_sample_loop.ts";
+import type { Tensor } from "../types.ts";
+
+/** What a shard needs to know; plain data, so that it can be posted to a worker. */
+export interface _ShardJob {
+  checkpoint: string;
+  sampler: "ddpm" | "ddim";
+  steps?: number;
+  eta: number;
+  seed: number;
+  /** Rows [start, start + count) of a batch of `of`. */
+  start: number;
+  count: number;
+  of: number;
+  /** Timesteps at which the first `show` rows' x_t and x̂0 are kept (empty: none). */
+  snapAt: number[];
+  show: number;
+}
+
+/** The U-Net with the checkpoint's EMA weights and the sampling schedule. */
+export async function _loadSampler(
+  checkpoint: string | URL,
+  sampler: "ddpm" | "ddim",
+  steps: number | undefined,
+): Promise<{ unet: UNet; s: Schedule }> {
+  const ck = await loadCheckpoint(checkpoint);
+  const unet = createUNet(ck.config.unet);
+  setWeights(unet.params, ck.ema);
+  const base = makeSchedule(ck.config.schedule);
+  const s = sampler === "ddim"
+    ? respace(base, `ddim${steps ?? 50}`)
+    : steps === undefined || steps === base.T
+    ? base
+    : respace(base, String(steps));
+  return { unet, s };
+}
+
+/**
+ * Runs one shard's chain. Returns its samples [count, H, W, C] and the snapshots [x_t, x̂0]
+ * (first `show` rows) at the timesteps asked for, noisy to clean; the caller disposes them.
+ */
+export async function _runShard(
+  unet: UNet,
+  s: Schedule,
+  job: _ShardJob,
+  onStep: () => void,
+): Promise<{ samples: Tensor; snaps: Tensor[][] }> {
+  const { imageSize: size, inChannels: C } = unet.config;
+  const shape = [job.count, size, size, C];
+  const rows = { start: job.start, of: job.of };
+  const chain = job.sampler === "ddim"
+    ? ddimSampleLoopProgressive(unet, s, { shape, seed: job.seed, eta: job.eta, rows })
+    : pSampleLoopProgressive(unet, s, { shape, seed: job.seed, rows });
+  const at = new Set(job.snapAt), show = Math.min(job.show, job.count);
+  const snaps: Tensor[][] = [];
+  let last: Tensor | undefined;
+  for await (const { t, sample, predX0 } of chain) {
+    if (show > 0 && at.has(t)) snaps.push([tf.slice(sample, 0, show), tf.slice(predX0, 0, show)]);
+    predX0.dispose();
+    last?.dispose();
+    last = sample;
+    onStep();
+  }
+  return { samples: last!, snaps };
+}

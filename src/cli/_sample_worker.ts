@@ -1,0 +1,36 @@
+// Internal: a worker of `deno task sample --workers N`: one shard (src/cli/_sample_shard.ts) on its
+// own tfjs instance, so that N shards use N cores (tfjs-backend-wasm runs on one thread in Deno
+// and Bun). Messages in: { job, backend }; out: { kind: "step" } per step, then { kind: "done",
+// samples, snaps } with Float32Arrays, or { kind: "error", message }.
+import { initBackend } from "../backend.ts";
+import { _loadSampler, _runShard, type _ShardJob } from "./_sample_shard.ts";
+
+// deno-lint-ignore no-explicit-any
+const scope = self as any;
+scope.onmessage = async (e: MessageEvent<{ job: _ShardJob; backend: "wasm" | "cpu" }>) => {
+  try {
+    const { job, backend } = e.data;
+    await initBackend(backend);
+    const { unet, s } = await _loadSampler(new URL(job.checkpoint), job.sampler, job.steps);
+    const { samples, snaps } = await _runShard(
+      unet,
+      s,
+      job,
+      () => scope.postMessage({ kind: "step" }),
+    );
+    const data = await samples.data() as Float32Array;
+    const snapData: Float32Array[][] = [];
+    for (const pair of snaps) {
+      snapData.push(await Promise.all(pair.map((x) => x.data() as Promise<Float32Array>)));
+    }
+    scope.postMessage({ kind: "done", samples: data, snaps: snapData });
+    samples.dispose();
+    snaps.flat().forEach((x) => x.dispose());
+    unet.dispose();
+  } catch (err) {
+    scope.postMessage({
+      kind: "error",
+      message: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+  }
+};

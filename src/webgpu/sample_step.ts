@@ -1,0 +1,89 @@
+// Internal: the arithmetic of a reverse step after the model (x̂0, clip, x_{t-1} = c1 x̂0 + c2 x_t
+// + σ z) in one WGSL program on webgpu when no gradient is being recorded. pSample (posterior
+// mean) and ddimSample (DDIM's update, linear in x̂0 and x_t too) supply c1, c2 and σ; the
+// program runs once for x_{t-1} and once for x̂0 per step.
+import * as tf from "@tensorflow/tfjs-core";
+import { _SampleStepProgram } from "./sample_step_program.ts";
+import type { _WebGPUBackend } from "./group_norm_silu.ts";
+import type { Schedule } from "../schedule.ts";
+import type { EpsModel, Tensor } from "../types.ts";
+import { _modelTimesteps, _timestepsArray } from "../_timesteps.ts";
+import { _callModel, _checkPrediction } from "../_model.ts";
+import { _x0Coefficients, type ReverseOptions } from "../p_mean_variance.ts";
+
+/** Whether the fused program may run: webgpu, float32 and no tape (it has no gradient). */
+export function _canFuseSampleStep(xt: tf.Tensor): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return tf.getBackend() === "webgpu" && xt.dtype === "float32" && xt.rank >= 1 &&
+    state.gradientDepth === 0;
+}
+
+/**
+ * x_{t-1} (mode "sample") or x̂0 (mode "predX0") by the fused program.
+ *
+ * @param xt x_t, [B, ...].
+ * @param out The model's output, xt's shape.
+ * @param z Standard normal noise, xt's shape.
+ * @param coef [B, 5] float32 rows (a_t, b_t, c1_t, c2_t, σ_t): x̂0 = a x_t - b out,
+ *   μ̃ = c1 x̂0 + c2 x_t, x_{t-1} = μ̃ + σ z.
+ * @param clip Whether x̂0 is clipped to [-1, 1].
+ * @param mode Which of the two to return.
+ */
+export function _sampleStepWebGPU(
+  xt: tf.Tensor,
+  out: tf.Tensor,
+  z: tf.Tensor,
+  coef: tf.Tensor,
+  clip: boolean,
+  mode: "sample" | "predX0",
+): tf.Tensor {
+  const program = new _SampleStepProgram(xt.shape);
+  const backend = tf.backend() as unknown as _WebGPUBackend;
+  const info = backend.runWebGPUProgram(program, [xt, out, z, coef], "float32", [
+    { type: "int32", data: [xt.size / xt.shape[0]] },
+    { type: "int32", data: [clip ? 1 : 0] },
+    { type: "int32", data: [mode === "predX0" ? 1 : 0] },
+  ]);
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/**
+ * One reverse step by the fused program: the model's output, x̂0 = a_t x_t - b_t out (by the
+ * parameterization, {@link _x0Coefficients}), clipped unless `clipDenoised` is false, then
+ * x_{t-1} = c1_t x̂0 + c2_t x_t + σ_t z with (c1, c2, σ) = stepCoefs(t).
+ *
+ * @param z The noise (unused where every σ_t is 0: pass undefined).
+ * @returns x_{t-1}, x̂0 and, when wantFlag, all(isFinite(out)) for the async loops.
+ */
+export function _fusedReverseStep(
+  what: string,
+  model: EpsModel,
+  s: Schedule,
+  xt: Tensor,
+  ts: number | Int32Array,
+  opts: ReverseOptions,
+  z: Tensor | undefined,
+  wantFlag: boolean,
+  stepCoefs: (t: number) => [number, number, number],
+): { sample: Tensor; predX0: Tensor; finite?: Tensor } {
+  const [a, b] = _x0Coefficients(s, _checkPrediction(what, opts.prediction));
+  const B = xt.shape[0], perT = _timestepsArray(ts, B);
+  const rows = new Float32Array(5 * B); // [B, 5]: a, b, c1, c2, σ
+  for (let i = 0; i < B; i++) {
+    const t = perT[i];
+    const [c1, c2, sigma] = stepCoefs(t);
+    rows.set([a(t), b(t), c1, c2, z === undefined ? 0 : sigma], 5 * i);
+  }
+  const clip = opts.clipDenoised ?? true;
+  return tf.tidy(() => {
+    const tModel = _modelTimesteps(s, ts, B);
+    const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
+    const coef = tf.tensor2d(rows, [B, 5]);
+    const noise = z ?? xt; // multiplied by σ = 0
+    return {
+      sample: _sampleStepWebGPU(xt, out, noise, coef, clip, "sample"),
+      predX0: _sampleStepWebGPU(xt, out, noise, coef, clip, "predX0"),
+      ...(wantFlag ? { finite: tf.all(tf.isFinite(out)) } : {}),
+    };
+  });
+}

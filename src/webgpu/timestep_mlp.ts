@@ -1,0 +1,36 @@
+// Internal: the U-Net's timestep branch, SiLU(Dense₁(SiLU(Dense₀(sinusoidal(t))))), in one WGSL
+// program on webgpu when no gradient is being recorded (sampling, evaluation).
+import * as tf from "@tensorflow/tfjs-core";
+import { _TimestepMlpProgram } from "./timestep_mlp_program.ts";
+import type { _WebGPUBackend } from "./group_norm_silu.ts";
+
+/** Whether the fused program may run: webgpu and no tape (it has no gradient). */
+export function _canFuseTimestepMlp(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return tf.getBackend() === "webgpu" && state.gradientDepth === 0;
+}
+
+/**
+ * SiLU(SiLU(sinusoidal(t) · w0 + b0) · w1 + b1) by the fused program.
+ *
+ * @param t Timesteps [B] (int32 or float32).
+ * @param freqs The sinusoidal frequencies f_i, float32 [dim / 2].
+ * @param w0 [dim, hidden]; b0 [hidden]; w1 [hidden, hidden]; b1 [hidden].
+ * @returns [B, hidden].
+ */
+export function _timestepMlpWebGPU(
+  t: tf.Tensor,
+  freqs: tf.Tensor,
+  w0: tf.Tensor,
+  b0: tf.Tensor,
+  w1: tf.Tensor,
+  b1: tf.Tensor,
+): tf.Tensor {
+  const [dim, hidden] = w0.shape;
+  const program = new _TimestepMlpProgram(t.shape[0], dim, hidden);
+  const backend = tf.backend() as unknown as _WebGPUBackend;
+  const info = backend.runWebGPUProgram(program, [t, freqs, w0, b0, w1, b1], "float32", [
+    { type: "int32", data: [t.shape[0]] },
+  ]);
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
