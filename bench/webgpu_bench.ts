@@ -3,7 +3,7 @@
 // but the ratio shows the saved passes), the composition being the baseline.
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, makeSchedule, pMeanVariance, pSample, timestepEmbedding } from "../mod.ts";
-import { _dense, _groupNorm, _silu } from "../src/unet/_layers.ts";
+import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/unet/_layers.ts";
 import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
 import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
 import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
@@ -23,6 +23,22 @@ Deno.bench("fused WGSL program", opts, async () => {
   const y = _groupNormSiluWebGPU(x, g, b, G);
   await y.data();
   y.dispose();
+});
+
+// The same layer under tf.grad (training): value and the gradients for x, γ and β.
+const r = tf.randomNormal([B, H, W, C], 0, 1, "float32", 7);
+const grad = { group: "GroupNorm+SiLU gradient [16,28,28,32] webgpu", n: 20, warmup: 3 };
+const gradOf = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+  tf.grads((xv: tf.Tensor, gv: tf.Tensor, bv: tf.Tensor) => tf.sum(tf.mul(f(xv, gv, bv), r)));
+Deno.bench("tfjs composition (baseline)", { ...grad, baseline: true }, async () => {
+  const gs = gradOf((xv, gv, bv) => _silu(_groupNorm(xv, gv, bv, G)))([x, g, b]);
+  await Promise.all(gs.map((v) => v.data()));
+  tf.dispose(gs);
+});
+Deno.bench("fused WGSL programs", grad, async () => {
+  const gs = gradOf((xv, gv, bv) => _groupNormSilu(xv, gv, bv, G))([x, g, b]);
+  await Promise.all(gs.map((v) => v.data()));
+  tf.dispose(gs);
 });
 
 // One ancestral sampling step's arithmetic after the model (the model here returns a fixed

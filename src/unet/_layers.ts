@@ -1,6 +1,10 @@
 // Internal: the U-Net's small layers as pure functions of (input, parameters).
 import * as tf from "@tensorflow/tfjs-core";
-import { _canFuseGroupNormSilu, _groupNormSiluWebGPU } from "../webgpu/group_norm_silu.ts";
+import {
+  _canFuseGroupNormSilu,
+  _groupNormSiluWebGPU,
+  _groupNormSiluWithGradWebGPU,
+} from "../webgpu/group_norm_silu.ts";
 import { _matMul } from "./_matmul.ts";
 
 /** SiLU(x) = x · σ(x). */
@@ -35,8 +39,8 @@ export function _groupNorm(
 }
 
 /**
- * SiLU(GroupNorm(x)): on webgpu, when no gradient is being recorded, one WGSL program
- * (src/webgpu/group_norm_silu_program.ts); otherwise the composition of the two.
+ * SiLU(GroupNorm(x)): on webgpu one WGSL program (src/webgpu/group_norm_silu_program.ts), and
+ * under tf.grad two more for its gradient; on the other backends the composition of the two.
  */
 export function _groupNormSilu(
   x: tf.Tensor,
@@ -44,9 +48,12 @@ export function _groupNormSilu(
   beta: tf.Tensor,
   groups: number,
 ): tf.Tensor {
-  return _canFuseGroupNormSilu(x)
+  if (!_canFuseGroupNormSilu(x)) return _silu(_groupNorm(x, gamma, beta, groups));
+  // outside tf.grad the forward program alone; under it, with the gradient programs
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return state.gradientDepth === 0
     ? _groupNormSiluWebGPU(x, gamma, beta, groups)
-    : _silu(_groupNorm(x, gamma, beta, groups));
+    : _groupNormSiluWithGradWebGPU(x, gamma, beta, groups);
 }
 
 const _AXES = [1, 2, 4];
