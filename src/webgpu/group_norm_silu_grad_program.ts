@@ -5,7 +5,7 @@
 //   dx  = r (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂))  (means over the group)
 // One workgroup of 64 threads per (example, group): μ and r come in (MEAN, RSTD, [B, G]); one
 // pass sums dx̂ and dx̂ · x̂ in workgroup memory, a second writes dx.
-const _WG = 64;
+import { _GROUP_ELEM_WGSL, _treeReduceWgsl, _WG } from "./_wgsl.ts";
 
 /** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
 export class _GroupNormSiluGradProgram {
@@ -28,10 +28,7 @@ export class _GroupNormSiluGradProgram {
     return `
       var<workgroup> sumD : array<f32, ${_WG}>;
       var<workgroup> sumDX : array<f32, ${_WG}>;
-      fn elem(b : i32, g : i32, k : i32) -> i32 {
-        // k-th element of group g of example b: pixel k / cg, channel g·cg + k % cg
-        return (b * uniforms.hw + k / uniforms.cg) * uniforms.c + g * uniforms.cg + k % uniforms.cg;
-      }
+      ${_GROUP_ELEM_WGSL}
       // dx̂ at element i of channel ch, given x̂
       fn dxhat(i : i32, ch : i32, xh : f32) -> f32 {
         let s = GAMMA[ch] * xh + BETA[ch];
@@ -58,13 +55,7 @@ export class _GroupNormSiluGradProgram {
         sumD[lane] = a;
         sumDX[lane] = q;
         workgroupBarrier();
-        for (var stride = ${_WG / 2}; stride > 0; stride = stride / 2) {
-          if (lane < stride) {
-            sumD[lane] = sumD[lane] + sumD[lane + stride];
-            sumDX[lane] = sumDX[lane] + sumDX[lane + stride];
-          }
-          workgroupBarrier();
-        }
+        ${_treeReduceWgsl(["sumD", "sumDX"])}
         let md = sumD[0] / f32(n);
         let mdx = sumDX[0] / f32(n);
         for (var k = lane; k < n; k = k + ${_WG}) {

@@ -3,7 +3,7 @@
 //   dγ_c = Σ_{b,h,w} ds · x̂,   dβ_c = Σ_{b,h,w} ds
 // One workgroup of 64 threads per channel, a reduction in workgroup memory; the output is
 // [2, C]: row 0 dγ, row 1 dβ.
-const _WG = 64;
+import { _treeReduceWgsl, _WG } from "./_wgsl.ts";
 
 /** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
 export class _GroupNormSiluParamGradProgram {
@@ -23,11 +23,6 @@ export class _GroupNormSiluParamGradProgram {
   }
 
   getUserCode(): string {
-    const reduce = (buf: string) => `
-      for (var stride = ${_WG / 2}; stride > 0; stride = stride / 2) {
-        if (lane < stride) { ${buf}[lane] = ${buf}[lane] + ${buf}[lane + stride]; }
-        workgroupBarrier();
-      }`;
     return `
       var<workgroup> sumG : array<f32, ${_WG}>;
       var<workgroup> sumB : array<f32, ${_WG}>;
@@ -51,8 +46,7 @@ export class _GroupNormSiluParamGradProgram {
         sumG[lane] = a;
         sumB[lane] = q;
         workgroupBarrier();
-        ${reduce("sumG")}
-        ${reduce("sumB")}
+        ${_treeReduceWgsl(["sumG", "sumB"])}
         if (lane == 0) {
           setOutputAtIndex(ch, sumG[0]);
           setOutputAtIndex(uniforms.c + ch, sumB[0]);

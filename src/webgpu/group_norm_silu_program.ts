@@ -3,7 +3,7 @@
 // reductions in workgroup memory (the mean, then the variance around it, for accuracy), then the
 // normalized, scaled and activated values. tfjs's composition takes ~10 kernels and as many
 // passes over x.
-const _WG = 64;
+import { _GROUP_ELEM_WGSL, _treeReduceWgsl, _WG } from "./_wgsl.ts";
 
 /** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
 export class _GroupNormSiluProgram {
@@ -23,17 +23,9 @@ export class _GroupNormSiluProgram {
   }
 
   getUserCode(): string {
-    const reduce = (buf: string) => `
-      for (var stride = ${_WG / 2}; stride > 0; stride = stride / 2) {
-        if (lane < stride) { ${buf}[lane] = ${buf}[lane] + ${buf}[lane + stride]; }
-        workgroupBarrier();
-      }`;
     return `
       var<workgroup> partial : array<f32, ${_WG}>;
-      fn elem(b : i32, g : i32, k : i32) -> i32 {
-        // k-th element of group g of example b: pixel k / cg, channel g·cg + k % cg
-        return (b * uniforms.hw + k / uniforms.cg) * uniforms.c + g * uniforms.cg + k % uniforms.cg;
-      }
+      ${_GROUP_ELEM_WGSL}
       fn main(index : i32) {
         let wg = index / ${_WG};
         let lane = index % ${_WG};
@@ -44,7 +36,7 @@ export class _GroupNormSiluProgram {
         for (var k = lane; k < n; k = k + ${_WG}) { s = s + X[elem(b, g, k)]; }
         partial[lane] = s;
         workgroupBarrier();
-        ${reduce("partial")}
+        ${_treeReduceWgsl(["partial"])}
         let mean = partial[0] / f32(n);
         workgroupBarrier();
         var q = 0.0;
@@ -54,7 +46,7 @@ export class _GroupNormSiluProgram {
         }
         partial[lane] = q;
         workgroupBarrier();
-        ${reduce("partial")}
+        ${_treeReduceWgsl(["partial"])}
         let inv = inverseSqrt(partial[0] / f32(n) + uniforms.eps);
         for (var k = lane; k < n; k = k + ${_WG}) {
           let i = elem(b, g, k);

@@ -1,0 +1,24 @@
+// Internal: WGSL snippets shared by the GroupNorm programs (one workgroup of _WG threads per
+// example and group, or per channel).
+
+/** Threads per workgroup of the GroupNorm programs. */
+export const _WG = 64;
+
+/**
+ * `fn elem(b, g, k)`: the flat index of the k-th element of group g of example b in x [B, H, W, C]
+ * (pixel k / cg, channel g·cg + k % cg), given uniforms hw, c and cg.
+ */
+export const _GROUP_ELEM_WGSL = `
+      fn elem(b : i32, g : i32, k : i32) -> i32 {
+        return (b * uniforms.hw + k / uniforms.cg) * uniforms.c + g * uniforms.cg + k % uniforms.cg;
+      }`;
+
+/** Tree sums of workgroup arrays of _WG partial sums into element 0 (`lane` is the thread). */
+export function _treeReduceWgsl(buffers: string[]): string {
+  const adds = buffers.map((b) => `${b}[lane] = ${b}[lane] + ${b}[lane + stride];`).join(" ");
+  return `
+      for (var stride = ${_WG / 2}; stride > 0; stride = stride / 2) {
+        if (lane < stride) { ${adds} }
+        workgroupBarrier();
+      }`;
+}
