@@ -74,3 +74,31 @@ export async function _runShard(
   }
   return { samples: last!, snaps };
 }
+
+/** Runs one shard in a worker (src/cli/_sample_worker.ts) and resolves to its data. */
+export function _runShardInWorker(
+  job: _ShardJob,
+  backend: "wasm" | "cpu",
+  onStep: () => void,
+): Promise<{ samples: Float32Array; snaps: Float32Array[][] }> {
+  const worker = new Worker(new URL("./_sample_worker.ts", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.kind === "step") return onStep();
+      worker.terminate();
+      if (m.kind === "done") resolve({ samples: m.samples, snaps: m.snaps });
+      else {reject(
+          new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${m.message}`),
+        );}
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      worker.terminate();
+      reject(
+        new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${e.message}`),
+      );
+    };
+    worker.postMessage({ job, backend });
+  });
+}

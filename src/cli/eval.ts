@@ -7,7 +7,10 @@
 //                  [--steps 50] [--bpd-images 64] [--strata 32] [--out out/eval] ...
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
 import { initBackend } from "../backend.ts";
+import { _runShardInWorker } from "./_sample_shard.ts";
+import type { Tensor } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { setWeights } from "../io/weights.ts";
@@ -119,6 +122,39 @@ await _run(async () => {
   const gather = (idx: number[]) => _batch(held, idx);
   const allIdx = Array.from({ length: held.shape[0] }, (_, i) => i);
 
+  // 2 (started first). Samples: on wasm and cpu in workers (src/cli/_sample_worker.ts), each with
+  // its own tfjs on its own core, while this thread computes the bound; the same images as
+  // in-process sampling (the rows of one seeded batch)
+  const shape = [n, size, size, C];
+  const workers = info.backend === "webgpu"
+    ? 0
+    : Math.max(1, Math.min((navigator.hardwareConcurrency ?? 1) - 1, 4, n));
+  const cuts = Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
+  let ts = performance.now();
+  const inWorkers = workers === 0 ? undefined : Promise.all(
+    Array.from({ length: workers }, (_, w) =>
+      _runShardInWorker(
+        {
+          checkpoint: source instanceof URL ? source.href : pathToFileURL(source).href,
+          sampler: a.sampler as "ddpm" | "ddim",
+          steps,
+          eta: 0,
+          seed,
+          start: cuts[w],
+          count: cuts[w + 1] - cuts[w],
+          of: n,
+          snapAt: [],
+          show: 0,
+        },
+        info.backend === "cpu" ? "cpu" : "wasm",
+        () => {},
+      ).then((r) => {
+        console.log(`  samples ${cuts[w]}…${cuts[w + 1] - 1} done (a worker)`);
+        return r.samples;
+      })),
+  );
+  inWorkers?.catch(() => {}); // awaited below; no unhandled rejection while the bound runs
+
   // 1. The bound, on the 8-bit grid: x0 = round((x + 1) · 127.5) / 127.5 - 1
   const base = makeSchedule(ck.config.schedule);
   const bpdIdx = pick(bpdImages, allIdx);
@@ -151,17 +187,27 @@ await _run(async () => {
     : steps === base.T
     ? base
     : respace(base, String(steps));
-  const ts = performance.now();
-  bar = _progress(s.T, 0, true, 10);
-  let done = 0;
-  const onStep = () => bar.update(++done, NaN);
-  const shape = [n, size, size, C];
-  const samples = a.sampler === "ddim"
-    ? await ddimSampleLoop(unet, s, { shape, seed, onStep })
-    : await pSampleLoop(unet, s, { shape, seed, onStep });
-  bar.done();
+  let samples: Tensor;
+  if (inWorkers) {
+    const parts = await inWorkers;
+    samples = tf.tidy(() =>
+      tf.concat(parts.map((p, w) => tf.tensor(p, [cuts[w + 1] - cuts[w], size, size, C])))
+    );
+  } else {
+    ts = performance.now();
+    bar = _progress(s.T, 0, true, 10);
+    let done = 0;
+    const onStep = () => bar.update(++done, NaN);
+    samples = a.sampler === "ddim"
+      ? await ddimSampleLoop(unet, s, { shape, seed, onStep })
+      : await pSampleLoop(unet, s, { shape, seed, onStep });
+    bar.done();
+  }
   const sampleSeconds = (performance.now() - ts) / 1000;
-  console.log(`${n} samples, ${a.sampler} ${s.T} steps (${_duration(sampleSeconds)})`);
+  console.log(
+    `${n} samples, ${a.sampler} ${s.T} steps (${_duration(sampleSeconds)}` +
+      (inWorkers ? `, in ${workers} worker${workers > 1 ? "s" : ""} alongside the bound)` : ")"),
+  );
   _atomicWrite(`${a.out}/samples.png`, await imageGrid(samples, { scale: 2 }));
 
   // 3. Sample quality through the digit classifier (28×28×1 models only)

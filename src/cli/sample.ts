@@ -14,7 +14,7 @@ import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
-import { _loadSampler, _runShard, type _ShardJob } from "./_sample_shard.ts";
+import { _loadSampler, _runShard, _runShardInWorker, type _ShardJob } from "./_sample_shard.ts";
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -114,7 +114,7 @@ await _run(async () => {
   } else {
     const backend = info.backend === "cpu" ? "cpu" : "wasm";
     const parts = await Promise.all(
-      Array.from({ length: workers }, (_, w) => _inWorker(job(w), backend, tick)),
+      Array.from({ length: workers }, (_, w) => _runShardInWorker(job(w), backend, tick)),
     );
     x = tf.tidy(() =>
       tf.concat(parts.map((p, w) => tf.tensor(p.samples, [cuts[w + 1] - cuts[w], size, size, C])))
@@ -156,31 +156,3 @@ await _run(async () => {
   x.dispose();
   unet.dispose();
 });
-
-/** Runs one shard in a worker (src/cli/_sample_worker.ts) and resolves to its data. */
-function _inWorker(
-  job: _ShardJob,
-  backend: "wasm" | "cpu",
-  onStep: () => void,
-): Promise<{ samples: Float32Array; snaps: Float32Array[][] }> {
-  const worker = new Worker(new URL("./_sample_worker.ts", import.meta.url), { type: "module" });
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (e) => {
-      const m = e.data;
-      if (m.kind === "step") return onStep();
-      worker.terminate();
-      if (m.kind === "done") resolve({ samples: m.samples, snaps: m.snaps });
-      else {reject(
-          new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${m.message}`),
-        );}
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      worker.terminate();
-      reject(
-        new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${e.message}`),
-      );
-    };
-    worker.postMessage({ job, backend });
-  });
-}
