@@ -82,8 +82,11 @@ function _main(): void {
 
   for (const row of ROWS) {
     if (a.only && row.backend !== a.only) {
-      // not re-timed: keep the committed figures, marked as such
-      const kept = prevOf({ ...row });
+      // not re-timed: keep the committed figures (or failure), marked as such
+      const kept = prevOf({ ...row }) ??
+        previous?.results?.find((p: Result) =>
+          p.preset === row.preset && p.batch === row.batch && p.backend === row.backend
+        );
       if (kept) results.push({ ...kept, kept: true });
       continue;
     }
@@ -144,7 +147,11 @@ function _main(): void {
   ];
   for (const r of results) {
     if (r.error) {
-      lines.push(`| ${r.preset} | ${r.batch} | ${r.backend} | failed: ${r.error} |||||||||| |`);
+      lines.push(
+        `| ${r.preset} | ${r.batch} | ${r.backend}${
+          r.kept ? " (kept)" : ""
+        } | failed: ${r.error} |||||||||| |`,
+      );
       continue;
     }
     const p = prevOf(r);
