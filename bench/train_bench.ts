@@ -14,7 +14,7 @@ import { unetPresets } from "../src/unet/presets.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { pSample } from "../src/p_sample.ts";
 import { _adamInit } from "../src/train/adam.ts";
-import { _trainStep } from "../src/train/_step.ts";
+import { _paperStep } from "./_paper_step.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 
 const _median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -46,13 +46,7 @@ await _run(async () => {
     return performance.now() - t0;
   };
   const step = (k: number) => async () => {
-    await _trainStep({ net, emaNet, adam }, s, x0, {
-      step: k,
-      seed: k,
-      lr: 2e-4,
-      gradClip: 1,
-      emaDecay: 0.9999,
-    });
+    await _paperStep({ net, emaNet, adam }, s, x0, k);
   };
   const forward = async () => {
     const y = net(x0, t);

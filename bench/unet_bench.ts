@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { createUNet, initBackend, makeSchedule, pSample, unetPresets } from "../mod.ts";
 import { _adamInit } from "../src/train/adam.ts";
-import { _trainStep } from "../src/train/_step.ts";
+import { _paperStep } from "./_paper_step.ts";
 
 await initBackend((Deno.env.get("DDPM_BENCH_BACKEND") ?? "wasm") as "wasm");
 const B = 4, cfg = unetPresets.mnist;
@@ -29,11 +29,5 @@ Deno.bench("pSample step (forward + posterior + noise)", opts, async () => {
 });
 Deno.bench("training step (forward + backward + clip + Adam + EMA)", opts, async () => {
   k++;
-  await _trainStep({ net, emaNet, adam }, s, x0, {
-    step: k,
-    seed: k,
-    lr: 2e-4,
-    gradClip: 1,
-    emaDecay: 0.9999,
-  });
+  await _paperStep({ net, emaNet, adam }, s, x0, k);
 });
