@@ -64,12 +64,13 @@ Deno.test({
     const classes = new Set(
       Array.from({ length: n }, (_, i) => probs.subarray(i * 10, i * 10 + 10).indexOf(top[i])),
     );
-    // A regression guard on the interim release (step 2,900 measured: mean confidence 0.84, 9 of
-    // 10 classes, 17 of 32 above 0.9; step 1,800: 0.77, 9, 12). Real held-out digits give 0.98 and all 10 classes;
-    // uniform noise 0.89 but a single class, so both checks are needed.
+    // A regression guard on the interim release (step 5,000 measured: mean confidence 0.88, all 10
+    // classes, 22 of 32 above 0.9; step 2,900: 0.84, 9, 17; step 1,800: 0.77, 9, 12). Real held-out
+    // digits give 0.98 and all 10 classes; uniform noise 0.89 but a single class, so both checks
+    // are needed.
     const mean = top.reduce((a, b) => a + b, 0) / n;
-    assertTrue(mean >= 0.7, `mean classifier confidence ${mean}`);
-    assertTrue(classes.size >= 7, `${classes.size} distinct digits: ${[...classes]}`);
+    assertTrue(mean >= 0.8, `mean classifier confidence ${mean}`);
+    assertTrue(classes.size >= 8, `${classes.size} distinct digits: ${[...classes]}`);
     const real = loadMnist({ split: "test" });
     const ref = _stats(real.images, real.shape[0]);
     // At step 1,800: ink 0.126 (MNIST 0.102), border mean -0.89 (MNIST -0.99), background

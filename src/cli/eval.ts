@@ -128,7 +128,7 @@ await _run(async () => {
   const shape = [n, size, size, C];
   const workers = info.backend === "webgpu"
     ? 0
-    : Math.max(1, Math.min((navigator.hardwareConcurrency ?? 1) - 1, 4, n));
+    : Math.max(1, Math.min(navigator.hardwareConcurrency ?? 1, 4, n));
   const cuts = Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
   let ts = performance.now();
   const inWorkers = workers === 0 ? undefined : Promise.all(
