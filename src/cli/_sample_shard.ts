@@ -11,6 +11,7 @@ import { respace } from "../respace.ts";
 import { ddimSampleLoopProgressive } from "../ddim.ts";
 import { pSampleLoopProgressive } from "../p_sample_loop.ts";
 import type { Tensor } from "../types.ts";
+import { pathToFileURL } from "node:url";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
 export interface _ShardJob {
@@ -26,6 +27,28 @@ export interface _ShardJob {
   /** Timesteps at which the first `show` rows' x_t and x̂0 are kept (empty: none). */
   snapAt: number[];
   show: number;
+}
+
+/** Workers for sampling n images when none are asked for: the cores (at most 4) on wasm and cpu. */
+export function _defaultWorkers(backend: string, n: number): number {
+  return backend === "webgpu" ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency ?? 1, 4, n));
+}
+
+/** Shard w holds images [cuts[w], cuts[w + 1]): contiguous, of near-equal size. */
+export function _shardCuts(n: number, workers: number): number[] {
+  return Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
+}
+
+/** A checkpoint path or URL as the URL string a worker loads. */
+export function _checkpointHref(source: string | URL): string {
+  return source instanceof URL ? source.href : pathToFileURL(source).href;
+}
+
+/** The shards' samples, in order, as one tensor [n, ...image]. */
+export function _joinShards(parts: Float32Array[], cuts: number[], image: number[]): Tensor {
+  return tf.tidy(() =>
+    tf.concat(parts.map((p, w) => tf.tensor(p, [cuts[w + 1] - cuts[w], ...image])))
+  );
 }
 
 /** The U-Net with the checkpoint's EMA weights and the sampling schedule. */

@@ -7,9 +7,14 @@
 //                  [--steps 50] [--bpd-images 64] [--strata 32] [--out out/eval] ...
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import { initBackend } from "../backend.ts";
-import { _runShardInWorker } from "./_sample_shard.ts";
+import {
+  _checkpointHref,
+  _defaultWorkers,
+  _joinShards,
+  _runShardInWorker,
+  _shardCuts,
+} from "./_sample_shard.ts";
 import type { Tensor } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
@@ -126,16 +131,14 @@ await _run(async () => {
   // its own tfjs on its own core, while this thread computes the bound; the same images as
   // in-process sampling (the rows of one seeded batch)
   const shape = [n, size, size, C];
-  const workers = info.backend === "webgpu"
-    ? 0
-    : Math.max(1, Math.min(navigator.hardwareConcurrency ?? 1, 4, n));
-  const cuts = Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
+  const workers = info.backend === "webgpu" ? 0 : _defaultWorkers(info.backend, n);
+  const cuts = _shardCuts(n, workers);
   let ts = performance.now();
   const inWorkers = workers === 0 ? undefined : Promise.all(
     Array.from({ length: workers }, (_, w) =>
       _runShardInWorker(
         {
-          checkpoint: source instanceof URL ? source.href : pathToFileURL(source).href,
+          checkpoint: _checkpointHref(source),
           sampler: a.sampler as "ddpm" | "ddim",
           steps,
           eta: 0,
@@ -189,10 +192,7 @@ await _run(async () => {
     : respace(base, String(steps));
   let samples: Tensor;
   if (inWorkers) {
-    const parts = await inWorkers;
-    samples = tf.tidy(() =>
-      tf.concat(parts.map((p, w) => tf.tensor(p, [cuts[w + 1] - cuts[w], size, size, C])))
-    );
+    samples = _joinShards(await inWorkers, cuts, [size, size, C]);
   } else {
     ts = performance.now();
     bar = _progress(s.T, 0, true, 10);

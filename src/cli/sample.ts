@@ -6,7 +6,6 @@
 //   bun src/cli/sample.ts ...        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import { initBackend } from "../backend.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
@@ -14,7 +13,16 @@ import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
-import { _loadSampler, _runShard, _runShardInWorker, type _ShardJob } from "./_sample_shard.ts";
+import {
+  _checkpointHref,
+  _defaultWorkers,
+  _joinShards,
+  _loadSampler,
+  _runShard,
+  _runShardInWorker,
+  _shardCuts,
+  type _ShardJob,
+} from "./_sample_shard.ts";
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -68,13 +76,9 @@ await _run(async () => {
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
   const { unet, s } = await _loadSampler(source, a.sampler, steps);
-  const cores = navigator.hardwareConcurrency ?? 1;
-  const workers = Math.min(
-    n,
-    a.workers === undefined
-      ? (info.backend === "webgpu" ? 1 : Math.min(cores, 4))
-      : _intArg("workers", a.workers, 1),
-  );
+  const workers = a.workers === undefined
+    ? _defaultWorkers(info.backend, n)
+    : Math.min(n, _intArg("workers", a.workers, 1));
   const { imageSize: size, inChannels: C } = unet.config;
   console.log(
     `backend ${info.backend} · ${a.sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
@@ -89,11 +93,11 @@ await _run(async () => {
   );
   // contiguous shards of near-equal size; the progression shows the first `show` images, kept
   // by the shards that hold them
-  const cuts = Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
+  const cuts = _shardCuts(n, workers);
   const show = Math.min(n, 4);
   const shows = cuts.slice(0, -1).map((c, w) => Math.max(0, Math.min(show - c, cuts[w + 1] - c)));
   const job = (w: number): _ShardJob => ({
-    checkpoint: source instanceof URL ? source.href : pathToFileURL(source).href,
+    checkpoint: _checkpointHref(source),
     sampler: a.sampler as "ddpm" | "ddim",
     steps,
     eta,
@@ -116,9 +120,7 @@ await _run(async () => {
     const parts = await Promise.all(
       Array.from({ length: workers }, (_, w) => _runShardInWorker(job(w), backend, tick)),
     );
-    x = tf.tidy(() =>
-      tf.concat(parts.map((p, w) => tf.tensor(p.samples, [cuts[w + 1] - cuts[w], size, size, C])))
-    );
+    x = _joinShards(parts.map((p) => p.samples), cuts, [size, size, C]);
     // snapshot k: [x_t, x̂0] of the first `show` images, from the shards that hold them
     const held = parts.map((p, w) => ({ ...p, rows: shows[w] })).filter((p) => p.rows > 0);
     rows = held[0].snaps.map((_, k) =>

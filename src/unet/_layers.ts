@@ -6,6 +6,7 @@ import {
   _groupNormSiluWithGradWebGPU,
 } from "../webgpu/group_norm_silu.ts";
 import { _matMul } from "./_matmul.ts";
+import { _recordingGradient } from "../webgpu/_tape.ts";
 
 /** SiLU(x) = x · σ(x). */
 export function _silu(x: tf.Tensor): tf.Tensor {
@@ -50,10 +51,9 @@ export function _groupNormSilu(
 ): tf.Tensor {
   if (!_canFuseGroupNormSilu(x)) return _silu(_groupNorm(x, gamma, beta, groups));
   // outside tf.grad the forward program alone; under it, with the gradient programs
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  return state.gradientDepth === 0
-    ? _groupNormSiluWebGPU(x, gamma, beta, groups)
-    : _groupNormSiluWithGradWebGPU(x, gamma, beta, groups);
+  return _recordingGradient()
+    ? _groupNormSiluWithGradWebGPU(x, gamma, beta, groups)
+    : _groupNormSiluWebGPU(x, gamma, beta, groups);
 }
 
 const _AXES = [1, 2, 4];

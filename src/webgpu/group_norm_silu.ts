@@ -20,6 +20,11 @@ export function _canFuseGroupNormSilu(x: tf.Tensor): boolean {
   return tf.getBackend() === "webgpu" && x.dtype === "float32" && x.rank === 4;
 }
 
+/** The uniforms hw, c, cg and groups of the GroupNorm programs, in their declared order. */
+function _groupUniforms(hw: number, c: number, groups: number): { type: string; data: number[] }[] {
+  return [hw, c, c / groups, groups].map((v) => ({ type: "int32", data: [v] }));
+}
+
 /** SiLU(γ · GroupNorm(x) + β) by the fused program; x [B, H, W, C]. */
 export function _groupNormSiluWebGPU(
   x: tf.Tensor,
@@ -32,10 +37,7 @@ export function _groupNormSiluWebGPU(
   const program = new _GroupNormSiluProgram([B, H, W, C], groups);
   const backend = tf.backend() as unknown as _WebGPUBackend;
   const info = backend.runWebGPUProgram(program, [x, gamma, beta], "float32", [
-    { type: "int32", data: [H * W] },
-    { type: "int32", data: [C] },
-    { type: "int32", data: [C / groups] },
-    { type: "int32", data: [groups] },
+    ..._groupUniforms(H * W, C, groups),
     { type: "float32", data: [eps] },
   ]);
   return tf.engine().makeTensorFromTensorInfo(info);
@@ -69,12 +71,7 @@ export function _groupNormSiluWithGradWebGPU(
         const rstd = tf.rsqrt(tf.add(variance, eps)); // 1 / √(σ² + ε)
         const backend = tf.backend() as unknown as _WebGPUBackend;
         const inputs = [xs, dy, gs, bs, mean, rstd];
-        const common = [
-          { type: "int32", data: [H * W] },
-          { type: "int32", data: [C] },
-          { type: "int32", data: [C / groups] },
-          { type: "int32", data: [groups] },
-        ];
+        const common = _groupUniforms(H * W, C, groups);
         const dx = backend.runWebGPUProgram(
           new _GroupNormSiluGradProgram([B, H, W, C], groups),
           inputs,

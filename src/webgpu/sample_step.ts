@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { _SampleStepProgram } from "./sample_step_program.ts";
 import type { _WebGPUBackend } from "./group_norm_silu.ts";
+import { _recordingGradient } from "./_tape.ts";
 import type { Schedule } from "../schedule.ts";
 import type { EpsModel, Tensor } from "../types.ts";
 import { _modelTimesteps, _timestepsArray } from "../_timesteps.ts";
@@ -13,9 +14,8 @@ import { _x0Coefficients, type ReverseOptions } from "../p_mean_variance.ts";
 
 /** Whether the fused program may run: webgpu, float32 and no tape (it has no gradient). */
 export function _canFuseSampleStep(xt: tf.Tensor): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
   return tf.getBackend() === "webgpu" && xt.dtype === "float32" && xt.rank >= 1 &&
-    state.gradientDepth === 0;
+    !_recordingGradient();
 }
 
 /**

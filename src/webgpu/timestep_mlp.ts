@@ -3,11 +3,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { _TimestepMlpProgram } from "./timestep_mlp_program.ts";
 import type { _WebGPUBackend } from "./group_norm_silu.ts";
+import { _recordingGradient } from "./_tape.ts";
 
 /** Whether the fused program may run: webgpu and no tape (it has no gradient). */
 export function _canFuseTimestepMlp(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  return tf.getBackend() === "webgpu" && state.gradientDepth === 0;
+  return tf.getBackend() === "webgpu" && !_recordingGradient();
 }
 
 /**
