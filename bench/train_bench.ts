@@ -5,7 +5,10 @@
 // step costs; sampling throughput (images/s) for DDPM 1000 and DDIM 50 steps follows from the
 // median sampler step (pSample, forward + posterior + noise) at this batch.
 //
-//   deno task bench:train --preset mnist --batch 32 --backend wasm [--iters 5] [--json]
+// With --workers N (wasm, cpu) the training step's gradients come from N threads, the batch
+// split into shards (src/train/_gradient_pool.ts); forward and sampler steps stay on one.
+//
+//   deno task bench:train --preset mnist --batch 32 --backend wasm [--workers N] [--iters 5] [--json]
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend.ts";
@@ -14,6 +17,7 @@ import { unetPresets } from "../src/unet/presets.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { pSample } from "../src/p_sample.ts";
 import { _adamInit } from "../src/train/adam.ts";
+import { _gradientPool } from "../src/train/_gradient_pool.ts";
 import { _paperStep } from "./_paper_step.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 
@@ -27,13 +31,22 @@ await _run(async () => {
       batch: { type: "string", default: "32" },
       backend: { type: "string", default: "wasm" },
       iters: { type: "string", default: "5" },
+      workers: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
     },
   });
   if (!(a.preset in unetPresets)) throw new RangeError(`--preset must be mnist or cifar10`);
   const cfg = unetPresets[a.preset as keyof typeof unetPresets];
   const B = _intArg("batch", a.batch, 1), iters = _intArg("iters", a.iters, 1);
+  const workers = _intArg("workers", a.workers, 1);
   const info = await initBackend(_backendArg(a.backend));
+  if (workers > 1 && info.backend === "webgpu") throw new RangeError("--workers needs wasm or cpu");
+  const pool = workers > 1
+    ? await _gradientPool(
+      { unet: cfg, schedule: { kind: "linear", T: 1000 }, backend: info.backend as "wasm" | "cpu" },
+      workers,
+    )
+    : undefined;
   const net = createUNet(cfg, { seed: 0 }), emaNet = createUNet(cfg, { seed: 0 });
   const adam = _adamInit(net.params);
   const s = makeSchedule({ kind: "linear", T: 1000 });
@@ -46,7 +59,7 @@ await _run(async () => {
     return performance.now() - t0;
   };
   const step = (k: number) => async () => {
-    await _paperStep({ net, emaNet, adam }, s, x0, k);
+    await _paperStep({ net, emaNet, adam }, s, x0, k, pool?.gradients);
   };
   const forward = async () => {
     const y = net(x0, t);
@@ -77,6 +90,7 @@ await _run(async () => {
     backend: info.backend,
     preset: a.preset,
     batch: B,
+    workers,
     params: net.numParams,
     trainStepMs: _median(stepMs),
     forwardMs: _median(fwdMs),
@@ -91,6 +105,7 @@ await _run(async () => {
     iters,
     deno: typeof Deno !== "undefined" ? Deno.version.deno : undefined,
   };
+  pool?.close();
   tf.dispose([x0, t]);
   net.dispose();
   emaNet.dispose();

@@ -71,3 +71,24 @@ export function _checkSeed(what: string, seed: unknown): void {
     throw new RangeError(`Cannot ${what}: seed must be an integer, got ${seed}`);
   }
 }
+
+/** Checks `rows` against the batch B. */
+export function _checkRows(
+  what: string,
+  rows: unknown,
+  B: number,
+): { start: number; of: number } | undefined {
+  if (rows === undefined) return undefined;
+  const r = rows as { start?: unknown; of?: unknown };
+  const ok = typeof r === "object" && r !== null && Number.isInteger(r.start) &&
+    Number.isInteger(r.of) && (r.start as number) >= 0 &&
+    (r.start as number) + B <= (r.of as number);
+  if (!ok) {
+    throw new RangeError(
+      `Cannot ${what}: rows must be { start, of } with 0 <= start and start + ${B} <= of (the batch), got ${
+        JSON.stringify(rows)
+      }`,
+    );
+  }
+  return r as { start: number; of: number };
+}

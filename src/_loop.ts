@@ -2,7 +2,7 @@
 // that the model's output can be checked for NaN on webgpu, which reads only asynchronously.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
-import { _checkSchedule, _checkSeed, _nonFiniteError } from "./_checks.ts";
+import { _checkRows, _checkSchedule, _checkSeed, _nonFiniteError } from "./_checks.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
@@ -53,27 +53,6 @@ export type _Step = (
   wantFlag: boolean,
   noise: Tensor | undefined,
 ) => { sample: Tensor; predX0: Tensor; finite?: Tensor };
-
-/** Checks `rows` against the batch B. */
-function _checkRows(
-  what: string,
-  rows: unknown,
-  B: number,
-): { start: number; of: number } | undefined {
-  if (rows === undefined) return undefined;
-  const r = rows as { start?: unknown; of?: unknown };
-  const ok = typeof r === "object" && r !== null && Number.isInteger(r.start) &&
-    Number.isInteger(r.of) && (r.start as number) >= 0 &&
-    (r.start as number) + B <= (r.of as number);
-  if (!ok) {
-    throw new RangeError(
-      `Cannot ${what}: rows must be { start, of } with 0 <= start and start + ${B} <= of (the batch), got ${
-        JSON.stringify(rows)
-      }`,
-    );
-  }
-  return r as { start: number; of: number };
-}
 
 /** Runs t = T-1 … 0, yielding clones the caller owns. */
 export async function* _sampleLoop(

@@ -153,6 +153,8 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--data", "/no/such/folder"], "Cannot load images from /no/such/folder"],
     ["train", ["--preset", "imagenet"], "--preset must be mnist or cifar10, got imagenet"],
     ["train", ["--bogus"], "Unknown option '--bogus'"],
+    ["train", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
+    ["train", ["--workers", "3", "--batch", "2"], "workers (3) must not exceed the batch size (2)"],
     ["eval", ["--variance", "learned"], "--variance must be fixedLarge or fixedSmall"],
     ["eval", ["--strata", "0"], "--strata must be an integer >= 1, got 0"],
     ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],

@@ -29,16 +29,6 @@ export interface _ShardJob {
   show: number;
 }
 
-/** Workers for sampling n images when none are asked for: the cores (at most 4) on wasm and cpu. */
-export function _defaultWorkers(backend: string, n: number): number {
-  return backend === "webgpu" ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency ?? 1, 4, n));
-}
-
-/** Shard w holds images [cuts[w], cuts[w + 1]): contiguous, of near-equal size. */
-export function _shardCuts(n: number, workers: number): number[] {
-  return Array.from({ length: workers + 1 }, (_, w) => Math.round((w * n) / workers));
-}
-
 /** A checkpoint path or URL as the URL string a worker loads. */
 export function _checkpointHref(source: string | URL): string {
   return source instanceof URL ? source.href : pathToFileURL(source).href;

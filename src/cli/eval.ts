@@ -8,13 +8,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
-import {
-  _checkpointHref,
-  _defaultWorkers,
-  _joinShards,
-  _runShardInWorker,
-  _shardCuts,
-} from "./_sample_shard.ts";
+import { _checkpointHref, _joinShards, _runShardInWorker } from "./_sample_shard.ts";
+import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import type { Tensor } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";

@@ -15,14 +15,13 @@ import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
 import {
   _checkpointHref,
-  _defaultWorkers,
   _joinShards,
   _loadSampler,
   _runShard,
   _runShardInWorker,
-  _shardCuts,
   type _ShardJob,
 } from "./_sample_shard.ts";
+import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.

@@ -3,7 +3,7 @@
 //   deno task train [--data mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
 //                   [--batch 32] [--lr 2e-4] [--warmup N] [--ema-decay 0.9999] [--flip]
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
-//                   [--checkpoint-every 500] [--sample-every 1000]
+//                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //   bun src/cli/train.ts ...        (the same, under Bun)
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
@@ -13,6 +13,7 @@ import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
 import { _duration } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
+import { _defaultWorkers } from "../_shards.ts";
 
 const HELP = `Train a DDPM U-Net (Ho et al. 2020).
 
@@ -33,6 +34,8 @@ Options:
   --resume                continue from DIR/checkpoint.safetensors
   --checkpoint-every N    steps between checkpoints                             [500]
   --sample-every N        steps between sample grids (0: never)                 [1000]
+  --workers N             threads sharing each step's batch (wasm, cpu; the same
+                          result up to float rounding)    [cores, at most 4; webgpu 1]
   --limit N               use only the first N images (quick runs)
   --help                  this text`;
 
@@ -55,6 +58,7 @@ await _run(async () => {
       "checkpoint-every": { type: "string", default: "500" },
       "sample-every": { type: "string", default: "1000" },
       limit: { type: "string" },
+      workers: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -73,18 +77,22 @@ await _run(async () => {
       channels: unet.inChannels as 1 | 3,
       limit,
     });
+  const batch = _intArg("batch", a.batch, 1);
+  const workers = a.workers === undefined
+    ? _defaultWorkers(info.backend, batch)
+    : _intArg("workers", a.workers, 1);
   console.log(
     `backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ""} · data ${data.source}: ` +
       `${data.shape[0]} images ${data.shape[1]}×${data.shape[2]}×${
         data.shape[3]
-      } · preset ${presetName}`,
+      } · preset ${presetName} · ${workers} thread${workers > 1 ? "s" : ""}`,
   );
   const result = await train({
     data,
     unet,
     outDir: a.out,
     steps: _intArg("steps", a.steps, 1),
-    batchSize: _intArg("batch", a.batch, 1),
+    batchSize: batch,
     lr: _numArg("lr", a.lr),
     warmup: a.warmup === undefined ? undefined : _intArg("warmup", a.warmup, 1),
     emaDecay: _numArg("ema-decay", a["ema-decay"]),
@@ -93,6 +101,7 @@ await _run(async () => {
     resume: a.resume,
     checkpointEvery: _intArg("checkpoint-every", a["checkpoint-every"], 1),
     sampleEvery: _intArg("sample-every", a["sample-every"], 0),
+    workers,
   });
   const last = result.losses.slice(-50);
   console.log(

@@ -1,7 +1,10 @@
 // Internal: one training step — L_simple on a batch, gradients, global-norm clipping, Adam and
-// the EMA update — shared by train() and the training benchmark (bench/train_bench.ts).
+// the EMA update — shared by train() and the training benchmark (bench/train_bench.ts). The
+// gradients come from this thread, or from a pool of workers each taking a shard of the batch
+// (src/train/_gradient_pool.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import { epsLoss } from "../eps_loss.ts";
+import { _randomInts, _randomNormal } from "../_random.ts";
 import type { Schedule } from "../schedule.ts";
 import type { UNet } from "../unet/unet.ts";
 import { type _AdamState, _adamStep } from "./adam.ts";
@@ -27,6 +30,63 @@ export interface _StepOptions {
   emaDecay: number;
 }
 
+/** L_simple of a batch and its gradients by parameter name; the caller disposes them. */
+export interface _Gradients {
+  loss: tf.Scalar;
+  grads: Map<string, tf.Tensor>;
+}
+
+/** Computes the gradients of a whole batch (the step's seed given): in this thread or a pool. */
+export type _GradientSource = (
+  net: UNet,
+  schedule: Schedule,
+  x0: tf.Tensor,
+  seed: number,
+) => Promise<_Gradients>;
+
+/**
+ * L_simple of rows [start, start + B) of the step's batch of `of` images (x0 [B, H, W, C] holds
+ * those rows) and its gradients. Its t, ε and dropout masks are those rows of the whole batch's,
+ * so the shards' losses, weighted by B / of, sum to the whole batch's loss, and so do their
+ * gradients. Without rows: the whole batch (epsLoss draws t and ε from the seed).
+ */
+export function _shardGradients(
+  net: UNet,
+  schedule: Schedule,
+  x0: tf.Tensor,
+  seed: number,
+  rows?: { start: number; of: number },
+): _Gradients {
+  const vars = [...net.params.values()];
+  const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+  const model = net.withDropout(seed, rows);
+  const B = x0.shape[0];
+  // epsLoss's own draws for the whole batch: t from stream 1, ε from stream 2 of the seed
+  const t = rows && tf.tensor1d(
+    _randomInts(rows.of, schedule.T, seed, 1).subarray(rows.start, rows.start + B),
+    "int32",
+  );
+  const noise = rows &&
+    tf.tidy(() => tf.slice(_randomNormal([rows.of, ...x0.shape.slice(1)], seed, 2), rows.start, B));
+  try {
+    const { value, grads } = tf.variableGrads(
+      () => epsLoss(model, schedule, { x0, seed, t, noise }),
+      vars,
+    );
+    return {
+      loss: value,
+      grads: new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g])),
+    };
+  } finally {
+    t?.dispose();
+    noise?.dispose();
+  }
+}
+
+/** The gradients of the whole batch, computed in this thread. */
+export const _localGradients: _GradientSource = (net, schedule, x0, seed) =>
+  Promise.resolve(_shardGradients(net, schedule, x0, seed));
+
 /**
  * One step on the batch x0 [B, H, W, C]. Returns the loss and the gradient norm before
  * clipping; when either is not finite, nothing is updated (the caller decides what to do).
@@ -36,19 +96,13 @@ export async function _trainStep(
   schedule: Schedule,
   x0: tf.Tensor,
   o: _StepOptions,
+  gradients: _GradientSource = _localGradients,
 ): Promise<{ loss: number; gradNorm: number }> {
-  const vars = [...st.net.params.values()];
-  const nameOf = new Map([...st.net.params].map(([name, v]) => [v.name, name]));
-  const model = st.net.withDropout(o.seed);
-  const { value, grads } = tf.variableGrads(
-    () => epsLoss(model, schedule, { x0, seed: o.seed }),
-    vars,
-  );
-  const byName = new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
-  const { clipped, norm } = _clipByGlobalNorm(byName, o.gradClip);
+  const { loss: value, grads } = await gradients(st.net, schedule, x0, o.seed);
+  const { clipped, norm } = _clipByGlobalNorm(grads, o.gradClip);
   const both = tf.stack([value, norm]);
   const [loss, gradNorm] = await both.data();
-  tf.dispose([both, value, norm, ...Object.values(grads)]);
+  tf.dispose([both, value, norm, ...grads.values()]);
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
     _adamStep(st.net.params, clipped, st.adam, o.step, o.lr);
     _emaUpdate(st.emaNet.params, st.net.params, _emaDecay(o.emaDecay, o.step));

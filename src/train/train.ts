@@ -11,7 +11,9 @@ import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _adamInit, type _AdamState } from "./adam.ts";
-import { _trainStep } from "./_step.ts";
+import { _localGradients, _trainStep } from "./_step.ts";
+import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
+import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
 
@@ -49,6 +51,15 @@ export interface TrainOptions {
   sampleEvery?: number;
   /** Number of images in each sample grid (default 16). */
   sampleCount?: number;
+  /**
+   * Threads computing each step's gradients (default 1): the batch is split into this many
+   * shards, one computed here and the others in Web Workers, each with its own tfjs (the wasm
+   * and cpu backends only; tfjs-backend-wasm uses one core per thread in Deno and Bun). The
+   * shards see the t, ε and dropout masks of the whole batch, so the result equals the
+   * one-thread step up to float rounding; a resumed run is reproduced bit for bit with the same
+   * number of workers.
+   */
+  workers?: number;
   /** Draw a progress bar on stderr (default true). */
   progress?: boolean;
   /** Called after every step. */
@@ -122,6 +133,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const adam = _adamInit(net.params);
   let start = 0, secondsBefore = 0;
   const history: [number, number][] = [];
+  let pool: _GradientPool | undefined;
   try {
     if (o.resume && existsSync(ckptPath)) {
       const ck = await loadCheckpoint(ckptPath);
@@ -140,6 +152,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore };
     }
 
+    if (o.workers > 1) {
+      pool = await _gradientPool(
+        { unet: net.config, schedule: o.schedule, backend: tf.getBackend() as "wasm" | "cpu" },
+        o.workers,
+      );
+    }
     const bar = _progress(o.steps, start, o.progress);
     const losses: number[] = [];
     const t0 = performance.now();
@@ -186,7 +204,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lr,
         gradClip: o.gradClip,
         emaDecay: o.emaDecay,
-      });
+      }, pool?.gradients ?? _localGradients);
       x0.dispose();
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         bar.done();
@@ -215,6 +233,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
     return { step: o.steps, losses, checkpoint: ckptPath, seconds: seconds() };
   } finally {
+    pool?.close();
     net.dispose();
     emaNet.dispose();
     _disposeAdam(adam);
@@ -250,13 +269,17 @@ function _truncateLog(path: string, step: number): [number, number][] {
 type _Resolved = Required<Omit<TrainOptions, "onStep">> & Pick<TrainOptions, "onStep">;
 
 function _trainConfig(o: _Resolved) {
-  const { batchSize, lr, warmup, gradClip, emaDecay, flip, seed } = o;
-  return { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, data: o.data.source };
+  const { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, workers } = o;
+  return { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, workers, data: o.data.source };
 }
 
 function _checkResumable(
   ck: Checkpoint,
-  config: { unet: UNetConfig; schedule: unknown; train: { batchSize: number; seed: number } },
+  config: {
+    unet: UNetConfig;
+    schedule: unknown;
+    train: { batchSize: number; seed: number; workers: number };
+  },
   path: string,
 ): void {
   const want = _canonical({ unet: config.unet, schedule: config.schedule });
@@ -276,6 +299,13 @@ function _checkResumable(
     console.warn(
       `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
         `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
+    );
+  }
+  const before = (ck.config.train as { workers?: number }).workers ?? 1;
+  if (before !== config.train.workers) {
+    console.warn(
+      `Resuming ${path} with ${config.train.workers} worker(s) (it was written with ${before}): ` +
+        `the losses will match an uninterrupted run up to float rounding, not bit for bit.`,
     );
   }
 }
@@ -344,6 +374,7 @@ function _checkOptions(options: TrainOptions): _Resolved {
     checkpointEvery: 500,
     sampleEvery: 1000,
     sampleCount: 16,
+    workers: 1,
     progress: true,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as _Resolved;
@@ -358,5 +389,17 @@ function _checkOptions(options: TrainOptions): _Resolved {
   int("checkpointEvery", o.checkpointEvery, 1);
   int("sampleEvery", o.sampleEvery, 0);
   int("sampleCount", o.sampleCount, 1);
+  int("workers", o.workers, 1);
+  if (o.workers > o.batchSize) {
+    throw new RangeError(
+      `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
+    );
+  }
+  const backend = tf.getBackend();
+  if (o.workers > 1 && backend !== "wasm" && backend !== "cpu") {
+    throw new RangeError(
+      `${what}: workers > 1 needs the wasm or cpu backend (this is ${backend}; on webgpu use one)`,
+    );
+  }
   return o;
 }

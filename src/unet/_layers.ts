@@ -107,3 +107,22 @@ export function _spread2x(x: tf.Tensor, mode: "repeat" | "zeros"): tf.Tensor {
 export function _upsample2x(x: tf.Tensor): tf.Tensor {
   return _spread2x(x, "repeat");
 }
+
+/**
+ * Dropout with the masks of rows [start, start + B) of a batch of `of` (B = x.shape[0]): the
+ * rows of the mask tf.dropout(·, rate, undefined, seed) would draw for the whole batch, so a
+ * batch split into shards sees the masks of the unsplit batch. Without rows: tf.dropout itself.
+ */
+export function _dropout(
+  x: tf.Tensor,
+  rate: number,
+  seed: string,
+  rows?: { start: number; of: number },
+): tf.Tensor {
+  if (!rows) return tf.dropout(x, rate, undefined, seed);
+  const keep = 1 - rate;
+  // tf.dropout's multiplier ⌊u + keep⌋ / keep, u ~ U[0, 1) of the whole batch [of, ...]
+  const u = tf.randomUniform([rows.of, ...x.shape.slice(1)], 0, 1, "float32", seed);
+  const mask = tf.div(tf.floor(tf.add(tf.slice(u, rows.start, x.shape[0]), keep)), keep);
+  return tf.mul(x, mask);
+}

@@ -3,7 +3,8 @@ import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
 import { _initValues } from "./_init.ts";
 import { _conv3x3 } from "./_conv2d.ts";
 import { _batchMatMul } from "./_matmul.ts";
-import { _dense, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
+import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
+import { _checkRows } from "../_checks.ts";
 import { _sinusoidFrequencies, timestepEmbedding } from "./timestep_embedding.ts";
 import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
 
@@ -40,8 +41,12 @@ export interface UNet extends EpsModel {
   readonly numParams: number;
   /** The parameters by name, in a fixed order. */
   readonly params: ReadonlyMap<string, Variable>;
-  /** The same network with dropout on, its masks drawn from `seed` (one per step). */
-  withDropout(seed: number): EpsModel;
+  /**
+   * The same network with dropout on, its masks drawn from `seed` (one per step). With `rows`,
+   * the input is rows [start, start + B) of a batch of `of`, and the masks are those rows of
+   * the whole batch's (data-parallel training: shards see the unsplit batch's masks).
+   */
+  withDropout(seed: number, rows?: { start: number; of: number }): EpsModel;
   /** Frees the parameters. */
   dispose(): void;
 }
@@ -54,7 +59,9 @@ export interface CreateUNetOptions {
 
 type P = Map<string, Variable>;
 // embAct = SiLU(emb) [B, 4ch], what the residual blocks project (computed once per forward)
-type Block = (h: tf.Tensor, embAct: tf.Tensor, drop: string | undefined) => tf.Tensor;
+/** Dropout's seed and rows while training; undefined: no dropout. */
+type Drop = { seed: string; rows?: { start: number; of: number } } | undefined;
+type Block = (h: tf.Tensor, embAct: tf.Tensor, drop: Drop) => tf.Tensor;
 type ResAttn = { res: Block; attn?: Block };
 
 /**
@@ -127,7 +134,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
       h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
       h = norm2(h, true);
       if (drop !== undefined && cfg.dropout > 0) {
-        h = tf.dropout(h, cfg.dropout, undefined, `${drop}:${id}`);
+        h = _dropout(h, cfg.dropout, `${drop.seed}:${id}`, drop.rows);
       }
       return tf.add(skip(x), conv2(h));
     };
@@ -208,7 +215,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   }
   const normOut = norm("norm_out", c), convOut = conv("conv_out", c, cfg.outChannels, "zero");
 
-  const forward = (x: Tensor, t: Tensor1D, drop: string | undefined): Tensor =>
+  const forward = (x: Tensor, t: Tensor1D, drop: Drop): Tensor =>
     tf.tidy(() => {
       const embAct = embedding(t); // SiLU(emb) [B, 4ch]
       let h = convIn(x); // [B, H, W, ch]
@@ -243,9 +250,13 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     config: cfg,
     numParams,
     params,
-    withDropout: (dropSeed: number): EpsModel => (xt: Tensor, t: Tensor1D) => {
-      _checkInput(cfg, xt);
-      return forward(xt, t, String(dropSeed));
+    withDropout: (dropSeed: number, rows?: { start: number; of: number }): EpsModel => {
+      const checked = _checkRows("run U-Net", rows, 0);
+      return (xt: Tensor, t: Tensor1D) => {
+        _checkInput(cfg, xt);
+        _checkRows("run U-Net", checked, xt.shape[0]);
+        return forward(xt, t, { seed: String(dropSeed), rows: checked });
+      };
     },
     dispose: () => params.forEach((p) => p.dispose()),
   });
