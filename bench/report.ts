@@ -16,12 +16,19 @@ interface Row {
   preset: string;
   batch: number;
   backend: string;
+  /** Threads of the training step: ours data-parallel over workers, PyTorch's intra-op threads. */
+  threads?: number;
 }
+
+/** The cores used by the multi-thread rows (at most 4, as `deno task train` by default). */
+const CORES = Math.max(2, Math.min(cpus().length, 4));
 
 /** What is timed: the issue's configurations that fit a CPU machine in minutes. */
 const ROWS: Row[] = [
   { preset: "mnist", batch: 32, backend: "wasm" },
+  { preset: "mnist", batch: 32, backend: "wasm", threads: CORES },
   { preset: "cifar10", batch: 8, backend: "wasm" },
+  { preset: "cifar10", batch: 8, backend: "wasm", threads: CORES }, // a wasm heap per worker
   { preset: "cifar10", batch: 4, backend: "wasm" }, // b8 exceeds wasm's ~2 GiB while training
   { preset: "mnist", batch: 8, backend: "cpu" },
   { preset: "mnist", batch: 8, backend: "webgpu" },
@@ -77,7 +84,8 @@ function _main(): void {
   const results: Result[] = [];
   const prevOf = (r: Result): Result | undefined =>
     previous?.results?.find((p: Result) =>
-      p.preset === r.preset && p.batch === r.batch && p.backend === r.backend && !p.error
+      p.preset === r.preset && p.batch === r.batch && p.backend === r.backend &&
+      (p.threads ?? 1) === (r.threads ?? 1) && !p.error
     );
 
   for (const row of ROWS) {
@@ -85,20 +93,23 @@ function _main(): void {
       // not re-timed: keep the committed figures (or failure), marked as such
       const kept = prevOf({ ...row }) ??
         previous?.results?.find((p: Result) =>
-          p.preset === row.preset && p.batch === row.batch && p.backend === row.backend
+          p.preset === row.preset && p.batch === row.batch && p.backend === row.backend &&
+          (p.threads ?? 1) === (row.threads ?? 1)
         );
       if (kept) results.push({ ...kept, kept: true });
       continue;
     }
-    const label = `${row.preset} b${row.batch} ${row.backend}`;
+    const threads = row.threads ?? 1;
+    const label = `${row.preset} b${row.batch} ${row.backend} ×${threads}`;
     console.log(`timing ${label} …`);
     const ours = _exec(Deno.execPath(), [
       ...["run", "-A", `${HERE}train_bench.ts`, "--preset", row.preset],
       ...["--batch", String(row.batch), "--backend", row.backend, "--iters", iters, "--json"],
+      ...["--workers", String(threads)],
     ]);
     if (!ours.ok) {
       console.log(`  ${label}: failed: ${ours.err.trim().split("\n").pop()}`);
-      results.push({ ...row, error: ours.err.trim().split("\n").pop() });
+      results.push({ ...row, threads, error: ours.err.trim().split("\n").pop() });
       continue;
     }
     const o = _lastJson(ours.out);
@@ -106,12 +117,12 @@ function _main(): void {
     if (torch) {
       const t = _exec(python, [
         ...[`${HERE}torch_reference.py`, "--preset", row.preset, "--batch", String(row.batch)],
-        ...["--iters", iters],
+        ...["--iters", iters, ...(row.threads ? ["--threads", String(threads)] : [])],
       ]);
       ref = t.ok ? _lastJson(t.out) : undefined;
       if (!t.ok) console.log(`  PyTorch failed: ${t.err.trim().split("\n").pop()}`);
     }
-    results.push({ ...o, torch: ref });
+    results.push({ ...o, threads, torch: ref });
   }
   const machine = {
     cpu: cpus()[0]?.model ?? "unknown",
@@ -142,44 +153,56 @@ function _main(): void {
     "apart. Ratio = ours / PyTorch (lower is better; 1× is parity). Δ = ours now / ours in the",
     "previous committed results.",
     "",
-    "| preset | batch | backend | train step ms | PyTorch ms | ratio | forward ms | PyTorch ms | ratio | first step ms | DDIM-50 img/s | DDPM-1000 img/s | Δ train |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| preset | batch | backend | threads | train step ms | PyTorch ms | ratio | forward ms | PyTorch ms | ratio | first step ms | DDIM-50 img/s | DDPM-1000 img/s | Δ train |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
     if (r.error) {
       lines.push(
-        `| ${r.preset} | ${r.batch} | ${r.backend}${
-          r.kept ? " (kept)" : ""
+        `| ${r.preset} | ${r.batch} | ${r.backend}${r.kept ? " (kept)" : ""} | ${
+          r.threads ?? 1
         } | failed: ${r.error} |||||||||| |`,
       );
       continue;
     }
     const p = prevOf(r);
+    // multi-thread rows time the training step only (our forward stays on one thread there)
+    const one = (r.threads ?? 1) === 1;
+    const fwd = one
+      ? `${f(r.forwardMs)} | ${f(r.torch?.forwardMs)} | ${ratio(r.forwardMs, r.torch?.forwardMs)}`
+      : "— | — | —";
+    const sampling = one
+      ? `${f(r.ddim50ImagesPerSec, 3)} | ${f(r.ddpm1000ImagesPerSec, 4)}`
+      : "— | —";
     lines.push(
       `| ${r.preset} | ${r.batch} | ${r.backend}${r.kept ? " (kept)" : ""} | ${
-        f(r.trainStepMs)
-      } | ${f(r.torch?.trainStepMs)} | ${ratio(r.trainStepMs, r.torch?.trainStepMs)} | ${
-        f(r.forwardMs)
-      } | ${f(r.torch?.forwardMs)} | ${ratio(r.forwardMs, r.torch?.forwardMs)} | ${
-        f(r.firstStepMs)
-      } | ${f(r.ddim50ImagesPerSec, 3)} | ${f(r.ddpm1000ImagesPerSec, 4)} | ${
+        one ? 1 : `${r.threads} / ${r.torch?.threads ?? "—"}`
+      } | ${f(r.trainStepMs)} | ${f(r.torch?.trainStepMs)} | ${
+        ratio(r.trainStepMs, r.torch?.trainStepMs)
+      } | ${fwd} | ${f(r.firstStepMs)} | ${sampling} | ${
         p && !r.kept ? ratio(r.trainStepMs, p.trainStepMs) : "—"
       } |`,
     );
   }
   lines.push(
     "",
-    "Notes: @ddpm/core's wasm runs on one thread (Deno and Bun cannot start tfjs-backend-wasm's",
-    "pthread workers: they are worker_threads from a blob: URL); the cpu and webgpu rows on a",
-    "machine without a GPU are tfjs's plain-JS kernels and Mesa's llvmpipe. cifar10 training at",
-    'batch 8 needs more than the wasm heap\'s ~2 GiB, hence the batch-4 row. "kept" rows were',
-    "not re-timed in this run (`--only`).",
+    "Notes: tfjs-backend-wasm runs on one thread in Deno and Bun (they cannot start its pthread",
+    "workers: worker_threads from a blob: URL). Rows with threads N / M split each training",
+    "step's batch over N threads of ours (data-parallel Web Workers, each with its own tfjs and",
+    "wasm heap: `deno task train --workers N`) against PyTorch with M intra-op threads; their",
+    "forward and sampling columns are left out (`deno task sample --workers N` splits sampling",
+    "the same way; README). The cpu and webgpu rows on a machine without a GPU are tfjs's",
+    "plain-JS kernels and Mesa's llvmpipe. cifar10 training at batch 8 needs more than one wasm",
+    'heap\'s ~2 GiB, hence the batch-4 row; split over workers it fits. "kept" rows were not',
+    "re-timed in this run (`--only`).",
     "",
     "Tensor counts before/after the timed steps (no leak when equal) and tfjs's peak bytes of",
     "one profiled step:",
     "",
     ...results.filter((r) => !r.error).map((r) =>
-      `- ${r.preset} b${r.batch} ${r.backend}: ${r.tensorsBefore} → ${r.tensorsAfter} tensors, peak ${
+      `- ${r.preset} b${r.batch} ${r.backend} ×${
+        r.threads ?? 1
+      }: ${r.tensorsBefore} → ${r.tensorsAfter} tensors, peak ${
         (r.peakBytes! / 2 ** 20).toFixed(0)
       } MiB`
     ),

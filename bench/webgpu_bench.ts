@@ -84,3 +84,28 @@ Deno.bench("fused WGSL program", mlp, async () => {
   await y.data();
   y.dispose();
 });
+// Why the timestep MLP has no gradient program: its whole forward + backward (tfjs's gradient of
+// the composition, as training runs it) is timed here beside one residual block's convolution
+// with its gradient — the unit of the U-Net's ~30 conv layers. What a fused gradient program
+// could save is bounded by the MLP's share of a training step (bench/README.md's step times).
+const mlpGrad = {
+  group: "timestep MLP forward + backward vs one conv 3×3 [16,28,28,32] webgpu",
+  n: 20,
+  warmup: 3,
+};
+const xc = tf.randomNormal([16, 28, 28, 32], 0, 1, "float32", 7);
+const wc = tf.randomNormal([3, 3, 32, 32], 0, 0.1, "float32", 8);
+Deno.bench("conv 3×3 forward + backward (baseline)", { ...mlpGrad, baseline: true }, async () => {
+  const g = tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+    tf.sum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"))
+  )([xc, wc]);
+  await Promise.all(g.map((t) => t.data()));
+  tf.dispose(g);
+});
+Deno.bench("timestep MLP forward + backward (composition)", mlpGrad, async () => {
+  const g = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) =>
+    tf.sum(_silu(_dense(_silu(_dense(timestepEmbedding(tb, 32), a, c)), d, e)))
+  )([w0, b0, w1, b1]);
+  await Promise.all(g.map((t) => t.data()));
+  tf.dispose(g);
+});
