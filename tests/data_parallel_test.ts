@@ -5,12 +5,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
 import { join } from "node:path";
-import { createUNet, type Dataset, loadCheckpoint, makeSchedule, train } from "../mod.ts";
+import { createUNet, loadCheckpoint, makeSchedule, train } from "../mod.ts";
 import { _dropout } from "../src/unet/_layers.ts";
 import { _shardGradients } from "../src/train/_step.ts";
 import { _gradientPool } from "../src/train/_gradient_pool.ts";
 import { _shardCuts } from "../src/_shards.ts";
-import { TINY } from "./_tiny.ts";
+import { TINY, tinyTrainOptions } from "./_tiny.ts";
 import { BACKENDS, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 
@@ -186,32 +186,8 @@ for (const backend of BACKENDS.filter((b) => b !== "webgpu")) {
   });
 }
 
-/** 12 smooth 8×8 pictures (the trainer's tests' stripes). */
-function _data(): Dataset {
-  const images = new Float32Array(12 * 64);
-  for (let i = 0; i < images.length; i++) {
-    const [n, p] = [Math.floor(i / 64), i % 64];
-    images[i] = Math.sin((p % 8) * 0.8 + n) * Math.cos(Math.floor(p / 8) * 0.5);
-  }
-  return { images, shape: [12, 8, 8, 1], source: "stripes" };
-}
-
-const _trainOpts = (outDir: string, steps: number, workers: number, resume = false) => ({
-  data: _data(),
-  unet: TINY,
-  outDir,
-  steps,
-  batchSize: 4,
-  lr: 1e-3,
-  warmup: 2,
-  flip: true,
-  seed: 5,
-  checkpointEvery: 3,
-  sampleEvery: 0,
-  progress: false,
-  workers,
-  resume,
-});
+const _trainOpts = (outDir: string, steps: number, workers: number, resume = false) =>
+  tinyTrainOptions(outDir, steps, { workers, resume });
 
 Deno.test({
   name: "train: with 2 workers, the one-thread losses; resumed, bit for bit; clear errors [wasm]",

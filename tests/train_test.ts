@@ -3,41 +3,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Dataset, loadCheckpoint, train, type TrainOptions } from "../mod.ts";
-import { TINY } from "./_tiny.ts";
+import { loadCheckpoint, train, type TrainOptions } from "../mod.ts";
+import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { _clipByGlobalNorm } from "../src/train/_clip.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
-
-/** 12 smooth 8×8 pictures in [-1, 1] (stripes of different phases). */
-function _data(n = 12): Dataset {
-  const images = new Float32Array(n * 64);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < 64; p++) {
-      images[i * 64 + p] = Math.sin((p % 8) * 0.8 + i) * Math.cos(Math.floor(p / 8) * 0.5);
-    }
-  }
-  return { images, shape: [n, 8, 8, 1], source: "stripes" };
-}
-
-function _opts(outDir: string, steps: number, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    data: _data(),
-    unet: TINY,
-    outDir,
-    steps,
-    batchSize: 4,
-    lr: 1e-3,
-    warmup: 2,
-    flip: true,
-    seed: 5,
-    checkpointEvery: 3,
-    sampleEvery: 0,
-    progress: false,
-    ...extra,
-  };
-}
 
 const _log = (dir: string) =>
   readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -52,10 +23,10 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
       await useBackend(backend);
       const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
       const before = tf.memory().numTensors;
-      const whole = await train(_opts(a, 6));
+      const whole = await train(tinyTrainOptions(a, 6));
       assertEquals(tf.memory().numTensors, before, "train leaves no tensors behind");
-      await train(_opts(b, 3));
-      const resumed = await train(_opts(b, 6, { resume: true }));
+      await train(tinyTrainOptions(b, 3));
+      const resumed = await train(tinyTrainOptions(b, 6, { resume: true }));
       assertEquals(resumed.losses, whole.losses.slice(3), "losses of steps 4–6");
       assertEquals(_log(b).map((r) => r.loss), whole.losses, "the resumed log has every step once");
       const [ca, cb] = [
@@ -82,12 +53,12 @@ Deno.test({
   fn: async () => {
     await useBackend("cpu");
     const dir = await Deno.makeTempDir();
-    await train(_opts(dir, 3));
+    await train(tinyTrainOptions(dir, 3));
     const good = readFileSync(join(dir, "checkpoint.safetensors"));
-    const bad = _data();
+    const bad = stripes();
     bad.images.fill(NaN);
     await assertRejects(
-      () => train(_opts(dir, 6, { data: bad, resume: true })),
+      () => train(tinyTrainOptions(dir, 6, { data: bad, resume: true })),
       Error,
       `Training stopped at step 4: the loss is NaN (gradient norm NaN); the last good checkpoint is ${
         join(dir, "checkpoint.safetensors")
@@ -107,7 +78,11 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const seen: number[] = [];
     await train(
-      _opts(dir, 4, { sampleEvery: 2, sampleCount: 4, onStep: (i) => seen.push(i.step) }),
+      tinyTrainOptions(dir, 4, {
+        sampleEvery: 2,
+        sampleCount: 4,
+        onStep: (i) => seen.push(i.step),
+      }),
     );
     assertEquals(seen, [1, 2, 3, 4]);
     const log = _log(dir);
@@ -219,11 +194,11 @@ Deno.test("train: bad options get clear errors", async () => {
     ],
   ];
   for (const [patch, msg] of cases) {
-    await assertRejects(() => train({ ..._opts(dir, 2), ...patch }), RangeError, msg);
+    await assertRejects(() => train({ ...tinyTrainOptions(dir, 2), ...patch }), RangeError, msg);
   }
-  await train(_opts(dir, 1));
+  await train(tinyTrainOptions(dir, 1));
   await assertRejects(
-    () => train(_opts(dir, 2, { resume: true, unet: { ...TINY, ch: 16 } })),
+    () => train(tinyTrainOptions(dir, 2, { resume: true, unet: { ...TINY, ch: 16 } })),
     RangeError,
     "Cannot resume from",
   );
