@@ -5,7 +5,7 @@ The same architecture as src/unet/unet.ts (Ho et al. 2020 / improved-diffusion l
 parameter count is printed and checked against the preset's (mnist 1,623,169, cifar10
 35,746,307), so the two programs time the same network. Prints one JSON line:
 
-  /usr/bin/python3 bench/torch_reference.py --preset mnist --batch 32 [--iters 5] [--threads N]
+  /usr/bin/python3 bench/torch_reference.py --preset mnist --batch 32 [--iters 5] [--threads N] [--device cuda]
 
 Times are medians over --iters runs after one warm-up run: the training step is forward +
 L_simple + backward + Adam (lr 2e-4) + the EMA update; "forward" is one no-grad forward pass
@@ -33,7 +33,7 @@ PRESETS = {
 def timestep_embedding(t, dim):
     # [sin(t·f_i), cos(t·f_i)], f_i = exp(-ln(10000) i / (half - 1)), as timestep_embedding.ts
     half = dim // 2
-    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / (half - 1))
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - 1))
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
 
@@ -134,12 +134,14 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
-def _median_ms(fn, iters):
+def _median_ms(fn, iters, sync=lambda: None):
     fn()  # warm-up
+    sync()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         fn()
+        sync()  # a GPU's queued work finished
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
@@ -150,25 +152,28 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (fp32 either way)")
     a = p.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = PRESETS[a.preset]
-    net = UNet(**cfg)
+    net = UNet(**cfg).to(dev)
     n_params = sum(q.numel() for q in net.parameters())
     if n_params != cfg["params"]:
         raise SystemExit(f"parameter count {n_params} != {cfg['params']}: not the same network")
     ema = [q.detach().clone() for q in net.parameters()]
     opt = torch.optim.Adam(net.parameters(), lr=2e-4)
     B, S, C = a.batch, cfg["image_size"], cfg["in_ch"]
-    x0 = torch.randn(B, C, S, S)
+    x0 = torch.randn(B, C, S, S, device=dev)
 
     def train_step():
         net.train()
-        t = torch.randint(0, 1000, (B,))
+        t = torch.randint(0, 1000, (B,), device=dev)
         eps = torch.randn_like(x0)
-        abar = torch.rand(B)[:, None, None, None]
+        abar = torch.rand(B, device=dev)[:, None, None, None]
         xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
         loss = F.mse_loss(net(xt, t), eps)
         opt.zero_grad(set_to_none=True)
@@ -182,7 +187,7 @@ def main():
     def forward():
         net.eval()
         with torch.no_grad():
-            net(x0, torch.full((B,), 500))
+            net(x0, torch.full((B,), 500, device=dev))
 
     out = {
         "impl": "pytorch",
@@ -191,8 +196,9 @@ def main():
         "preset": a.preset,
         "batch": B,
         "params": n_params,
-        "trainStepMs": _median_ms(train_step, a.iters),
-        "forwardMs": _median_ms(forward, a.iters),
+        "device": str(dev),
+        "trainStepMs": _median_ms(train_step, a.iters, sync),
+        "forwardMs": _median_ms(forward, a.iters, sync),
         "iters": a.iters,
         "machine": platform.processor() or platform.machine(),
     }
