@@ -1,5 +1,5 @@
-// Internal: WGSL snippets shared by the GroupNorm programs (one workgroup of _WG threads per
-// example and group, or per channel).
+// Internal: what the GroupNorm programs share (one workgroup of _WG threads per example and
+// group, or per channel): WGSL snippets, and the dispatch of the per-(example, group) programs.
 
 /** Threads per workgroup of the GroupNorm programs. */
 export const _WG = 64;
@@ -21,4 +21,22 @@ export function _treeReduceWgsl(buffers: string[]): string {
         if (lane < stride) { ${adds} }
         workgroupBarrier();
       }`;
+}
+
+/**
+ * The shape and dispatch of a program over x [B, H, W, C] with one workgroup of _WG threads per
+ * (example, group); the program adds its variableNames, shaderKey, uniforms and getUserCode.
+ */
+export abstract class _PerGroupProgram {
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [_WG, 1, 1];
+
+  /** x [B, H, W, C] in `groups` groups. */
+  constructor(shape: [number, number, number, number], groups: number) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
+    this.dispatch = [shape[0] * groups, 1, 1]; // one workgroup per (b, g)
+  }
 }

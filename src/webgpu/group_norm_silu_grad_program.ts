@@ -5,24 +5,13 @@
 //   dx  = r (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂))  (means over the group)
 // One workgroup of 64 threads per (example, group): μ and r come in (MEAN, RSTD, [B, G]); one
 // pass sums dx̂ and dx̂ · x̂ in workgroup memory, a second writes dx.
-import { _GROUP_ELEM_WGSL, _treeReduceWgsl, _WG } from "./_wgsl.ts";
+import { _GROUP_ELEM_WGSL, _PerGroupProgram, _treeReduceWgsl, _WG } from "./_wgsl.ts";
 
-/** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
-export class _GroupNormSiluGradProgram {
+/** The program object tfjs-backend-webgpu's runWebGPUProgram expects (x [B, H, W, C], groups). */
+export class _GroupNormSiluGradProgram extends _PerGroupProgram {
   variableNames = ["X", "DY", "GAMMA", "BETA", "MEAN", "RSTD"];
-  outputShape: number[];
   shaderKey = "ddpm_group_norm_silu_grad";
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [_WG, 1, 1];
   uniforms = "hw : i32, c : i32, cg : i32, groups : i32,";
-
-  /** x [B, H, W, C] in `groups` groups. */
-  constructor(shape: [number, number, number, number], groups: number) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
-    this.dispatch = [shape[0] * groups, 1, 1]; // one workgroup per (b, g)
-  }
 
   getUserCode(): string {
     return `

@@ -3,24 +3,13 @@
 // reductions in workgroup memory (the mean, then the variance around it, for accuracy), then the
 // normalized, scaled and activated values. tfjs's composition takes ~10 kernels and as many
 // passes over x.
-import { _GROUP_ELEM_WGSL, _treeReduceWgsl, _WG } from "./_wgsl.ts";
+import { _GROUP_ELEM_WGSL, _PerGroupProgram, _treeReduceWgsl, _WG } from "./_wgsl.ts";
 
-/** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
-export class _GroupNormSiluProgram {
+/** The program object tfjs-backend-webgpu's runWebGPUProgram expects (x [B, H, W, C], groups). */
+export class _GroupNormSiluProgram extends _PerGroupProgram {
   variableNames = ["X", "GAMMA", "BETA"];
-  outputShape: number[];
   shaderKey = "ddpm_group_norm_silu";
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [_WG, 1, 1];
   uniforms = "hw : i32, c : i32, cg : i32, groups : i32, eps : f32,";
-
-  /** x [B, H, W, C] in `groups` groups. */
-  constructor(shape: [number, number, number, number], groups: number) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
-    this.dispatch = [shape[0] * groups, 1, 1]; // one workgroup per (b, g)
-  }
 
   getUserCode(): string {
     return `
