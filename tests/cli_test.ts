@@ -143,6 +143,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
     ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
     ["sample", ["--n", "0"], "--n must be an integer >= 1, got 0"],
+    ["sample", ["--eta=-1"], "--eta must be a number >= 0, got -1"],
     ["sample", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
     [
       "sample",
@@ -153,6 +154,8 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--data", "/no/such/folder"], "Cannot load images from /no/such/folder"],
     ["train", ["--preset", "imagenet"], "--preset must be mnist or cifar10, got imagenet"],
     ["train", ["--bogus"], "Unknown option '--bogus'"],
+    ["train", ["--lr-decay", "step"], "--lr-decay must be constant, linear or cosine, got step"],
+    ["train", ["--lr-final=-1"], "--lr-final must be a number >= 0, got -1"],
     ["train", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
     ["train", ["--workers", "3", "--batch", "2"], "workers (3) must not exceed the batch size (2)"],
     ["eval", ["--variance", "learned"], "--variance must be fixedLarge or fixedSmall"],

@@ -9,6 +9,8 @@ import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { _clipByGlobalNorm } from "../src/train/_clip.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+import { _learningRate, type _LrSchedule } from "../src/train/_lr.ts";
+import fc from "fast-check";
 
 const _log = (dir: string) =>
   readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -179,6 +181,75 @@ backendTest(
   },
 );
 
+Deno.test("learning rate: warm-up, stable stretch, then a linear or cosine decay to lrFinal", () => {
+  // Closed forms in float64: every comparison holds to 1e-12 relative to lr (a few ulps of the
+  // arithmetic in _learningRate), far below any learning rate that matters.
+  const schedule = fc.record({
+    lr: fc.double({ min: 1e-6, max: 1e-2, noNaN: true }),
+    final: fc.double({ min: 0, max: 1, noNaN: true }),
+    warmup: fc.integer({ min: 1, max: 100 }),
+    stable: fc.integer({ min: 0, max: 100 }),
+    span: fc.integer({ min: 0, max: 1000 }),
+    lrDecay: fc.constantFrom("constant", "linear", "cosine"),
+  }).map(({ lr, final, warmup, stable, span, lrDecay }): _LrSchedule => ({
+    lr,
+    lrFinal: lr * final,
+    warmup,
+    decayStart: warmup + stable,
+    steps: warmup + stable + span,
+    lrDecay: lrDecay as _LrSchedule["lrDecay"],
+  }));
+  fc.assert(
+    fc.property(schedule, (s) => {
+      const eps = 1e-12 * s.lr;
+      const near = (a: number, b: number, what: string) =>
+        assertTrue(Math.abs(a - b) <= eps, `${what}: ${a} vs ${b} (${JSON.stringify(s)})`);
+      const at = (k: number) => _learningRate(k, s);
+      // the warm-up, then lr until the decay starts
+      for (let k = 1; k <= s.decayStart; k++) {
+        near(at(k), s.lr * Math.min(1, k / s.warmup), `k ${k}`);
+      }
+      const span = s.steps - s.decayStart;
+      for (let k = s.decayStart; k <= s.steps; k++) {
+        if (s.lrDecay === "constant") {
+          near(at(k), s.lr, `constant, k ${k}`);
+          continue;
+        }
+        // within [lrFinal, lr] and never rising
+        assertTrue(at(k) <= s.lr + eps && at(k) >= s.lrFinal - eps, `bounds at ${k}`);
+        if (k > s.decayStart) assertTrue(at(k) <= at(k - 1) + eps, `non-increasing at ${k}`);
+        const mirror = s.decayStart + s.steps - k;
+        if (s.lrDecay === "linear" && k > s.decayStart) {
+          // equal decrements of (lr - lrFinal) / span
+          near(at(k - 1) - at(k), (s.lr - s.lrFinal) / span, `linear decrement at ${k}`);
+        }
+        if (s.lrDecay === "cosine" && span > 0) {
+          // ½(1 + cos πp) + ½(1 + cos π(1 - p)) = 1: point symmetry about the middle
+          near(at(k) + at(mirror), s.lr + s.lrFinal, `cosine symmetry at ${k}`);
+        }
+      }
+      if (s.lrDecay !== "constant" && span > 0) near(at(s.steps), s.lrFinal, "the last step");
+      // past the last step (a run extended without --decay-start) it stays at the end value
+      near(at(s.steps + 7), at(s.steps), "after the last step");
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("train: the log's learning rates follow lrDecay (cosine from step 1 to 0 at step 5)", async () => {
+  await useBackend("cpu");
+  const dir = await Deno.makeTempDir();
+  await train(
+    tinyTrainOptions(dir, 5, { lr: 1e-3, warmup: 1, lrDecay: "cosine", lrFinal: 0 }),
+  );
+  // p = (k - 1) / 4: ½(1 + cos πp) = 1, (2 + √2) / 4, ½, (2 - √2) / 4, 0
+  const want = [1, (2 + Math.SQRT2) / 4, 0.5, (2 - Math.SQRT2) / 4, 0].map((x) => 1e-3 * x);
+  assertClose(_log(dir).map((r) => r.lr), want, "lr by step", { atol: 1e-15, rtol: 1e-12 });
+  const ck = await loadCheckpoint(join(dir, "checkpoint.safetensors"));
+  const t = ck.config.train as Record<string, unknown>;
+  assertEquals([t.lrDecay, t.lrFinal, t.decayStart], ["cosine", 0, 1], "stored in the checkpoint");
+});
+
 Deno.test("train: bad options get clear errors", async () => {
   await useBackend("cpu");
   const dir = await Deno.makeTempDir();
@@ -187,6 +258,12 @@ Deno.test("train: bad options get clear errors", async () => {
     [{ unet: { ...TINY, imageSize: 16 } }, "the data is 8×8×1 but the U-Net expects 16×16×1"],
     [{ lr: -1 }, "lr must be a finite number > 0, got -1"],
     [{ emaDecay: 1 }, "emaDecay must be in (0, 1), got 1"],
+    [
+      { lrDecay: "step" as TrainOptions["lrDecay"] },
+      'lrDecay must be "constant", "linear" or "cosine", got step',
+    ],
+    [{ lr: 1e-3, lrFinal: 2e-3 }, "lrFinal must be in [0, lr = 0.001], got 0.002"],
+    [{ warmup: 3, decayStart: 2 }, "decayStart must be an integer >= warmup (3), got 2"],
     [{ batchSize: 2.5 }, "batchSize must be an integer >= 1, got 2.5"],
     [
       { data: { images: new Float32Array(10), shape: [1, 8, 8, 1], source: "x" } },

@@ -20,12 +20,29 @@ export function _numArg(name: string, v: string): number {
   return n;
 }
 
+/** Parses a finite number >= 0, or throws naming the option. */
+export function _nonNegativeArg(name: string, v: string): number {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n >= 0)) {
+    throw new RangeError(`--${name} must be a number >= 0, got ${v}`);
+  }
+  return n;
+}
+
+/** Checks that an option is one of `choices` ("--name must be a, b or c, got v"). */
+export function _choiceArg<T extends string>(name: string, v: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(v)) {
+    const list = choices.length > 1
+      ? `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}`
+      : choices[0];
+    throw new RangeError(`--${name} must be ${list}, got ${v}`);
+  }
+  return v as T;
+}
+
 /** Checks a --backend value. */
 export function _backendArg(v: string): "auto" | BackendName {
-  if (!["auto", "webgpu", "wasm", "cpu"].includes(v)) {
-    throw new RangeError(`--backend must be auto, webgpu, wasm or cpu, got ${v}`);
-  }
-  return v as "auto" | BackendName;
+  return _choiceArg("backend", v, ["auto", "webgpu", "wasm", "cpu"] as const);
 }
 
 /** Runs a command-line main: errors print one line (no stack) and exit with status 1. */

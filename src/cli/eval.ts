@@ -34,7 +34,7 @@ import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
 import { _evalReport, type _EvalResults } from "../eval/_report.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _batch } from "../train/_batches.ts";
-import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
+import { _backendArg, _choiceArg, _cliArgs, _intArg, _run } from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
 
 const HELP = `Evaluate a DDPM checkpoint: NLL (bits/dim) and, for MNIST, sample quality.
@@ -76,13 +76,8 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  if (a.sampler !== "ddpm" && a.sampler !== "ddim") {
-    throw new RangeError(`--sampler must be ddpm or ddim, got ${a.sampler}`);
-  }
-  if (a.variance !== "fixedLarge" && a.variance !== "fixedSmall") {
-    throw new RangeError(`--variance must be fixedLarge or fixedSmall, got ${a.variance}`);
-  }
-  const variance = a.variance as VarianceKind;
+  const sampler = _choiceArg("sampler", a.sampler, ["ddpm", "ddim"] as const);
+  const variance: VarianceKind = _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"]);
   const n = _intArg("n", a.n, 2), steps = _intArg("steps", a.steps, 1);
   const bpdImages = _intArg("bpd-images", a["bpd-images"], 1);
   const strata = _intArg("strata", a.strata, 1), seed = _intArg("seed", a.seed, 0);
@@ -134,7 +129,7 @@ await _run(async () => {
       _runShardInWorker(
         {
           checkpoint: _checkpointHref(source),
-          sampler: a.sampler as "ddpm" | "ddim",
+          sampler,
           steps,
           eta: 0,
           seed,
@@ -180,7 +175,7 @@ await _run(async () => {
   );
 
   // 2. Samples
-  const s = a.sampler === "ddim"
+  const s = sampler === "ddim"
     ? respace(base, `ddim${steps}`)
     : steps === base.T
     ? base
@@ -193,14 +188,14 @@ await _run(async () => {
     bar = _progress(s.T, 0, true, 10);
     let done = 0;
     const onStep = () => bar.update(++done, NaN);
-    samples = a.sampler === "ddim"
+    samples = sampler === "ddim"
       ? await ddimSampleLoop(unet, s, { shape, seed, onStep })
       : await pSampleLoop(unet, s, { shape, seed, onStep });
     bar.done();
   }
   const sampleSeconds = (performance.now() - ts) / 1000;
   console.log(
-    `${n} samples, ${a.sampler} ${s.T} steps (${_duration(sampleSeconds)}` +
+    `${n} samples, ${sampler} ${s.T} steps (${_duration(sampleSeconds)}` +
       (inWorkers ? `, in ${workers} worker${workers > 1 ? "s" : ""} alongside the bound)` : ")"),
   );
   _atomicWrite(`${a.out}/samples.png`, await imageGrid(samples, { scale: 2 }));
@@ -304,7 +299,7 @@ await _run(async () => {
       terms: strataRows,
       seconds: bpdSeconds,
     },
-    sampling: { n, sampler: a.sampler, steps: s.T, seed, seconds: sampleSeconds },
+    sampling: { n, sampler, steps: s.T, seed, seconds: sampleSeconds },
     quality,
     neighbours: nn.distance.map((d) => d[0]),
     seconds: (performance.now() - t0) / 1000,

@@ -12,7 +12,7 @@ import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _duration, _progress } from "../train/_progress.ts";
-import { _backendArg, _cliArgs, _intArg, _run } from "./_args.ts";
+import { _backendArg, _choiceArg, _cliArgs, _intArg, _nonNegativeArg, _run } from "./_args.ts";
 import {
   _checkpointHref,
   _joinShards,
@@ -63,24 +63,19 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  if (a.sampler !== "ddpm" && a.sampler !== "ddim") {
-    throw new RangeError(`--sampler must be ddpm or ddim, got ${a.sampler}`);
-  }
-  const eta = Number(a.eta);
-  if (!(Number.isFinite(eta) && eta >= 0)) {
-    throw new RangeError(`--eta must be a number >= 0, got ${a.eta}`);
-  }
+  const sampler = _choiceArg("sampler", a.sampler, ["ddpm", "ddim"] as const);
+  const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
-  const { unet, s } = await _loadSampler(source, a.sampler, steps);
+  const { unet, s } = await _loadSampler(source, sampler, steps);
   const workers = a.workers === undefined
     ? _defaultWorkers(info.backend, n)
     : Math.min(n, _intArg("workers", a.workers, 1));
   const { imageSize: size, inChannels: C } = unet.config;
   console.log(
-    `backend ${info.backend} · ${a.sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
+    `backend ${info.backend} · ${sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
       (workers > 1 ? ` · ${workers} workers` : ""),
   );
@@ -97,7 +92,7 @@ await _run(async () => {
   const shows = cuts.slice(0, -1).map((c, w) => Math.max(0, Math.min(show - c, cuts[w + 1] - c)));
   const job = (w: number): _ShardJob => ({
     checkpoint: _checkpointHref(source),
-    sampler: a.sampler as "ddpm" | "ddim",
+    sampler,
     steps,
     eta,
     seed,

@@ -1,7 +1,8 @@
 // `deno task train`: train a U-Net DDPM on MNIST (default) or a folder of images.
 //
 //   deno task train [--data mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
-//                   [--batch 32] [--lr 2e-4] [--warmup N] [--ema-decay 0.9999] [--flip]
+//                   [--batch 32] [--lr 2e-4] [--warmup N] [--lr-decay constant|linear|cosine]
+//                   [--lr-final 0] [--decay-start N] [--ema-decay 0.9999] [--flip]
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //   bun src/cli/train.ts ...        (the same, under Bun)
@@ -12,7 +13,15 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
 import { _duration } from "../train/_progress.ts";
-import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
+import {
+  _backendArg,
+  _choiceArg,
+  _cliArgs,
+  _intArg,
+  _nonNegativeArg,
+  _numArg,
+  _run,
+} from "./_args.ts";
 import { _defaultWorkers } from "../_shards.ts";
 
 const HELP = `Train a DDPM U-Net (Ho et al. 2020).
@@ -26,6 +35,10 @@ Options:
   --batch N               batch size                                            [32]
   --lr X                  peak Adam learning rate                               [2e-4]
   --warmup N              linear warm-up steps                    [min(5000, steps/10)]
+  --lr-decay KIND         after the warm-up: constant, or a linear or cosine decay
+                          to --lr-final at the last step                        [constant]
+  --lr-final X            learning rate at the last step (linear, cosine)       [0]
+  --decay-start N         step where the decay starts (before it: --lr) [the warm-up's end]
   --ema-decay X           EMA decay                                             [0.9999]
   --flip                  random horizontal flips
   --backend NAME          auto, webgpu, wasm or cpu                             [auto]
@@ -49,6 +62,9 @@ await _run(async () => {
       batch: { type: "string", default: "32" },
       lr: { type: "string", default: "2e-4" },
       warmup: { type: "string" },
+      "lr-decay": { type: "string", default: "constant" },
+      "lr-final": { type: "string", default: "0" },
+      "decay-start": { type: "string" },
       "ema-decay": { type: "string", default: "0.9999" },
       flip: { type: "boolean", default: false },
       backend: { type: "string", default: "auto" },
@@ -64,10 +80,7 @@ await _run(async () => {
   });
   if (a.help) return console.log(HELP);
   const presetName = a.preset ?? (a.data === "mnist" ? "mnist" : "cifar10");
-  if (!(presetName in unetPresets)) {
-    throw new RangeError(`--preset must be mnist or cifar10, got ${presetName}`);
-  }
-  const unet = unetPresets[presetName as keyof typeof unetPresets];
+  const unet = unetPresets[_choiceArg("preset", presetName, ["mnist", "cifar10"] as const)];
   const limit = a.limit === undefined ? undefined : _intArg("limit", a.limit, 1);
   const info = await initBackend(_backendArg(a.backend));
   const data = a.data === "mnist"
@@ -95,6 +108,11 @@ await _run(async () => {
     batchSize: batch,
     lr: _numArg("lr", a.lr),
     warmup: a.warmup === undefined ? undefined : _intArg("warmup", a.warmup, 1),
+    lrDecay: _choiceArg("lr-decay", a["lr-decay"], ["constant", "linear", "cosine"] as const),
+    lrFinal: _nonNegativeArg("lr-final", a["lr-final"]),
+    decayStart: a["decay-start"] === undefined
+      ? undefined
+      : _intArg("decay-start", a["decay-start"], 1),
     emaDecay: _numArg("ema-decay", a["ema-decay"]),
     flip: a.flip,
     seed: _intArg("seed", a.seed, 0),

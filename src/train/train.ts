@@ -16,6 +16,7 @@ import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
+import { _learningRate } from "./_lr.ts";
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
@@ -35,6 +36,19 @@ export interface TrainOptions {
   lr?: number;
   /** Linear learning-rate warm-up steps (default min(5000, ⌈steps / 10⌉); the paper: 5000). */
   warmup?: number;
+  /**
+   * The learning rate after the warm-up (default "constant", the paper's): "linear" or
+   * "cosine" decay it from `lr` at step `decayStart` to `lrFinal` at step `steps`.
+   */
+  lrDecay?: "constant" | "linear" | "cosine";
+  /** The learning rate at the last step when it decays (default 0). */
+  lrFinal?: number;
+  /**
+   * The step where the decay starts (default: the end of the warm-up). A later start keeps the
+   * rate at `lr` until then (warm-up, stable, decay); a run resumed from a plateau can start its
+   * decay at the step it resumes from.
+   */
+  decayStart?: number;
   /** Global gradient-norm clip (default 1.0). */
   gradClip?: number;
   /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
@@ -93,8 +107,8 @@ export interface TrainResult {
 }
 
 /**
- * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up,
- * global-norm gradient clipping, an EMA of the weights, dropout, optional flips. Every
+ * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up
+ * (then a constant, linear or cosine learning rate), global-norm gradient clipping, an EMA of the weights, dropout, optional flips. Every
  * `checkpointEvery` steps it writes `outDir/checkpoint.safetensors` atomically (weights, EMA,
  * Adam moments, config and state); each step appends a line to `outDir/log.jsonl`; sample
  * grids go to `outDir/samples/step-NNNNNN.png` and the loss curve to `outDir/loss.svg`. The
@@ -196,8 +210,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         _batchIndices(N, o.batchSize, o.seed, k),
         o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
       );
-      // lr_k = lr · min(1, step / warmup)
-      const lr = o.lr * Math.min(1, step / o.warmup);
+      const lr = _learningRate(step, o);
       const { loss, gradNorm } = await _trainStep({ net, emaNet, adam }, schedule, x0, {
         step,
         seed,
@@ -269,8 +282,21 @@ function _truncateLog(path: string, step: number): [number, number][] {
 type _Resolved = Required<Omit<TrainOptions, "onStep">> & Pick<TrainOptions, "onStep">;
 
 function _trainConfig(o: _Resolved) {
-  const { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, workers } = o;
-  return { batchSize, lr, warmup, gradClip, emaDecay, flip, seed, workers, data: o.data.source };
+  const { batchSize, lr, warmup, lrDecay, lrFinal, decayStart, gradClip, emaDecay, flip, seed } = o;
+  return {
+    batchSize,
+    lr,
+    warmup,
+    lrDecay,
+    lrFinal,
+    decayStart,
+    gradClip,
+    emaDecay,
+    flip,
+    seed,
+    workers: o.workers,
+    data: o.data.source,
+  };
 }
 
 function _checkResumable(
@@ -366,6 +392,8 @@ function _checkOptions(options: TrainOptions): _Resolved {
     batchSize: 32,
     lr: 2e-4,
     warmup: Math.min(5000, Math.ceil(steps / 10)),
+    lrDecay: "constant",
+    lrFinal: 0,
     gradClip: 1,
     emaDecay: 0.9999,
     flip: false,
@@ -381,6 +409,20 @@ function _checkOptions(options: TrainOptions): _Resolved {
   int("batchSize", o.batchSize, 1);
   pos("lr", o.lr);
   int("warmup", o.warmup, 1);
+  if (!["constant", "linear", "cosine"].includes(o.lrDecay)) {
+    throw new RangeError(
+      `${what}: lrDecay must be "constant", "linear" or "cosine", got ${o.lrDecay}`,
+    );
+  }
+  if (!(typeof o.lrFinal === "number" && o.lrFinal >= 0 && o.lrFinal <= o.lr)) {
+    throw new RangeError(`${what}: lrFinal must be in [0, lr = ${o.lr}], got ${o.lrFinal}`);
+  }
+  if (options.decayStart === undefined) o.decayStart = o.warmup;
+  if (!Number.isInteger(o.decayStart) || o.decayStart < o.warmup) {
+    throw new RangeError(
+      `${what}: decayStart must be an integer >= warmup (${o.warmup}), got ${o.decayStart}`,
+    );
+  }
   pos("gradClip", o.gradClip);
   if (!(o.emaDecay > 0 && o.emaDecay < 1)) {
     throw new RangeError(`${what}: emaDecay must be in (0, 1), got ${o.emaDecay}`);
