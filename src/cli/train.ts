@@ -12,6 +12,7 @@ import { loadMnist } from "../data/mnist.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
+import { _LR_DECAYS } from "../train/_lr.ts";
 import { _duration } from "../train/_progress.ts";
 import {
   _backendArg,
@@ -108,7 +109,7 @@ await _run(async () => {
     batchSize: batch,
     lr: _numArg("lr", a.lr),
     warmup: a.warmup === undefined ? undefined : _intArg("warmup", a.warmup, 1),
-    lrDecay: _choiceArg("lr-decay", a["lr-decay"], ["constant", "linear", "cosine"] as const),
+    lrDecay: _choiceArg("lr-decay", a["lr-decay"], _LR_DECAYS),
     lrFinal: _nonNegativeArg("lr-final", a["lr-final"]),
     decayStart: a["decay-start"] === undefined
       ? undefined

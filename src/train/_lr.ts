@@ -1,8 +1,11 @@
 // Internal: the learning rate at each optimizer step — a linear warm-up, then constant (the
 // paper's), or a linear or cosine decay to `lrFinal` between `decayStart` and the last step.
 
+/** The kinds of decay after the warm-up (the trainer's and the command line's checks use it). */
+export const _LR_DECAYS = ["constant", "linear", "cosine"] as const;
+
 /** How the learning rate decays after the warm-up. */
-export type _LrDecay = "constant" | "linear" | "cosine";
+export type _LrDecay = typeof _LR_DECAYS[number];
 
 /** What {@linkcode _learningRate} needs (the trainer's resolved options). */
 export interface _LrSchedule {

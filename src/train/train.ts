@@ -16,7 +16,7 @@ import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
-import { _learningRate } from "./_lr.ts";
+import { _learningRate, _LR_DECAYS } from "./_lr.ts";
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
@@ -108,11 +108,11 @@ export interface TrainResult {
 
 /**
  * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up
- * (then a constant, linear or cosine learning rate), global-norm gradient clipping, an EMA of the weights, dropout, optional flips. Every
- * `checkpointEvery` steps it writes `outDir/checkpoint.safetensors` atomically (weights, EMA,
- * Adam moments, config and state); each step appends a line to `outDir/log.jsonl`; sample
- * grids go to `outDir/samples/step-NNNNNN.png` and the loss curve to `outDir/loss.svg`. The
- * batches, t, ε and dropout masks are functions of (seed, step), so a resumed run reproduces
+ * (then a constant, linear or cosine learning rate), global-norm gradient clipping, an EMA of
+ * the weights, dropout, optional flips. Every `checkpointEvery` steps it writes
+ * `outDir/checkpoint.safetensors` atomically (weights, EMA, Adam moments, config and state);
+ * each step appends a line to `outDir/log.jsonl`; sample grids go to
+ * `outDir/samples/step-NNNNNN.png` and the loss curve to `outDir/loss.svg`. The batches, t, ε and dropout masks are functions of (seed, step), so a resumed run reproduces
  * the uninterrupted run's losses exactly. A NaN or infinite loss stops training with an error
  * before the bad update, leaving the last checkpoint as it was.
  *
@@ -409,7 +409,7 @@ function _checkOptions(options: TrainOptions): _Resolved {
   int("batchSize", o.batchSize, 1);
   pos("lr", o.lr);
   int("warmup", o.warmup, 1);
-  if (!["constant", "linear", "cosine"].includes(o.lrDecay)) {
+  if (!_LR_DECAYS.includes(o.lrDecay)) {
     throw new RangeError(
       `${what}: lrDecay must be "constant", "linear" or "cosine", got ${o.lrDecay}`,
     );
