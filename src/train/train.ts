@@ -107,14 +107,15 @@ export interface TrainResult {
 }
 
 /**
- * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up
- * (then a constant, linear or cosine learning rate), global-norm gradient clipping, an EMA of
- * the weights, dropout, optional flips. Every `checkpointEvery` steps it writes
- * `outDir/checkpoint.safetensors` atomically (weights, EMA, Adam moments, config and state);
- * each step appends a line to `outDir/log.jsonl`; sample grids go to
- * `outDir/samples/step-NNNNNN.png` and the loss curve to `outDir/loss.svg`. The batches, t, ε and dropout masks are functions of (seed, step), so a resumed run reproduces
- * the uninterrupted run's losses exactly. A NaN or infinite loss stops training with an error
- * before the bad update, leaving the last checkpoint as it was.
+ * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020): Adam with linear warm-up (then
+ * a constant, linear or cosine learning rate), global-norm gradient clipping, an EMA of the
+ * weights, dropout, optional flips. Every `checkpointEvery` steps it writes
+ * `outDir/checkpoint.safetensors` atomically (weights, EMA, Adam moments, config and state); each
+ * step appends a line to `outDir/log.jsonl`; sample grids go to `outDir/samples/step-NNNNNN.png`
+ * and the loss curve to `outDir/loss.svg`. The batches, t, ε and dropout masks are functions of
+ * (seed, step), so a resumed run reproduces the uninterrupted run's losses exactly. A NaN or
+ * infinite loss stops training with an error before the bad update, leaving the last checkpoint as
+ * it was.
  *
  * @param options See {@linkcode TrainOptions}.
  * @returns The final step, the losses and the checkpoint path.
