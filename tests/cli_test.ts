@@ -117,7 +117,7 @@ Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table
   const dir = Deno.makeTempDirSync();
   const r = _cli("eval", [
     ...["--n", "6", "--steps", "3", "--bpd-images", "4", "--strata", "3", "--out", dir],
-    ...["--backend", "wasm"],
+    ...["--eta", "0.5", "--backend", "wasm"],
   ]);
   assertEquals(r.code, 0, r.stderr);
   for (const row of ["NLL bound (bits/dim)", "FID-MNIST", "mean confidence", "class entropy"]) {
@@ -130,7 +130,9 @@ Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table
   assertEquals(res.quality.generated.n, 6);
   assertEquals(res.quality.real.n, 6);
   assertTrue(res.quality.real.fid >= 0 && Number.isFinite(res.quality.generated.fid), "fid");
+  assertEquals(res.sampling.eta, 0.5);
   const report = Deno.readTextFileSync(join(dir, "report.md"));
+  assertTrue(report.includes("ddim with 3 steps (η = 0.5)"), report);
   for (const f of ["samples.png", "neighbours.png", "bpd_terms.svg", "loss_by_t.svg"]) {
     assertTrue(existsSync(join(dir, f)) && report.includes(`(${f})`), f);
   }
@@ -159,6 +161,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
     ["train", ["--workers", "3", "--batch", "2"], "workers (3) must not exceed the batch size (2)"],
     ["eval", ["--variance", "learned"], "--variance must be fixedLarge or fixedSmall"],
+    ["eval", ["--eta", "x"], "--eta must be a number >= 0, got x"],
     ["eval", ["--strata", "0"], "--strata must be an integer >= 1, got 0"],
     ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],
     ["train_classifier", ["--lr", "0"], "--lr must be a number > 0, got 0"],

@@ -4,7 +4,7 @@
 // Writes a table to the terminal, eval.json, and report.md with its pictures.
 //
 //   deno task eval [--checkpoint FILE] [--data mnist|<folder>] [--n 128] [--sampler ddim]
-//                  [--steps 50] [--bpd-images 64] [--strata 32] [--out out/eval] ...
+//                  [--steps 50] [--eta 0] [--bpd-images 64] [--strata 32] [--out out/eval] ...
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
@@ -34,7 +34,7 @@ import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
 import { _evalReport, type _EvalResults } from "../eval/_report.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _batch } from "../train/_batches.ts";
-import { _backendArg, _choiceArg, _cliArgs, _intArg, _run } from "./_args.ts";
+import { _backendArg, _choiceArg, _cliArgs, _intArg, _nonNegativeArg, _run } from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
 
 const HELP = `Evaluate a DDPM checkpoint: NLL (bits/dim) and, for MNIST, sample quality.
@@ -45,6 +45,7 @@ Options:
   --n N               samples to draw and score                                    [128]
   --sampler ddpm|ddim sampler for the scored samples                              [ddim]
   --steps N           sampler steps (ddim: ddimN; ddpm: respaced)                   [50]
+  --eta X             DDIM η (0: deterministic, 1: DDPM-like noise; ddim only)       [0]
   --bpd-images N      held-out images in the bound (evenly spaced over the set)     [64]
   --strata K          timestep strata of the bound (K + 1 model calls per image;
                       K ≥ T - 1 computes every term exactly)                        [32]
@@ -65,6 +66,7 @@ await _run(async () => {
       n: { type: "string", default: "128" },
       sampler: { type: "string", default: "ddim" },
       steps: { type: "string", default: "50" },
+      eta: { type: "string", default: "0" },
       "bpd-images": { type: "string", default: "64" },
       strata: { type: "string", default: "32" },
       variance: { type: "string", default: "fixedLarge" },
@@ -78,6 +80,7 @@ await _run(async () => {
   if (a.help) return console.log(HELP);
   const sampler = _choiceArg("sampler", a.sampler, ["ddpm", "ddim"] as const);
   const variance: VarianceKind = _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"]);
+  const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 2), steps = _intArg("steps", a.steps, 1);
   const bpdImages = _intArg("bpd-images", a["bpd-images"], 1);
   const strata = _intArg("strata", a.strata, 1), seed = _intArg("seed", a.seed, 0);
@@ -131,7 +134,7 @@ await _run(async () => {
           checkpoint: _checkpointHref(source),
           sampler,
           steps,
-          eta: 0,
+          eta,
           seed,
           start: cuts[w],
           count: cuts[w + 1] - cuts[w],
@@ -189,7 +192,7 @@ await _run(async () => {
     let done = 0;
     const onStep = () => bar.update(++done, NaN);
     samples = sampler === "ddim"
-      ? await ddimSampleLoop(unet, s, { shape, seed, onStep })
+      ? await ddimSampleLoop(unet, s, { shape, seed, eta, onStep })
       : await pSampleLoop(unet, s, { shape, seed, onStep });
     bar.done();
   }
@@ -299,7 +302,7 @@ await _run(async () => {
       terms: strataRows,
       seconds: bpdSeconds,
     },
-    sampling: { n, sampler, steps: s.T, seed, seconds: sampleSeconds },
+    sampling: { n, sampler, steps: s.T, eta, seed, seconds: sampleSeconds },
     quality,
     neighbours: nn.distance.map((d) => d[0]),
     seconds: (performance.now() - t0) / 1000,

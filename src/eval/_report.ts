@@ -27,7 +27,15 @@ export interface _EvalResults {
     }[];
     seconds: number;
   };
-  sampling: { n: number; sampler: string; steps: number; seed: number; seconds: number };
+  sampling: {
+    n: number;
+    sampler: string;
+    steps: number;
+    /** DDIM η (absent in reports written before it was an option: 0). */
+    eta?: number;
+    seed: number;
+    seconds: number;
+  };
   quality?: {
     generated: SampleQuality;
     real: SampleQuality;
@@ -81,7 +89,8 @@ export function _evalReport(r: _EvalResults): string {
       `stratum and image, weighted by the stratum's width — unbiased; the ± is the standard ` +
       `error over images (${f(r.bpd.seconds, 0)} s).`,
     `- **Samples**: ${r.sampling.n} images, ${r.sampling.sampler} with ${r.sampling.steps} ` +
-      `steps, seed ${r.sampling.seed} (${f(r.sampling.seconds, 0)} s).`,
+      `steps${r.sampling.eta ? ` (η = ${r.sampling.eta})` : ""}, seed ${r.sampling.seed} ` +
+      `(${f(r.sampling.seconds, 0)} s).`,
   );
   if (r.quality) {
     lines.push(
