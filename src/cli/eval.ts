@@ -302,7 +302,15 @@ await _run(async () => {
       terms: strataRows,
       seconds: bpdSeconds,
     },
-    sampling: { n, sampler, steps: s.T, eta, seed, seconds: sampleSeconds },
+    // η only where it applies (the ddpm sampler ignores it, as `deno task sample` does)
+    sampling: {
+      n,
+      sampler,
+      steps: s.T,
+      ...(sampler === "ddim" ? { eta } : {}),
+      seed,
+      seconds: sampleSeconds,
+    },
     quality,
     neighbours: nn.distance.map((d) => d[0]),
     seconds: (performance.now() - t0) / 1000,
