@@ -7,6 +7,7 @@ import { _noiseFor } from "./_noise.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import type { Tensor } from "./types.ts";
+import { _readConditioning } from "./guidance.ts";
 
 /** Options of the sampling loops. */
 export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {
@@ -52,6 +53,7 @@ export type _Step = (
   stream: number,
   wantFlag: boolean,
   noise: Tensor | undefined,
+  classes: Int32Array | undefined,
 ) => { sample: Tensor; predX0: Tensor; finite?: Tensor };
 
 /** Runs t = T-1 … 0, yielding clones the caller owns. */
@@ -79,6 +81,8 @@ export async function* _sampleLoop(
     );
   }
   const rows = _checkRows(what, opts.rows, shape[0]);
+  // this shard's labels (the whole batch's may be given with rows); the guidance scale checked
+  const classes = _readConditioning(what, opts, shape[0], rows).classes;
   const seed = opts.seed ?? _randomSeed();
   // with rows: this shard's rows of the whole batch's noise from (seed, stream)
   const shardNoise = (stream: number) =>
@@ -99,7 +103,7 @@ export async function* _sampleLoop(
       const noise = rows ? shardNoise(t + 1) : undefined;
       const { sample, predX0, finite } = (() => {
         try {
-          return step(x, t, seed, t + 1, check, noise);
+          return step(x, t, seed, t + 1, check, noise, classes);
         } finally {
           noise?.dispose();
         }

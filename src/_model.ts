@@ -1,32 +1,62 @@
-// Internal: calling the model with checks, and reading its output as ε, x0 or v.
+// Internal: calling the model with checks (and with class labels and classifier-free guidance),
+// and reading its output as ε, x0 or v.
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
+import { _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
 
-/** Calls model(xt, t) and checks that it returned a finite tensor of xt's shape. */
+/**
+ * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape. With
+ * labels and a guidance scale w ∉ {0, 1}, both branches run in one batched call
+ * (x, t, y) ++ (x, t, ∅) and ε̃ = ε_u + w·(ε_c − ε_u); w = 1 calls the model with y alone, w = 0
+ * with ∅ alone.
+ */
 export function _callModel(
   what: string,
   model: EpsModel,
   xt: Tensor,
   t: Tensor1D,
   checkFinite: boolean,
+  cond?: _Conditioning,
 ): Tensor {
   if (typeof model !== "function") {
     throw new TypeError(
-      `Cannot ${what}: model must be a function (xt, t) => Tensor, got ${typeof model}`,
+      `Cannot ${what}: model must be a function (xt, t, y?) => Tensor, got ${typeof model}`,
     );
   }
-  const out = model(xt, t);
+  const B = xt.shape[0];
+  let out: Tensor;
+  if (cond?.classes === undefined) {
+    out = _checkOutput(what, model(xt, t), xt.shape);
+  } else if (cond.w === 1 || cond.w === 0) {
+    const y = cond.w === 1 ? cond.classes : new Int32Array(B).fill(NULL_CLASS);
+    out = _checkOutput(what, model(xt, t, tf.tensor1d(y, "int32")), xt.shape);
+  } else {
+    const y = new Int32Array(2 * B).fill(NULL_CLASS);
+    y.set(cond.classes);
+    const both = _checkOutput(
+      what,
+      model(tf.concat([xt, xt]), tf.concat([t, t]) as Tensor1D, tf.tensor1d(y, "int32")),
+      [2 * B, ...xt.shape.slice(1)],
+      "the guided batch's shape (both branches)",
+    );
+    const [epsCond, epsUncond] = tf.split(both, 2);
+    out = _guide(epsCond, epsUncond, cond.w);
+  }
+  if (checkFinite) _checkFinite(what, "the model's output", out);
+  return out;
+}
+
+function _checkOutput(what: string, out: unknown, shape: number[], of = "xt's shape"): Tensor {
   if (!(out instanceof tf.Tensor)) {
     throw new TypeError(`Cannot ${what}: the model must return a tensor, got ${typeof out}`);
   }
-  if (!tf.util.arraysEqual(out.shape, xt.shape)) {
+  if (!tf.util.arraysEqual(out.shape, shape)) {
     throw new RangeError(
-      `Cannot ${what}: the model must return a tensor of xt's shape [${xt.shape}], got [${out.shape}]`,
+      `Cannot ${what}: the model must return a tensor of ${of} [${shape}], got [${out.shape}]`,
     );
   }
-  if (checkFinite) _checkFinite(what, "the model's output", out);
   return out;
 }
 

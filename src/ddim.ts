@@ -154,14 +154,14 @@ export function ddimSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, wantFlag, noise) =>
+    (xt, t, seed, stream, wantFlag, noise, classes) =>
       _ddimStep(
         what,
         model,
         s,
         xt,
         t,
-        { ...opts, noise, seed, checkFinite: false },
+        { ...opts, classes, noise, seed, checkFinite: false },
         stream,
         wantFlag,
       ),

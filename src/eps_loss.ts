@@ -7,6 +7,7 @@ import { _callModel, _checkPrediction } from "./_model.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomInts, _randomSeed } from "./_random.ts";
 import type { Scalar, Tensor, Tensor1D } from "./types.ts";
+import { _readClasses, type ClassLabels } from "./guidance.ts";
 
 /** Arguments of {@linkcode epsLoss}. */
 export interface EpsLossArgs {
@@ -26,6 +27,11 @@ export interface EpsLossArgs {
    * for v, with SNR_t = ᾱ_t / (1 - ᾱ_t). Absent: every weight is 1.
    */
   minSnrGamma?: number;
+  /**
+   * The class of each example for a class-conditional model, int32 [B] or B integers
+   * (−1, `NULL_CLASS`, for "no class"); passed to the model as its `y`.
+   */
+  classes?: ClassLabels;
 }
 
 /**
@@ -66,6 +72,7 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
   const B = x0.shape[0];
   // t: the caller's, or uniform on [0, T-1] from stream 1 of the seed
   const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, 1), B);
+  const classes = _readClasses(what, args.classes, B);
   const z = _noiseFor(what, x0, "x0", args.noise, seed, 2);
   try {
     return tf.tidy(() => {
@@ -76,7 +83,7 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
         tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), x0),
         tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), eps),
       );
-      const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false);
+      const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false, { classes, w: 1 });
       let target = eps;
       if (prediction === "x0") target = x0;
       if (prediction === "v") {

@@ -5,9 +5,10 @@ import { _coef, _coefFn, _modelTimesteps, _readTimesteps, type TimestepArg } fro
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { Tensor } from "./types.ts";
+import { _readConditioning, type GuidanceOptions } from "./guidance.ts";
 
 /** Options shared by everything that runs the reverse process. */
-export interface ReverseOptions {
+export interface ReverseOptions extends GuidanceOptions {
   /** σ_t² of p(x_{t-1} | x_t): "fixedSmall" (β̃_t, default) or "fixedLarge" (β_t). */
   variance?: VarianceKind;
   /** Clip the predicted x0 to [-1, 1] before taking the posterior mean (default true). */
@@ -123,9 +124,11 @@ export function _pMeanVariance(
   const variance = _varianceAt(what, s, opts.variance);
   const clip = opts.clipDenoised ?? true;
   const r = xt.rank;
+  const cond = _readConditioning(what, opts, xt.shape[0]);
   return tf.tidy(() => {
     const tModel = _modelTimesteps(s, ts, xt.shape[0]);
-    const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
+    const check = !wantFlag && (opts.checkFinite ?? true);
+    const out = _callModel(what, model, xt, tModel, check, cond);
     // x̂0 = a_t x_t - b_t out (see _x0Coefficients); the model's output itself for "x0"
     const [a, b] = _x0Coefficients(s, prediction);
     let predX0 = prediction === "x0"

@@ -36,14 +36,14 @@ export function pSampleLoopProgressive(
     what,
     s,
     opts,
-    (xt, t, seed, stream, wantFlag, noise) =>
+    (xt, t, seed, stream, wantFlag, noise, classes) =>
       _pSampleStep(
         what,
         model,
         s,
         xt,
         t,
-        { ...opts, noise, seed, checkFinite: false },
+        { ...opts, classes, noise, seed, checkFinite: false },
         stream,
         wantFlag,
       ),

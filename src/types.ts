@@ -1,11 +1,13 @@
 import type * as tf from "@tensorflow/tfjs-core";
 
 /**
- * A denoising model: given x_t [B, ...] and the int32 timesteps [B], it returns a tensor of
- * x_t's shape — ε by default, or x0 or v when the caller says `prediction: "x0" | "v"`.
- * The U-Net is one implementation; any function of this type works with every sampler.
+ * A denoising model: given x_t [B, ...], the int32 timesteps [B] and, for a class-conditional
+ * model, the int32 class labels y [B] (−1 = no class, see `NULL_CLASS`; y absent: no class for
+ * any example), it returns a tensor of x_t's shape — ε by default, or x0 or v when the caller
+ * says `prediction: "x0" | "v"`. The U-Net is one implementation; any function of this type
+ * works with every sampler.
  */
-export type EpsModel = (xt: Tensor, t: Tensor1D) => Tensor;
+export type EpsModel = (xt: Tensor, t: Tensor1D, y?: Tensor1D) => Tensor;
 
 /** What the model predicts: the noise ε, the clean data x0, or v = √ᾱ ε - √(1-ᾱ) x0. */
 export type Prediction = "eps" | "x0" | "v";

@@ -5,6 +5,7 @@
 //                   [--lr-final 0] [--decay-start N] [--ema-decay 0.9999] [--flip]
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
+//                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
 //   bun src/cli/train.ts ...        (the same, under Bun)
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
@@ -24,6 +25,7 @@ import {
   _run,
 } from "./_args.ts";
 import { _defaultWorkers } from "../_shards.ts";
+import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 
 const HELP = `Train a DDPM U-Net (Ho et al. 2020).
 
@@ -50,6 +52,12 @@ Options:
   --sample-every N        steps between sample grids (0: never)                 [1000]
   --workers N             threads sharing each step's batch (wasm, cpu; the same
                           result up to float rounding)    [cores, at most 4; webgpu 1]
+  --conditional           class-conditional: labels from the data (MNIST digits, or one
+                          subfolder per class), for classifier-free guidance
+  --class-dropout X       share of each batch trained as "no class" (conditional)  [0.1]
+  --init-from FILE        start from the EMA weights of a checkpoint ("bundled": the
+                          bundled MNIST model) with a fresh Adam; new parameters (the
+                          class embedding) start at zero
   --limit N               use only the first N images (quick runs)
   --help                  this text`;
 
@@ -76,12 +84,15 @@ await _run(async () => {
       "sample-every": { type: "string", default: "1000" },
       limit: { type: "string" },
       workers: { type: "string" },
+      conditional: { type: "boolean", default: false },
+      "class-dropout": { type: "string", default: "0.1" },
+      "init-from": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (a.help) return console.log(HELP);
   const presetName = a.preset ?? (a.data === "mnist" ? "mnist" : "cifar10");
-  const unet = unetPresets[_choiceArg("preset", presetName, ["mnist", "cifar10"] as const)];
+  const preset = unetPresets[_choiceArg("preset", presetName, ["mnist", "cifar10"] as const)];
   const limit = a.limit === undefined ? undefined : _intArg("limit", a.limit, 1);
   const info = await initBackend(_backendArg(a.backend));
   const data = a.data === "mnist"
@@ -91,6 +102,13 @@ await _run(async () => {
       channels: unet.inChannels as 1 | 3,
       limit,
     });
+  const classDropout = _nonNegativeArg("class-dropout", a["class-dropout"]);
+  if (a.conditional && (!data.labels || !data.classNames?.length)) {
+    throw new RangeError(
+      `--conditional needs labelled data (MNIST, or a folder with one subfolder per class), but ${data.source} has no labels`,
+    );
+  }
+  const unet = a.conditional ? { ...preset, numClasses: data.classNames!.length } : preset;
   const batch = _intArg("batch", a.batch, 1);
   const workers = a.workers === undefined
     ? _defaultWorkers(info.backend, batch)
@@ -99,7 +117,9 @@ await _run(async () => {
     `backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ""} · data ${data.source}: ` +
       `${data.shape[0]} images ${data.shape[1]}×${data.shape[2]}×${
         data.shape[3]
-      } · preset ${presetName} · ${workers} thread${workers > 1 ? "s" : ""}`,
+      } · preset ${presetName}${
+        a.conditional ? ` · ${unet.numClasses} classes` : ""
+      } · ${workers} thread${workers > 1 ? "s" : ""}`,
   );
   const result = await train({
     data,
@@ -121,6 +141,8 @@ await _run(async () => {
     checkpointEvery: _intArg("checkpoint-every", a["checkpoint-every"], 1),
     sampleEvery: _intArg("sample-every", a["sample-every"], 0),
     workers,
+    classDropout,
+    initFrom: a["init-from"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["init-from"],
   });
   const last = result.losses.slice(-50);
   console.log(

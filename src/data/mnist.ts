@@ -68,5 +68,6 @@ export function loadMnist(options: LoadMnistOptions = {}): Dataset {
       labels[i] = p.digit;
     }
   }
-  return { images, shape: [total, 28, 28, 1], labels, source: `mnist (${split})` };
+  const classNames = Array.from({ length: 10 }, (_, d) => String(d));
+  return { images, shape: [total, 28, 28, 1], labels, classNames, source: `mnist (${split})` };
 }

@@ -16,6 +16,8 @@ export interface CheckpointConfig {
   schedule: { kind: ScheduleKind; T: number };
   /** The training options, when written by the trainer. */
   train?: Record<string, unknown>;
+  /** The class names of a class-conditional model, indexed by label (`--class 7`, `--class sneaker`). */
+  classes?: string[];
 }
 
 /** Where training stood when the checkpoint was written. */

@@ -3,9 +3,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.ts";
 import { _uniformGenerator } from "../_random.ts";
+import { NULL_CLASS } from "../guidance.ts";
 
 const _EPOCH_STREAM = 0x100000;
 const _FLIP_STREAM = 0x200000;
+const _CLASS_DROP_STREAM = 0x300000;
 
 /** A permutation of [0, n) for one epoch: Fisher–Yates with the epoch's stream. */
 function _permutation(n: number, seed: number, epoch: number): Int32Array {
@@ -39,6 +41,24 @@ export function _batchIndices(n: number, batch: number, seed: number, step: numb
 export function _flips(batch: number, seed: number, step: number): boolean[] {
   const u = _uniformGenerator(seed, _FLIP_STREAM + step);
   return Array.from({ length: batch }, () => u() < 0.5);
+}
+
+/**
+ * The class labels of batch `step`: labels[idx[i]], each replaced by NULL_CLASS (−1) with
+ * probability `dropout` (classifier-free guidance's unconditional share), drawn from (seed, step).
+ */
+export function _batchLabels(
+  labels: Int32Array,
+  idx: ArrayLike<number>,
+  dropout: number,
+  seed: number,
+  step: number,
+): Int32Array {
+  const u = _uniformGenerator(seed, _CLASS_DROP_STREAM + step);
+  return Int32Array.from({ length: idx.length }, (_, i) => {
+    const dropped = u() < dropout; // one draw per row, dropped or not
+    return dropped ? NULL_CLASS : labels[idx[i]];
+  });
 }
 
 /** A per-step seed for the loss's t and ε and for dropout. */

@@ -24,6 +24,8 @@ export interface _ShardStep {
   shape: number[];
   seed: number;
   rows: { start: number; of: number };
+  /** The class labels of these rows (conditional networks). */
+  y?: Int32Array;
 }
 
 /** Gradients from `workers` threads (this one and workers - 1 Web Workers). */
@@ -42,7 +44,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
   const threads = await Promise.all(
     Array.from({ length: workers - 1 }, (_, w) => _startWorker(init, w + 1)),
   );
-  const gradients: _GradientSource = async (net, schedule, x0, seed) => {
+  const gradients: _GradientSource = async (net, schedule, x0, seed, y) => {
     const B = x0.shape[0];
     if (B < workers) {
       throw new RangeError(
@@ -61,11 +63,19 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
         shape: [end - start, ...x0.shape.slice(1)],
         seed,
         rows: { start, of: B },
+        y: y?.slice(start, end),
       });
     });
     // shard 0 here, while the workers compute theirs
     const mine = tf.tidy(() => tf.slice(x0, 0, cuts[1]));
-    const local = _shardGradients(net, schedule, mine, seed, { start: 0, of: B });
+    const local = _shardGradients(
+      net,
+      schedule,
+      mine,
+      seed,
+      { start: 0, of: B },
+      y?.slice(0, cuts[1]),
+    );
     mine.dispose();
     const parts = await Promise.all(pending);
     // L = Σ_w (B_w / B) · L_w, and so ∇L

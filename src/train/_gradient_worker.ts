@@ -35,7 +35,7 @@ scope.onmessage = async (
       offset += v.size;
     }
     const x0 = tf.tensor(job.x0, job.shape, "float32");
-    const { loss, grads } = _shardGradients(net!, schedule!, x0, job.seed, job.rows);
+    const { loss, grads } = _shardGradients(net!, schedule!, x0, job.seed, job.rows, job.y);
     x0.dispose();
     const flat = new Float32Array(net!.numParams);
     offset = 0;

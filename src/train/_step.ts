@@ -42,13 +42,15 @@ export type _GradientSource = (
   schedule: Schedule,
   x0: tf.Tensor,
   seed: number,
+  y?: Int32Array,
 ) => Promise<_Gradients>;
 
 /**
  * L_simple of rows [start, start + B) of the step's batch of `of` images (x0 [B, H, W, C] holds
  * those rows) and its gradients. Its t, ε and dropout masks are those rows of the whole batch's,
  * so the shards' losses, weighted by B / of, sum to the whole batch's loss, and so do their
- * gradients. Without rows: the whole batch (epsLoss draws t and ε from the seed).
+ * gradients. Without rows: the whole batch (epsLoss draws t and ε from the seed). y: the class
+ * labels of these rows (conditional networks).
  */
 export function _shardGradients(
   net: UNet,
@@ -56,6 +58,7 @@ export function _shardGradients(
   x0: tf.Tensor,
   seed: number,
   rows?: { start: number; of: number },
+  y?: Int32Array,
 ): _Gradients {
   const vars = [...net.params.values()];
   const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
@@ -70,7 +73,7 @@ export function _shardGradients(
     tf.tidy(() => tf.slice(_randomNormal([rows.of, ...x0.shape.slice(1)], seed, 2), rows.start, B));
   try {
     const { value, grads } = tf.variableGrads(
-      () => epsLoss(model, schedule, { x0, seed, t, noise }),
+      () => epsLoss(model, schedule, { x0, seed, t, noise, classes: y }),
       vars,
     );
     return {
@@ -84,8 +87,8 @@ export function _shardGradients(
 }
 
 /** The gradients of the whole batch, computed in this thread. */
-export const _localGradients: _GradientSource = (net, schedule, x0, seed) =>
-  Promise.resolve(_shardGradients(net, schedule, x0, seed));
+export const _localGradients: _GradientSource = (net, schedule, x0, seed, y) =>
+  Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y));
 
 /**
  * One step on the batch x0 [B, H, W, C]. Returns the loss and the gradient norm before
@@ -97,8 +100,9 @@ export async function _trainStep(
   x0: tf.Tensor,
   o: _StepOptions,
   gradients: _GradientSource = _localGradients,
+  y?: Int32Array,
 ): Promise<{ loss: number; gradNorm: number }> {
-  const { loss: value, grads } = await gradients(st.net, schedule, x0, o.seed);
+  const { loss: value, grads } = await gradients(st.net, schedule, x0, o.seed, y);
   const { clipped, norm } = _clipByGlobalNorm(grads, o.gradClip);
   const both = tf.stack([value, norm]);
   const [loss, gradNorm] = await both.data();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ddimSampleLoop } from "../ddim.ts";
 import { respace } from "../respace.ts";
 import { makeSchedule, type ScheduleKind } from "../schedule.ts";
-import { createUNet, type UNetConfig } from "../unet/unet.ts";
+import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { getWeights, setWeights } from "../io/weights.ts";
@@ -14,7 +14,7 @@ import { _adamInit, type _AdamState } from "./adam.ts";
 import { _localGradients, _trainStep } from "./_step.ts";
 import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
-import { _batch, _batchIndices, _flips, _stepSeed } from "./_batches.ts";
+import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
 import { _learningRate, _LR_DECAYS } from "./_lr.ts";
 
@@ -53,6 +53,24 @@ export interface TrainOptions {
   gradClip?: number;
   /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
   emaDecay?: number;
+  /**
+   * The class label of every image, for a class-conditional U-Net (`unet.numClasses` > 0;
+   * default: `data.labels`). Integers in [0, numClasses).
+   */
+  labels?: Int32Array;
+  /**
+   * The share of each batch trained with the "no class" label (NULL_CLASS) instead of its own,
+   * so that one network learns ε(x, y) and ε(x, ∅) for classifier-free guidance (default 0.1;
+   * conditional networks only). Drawn from (seed, step), so resume stays bit for bit.
+   */
+  classDropout?: number;
+  /**
+   * Start from the EMA weights of this checkpoint (a path, URL or loaded checkpoint) instead of
+   * a random initialization: a fine-tune, with a fresh Adam. Parameters the checkpoint lacks
+   * (a new class embedding) keep their initial values; every other shape must match. Ignored
+   * when a run is resumed.
+   */
+  initFrom?: string | URL | Checkpoint;
   /** Random horizontal flips of the training images (default false: digits are not symmetric). */
   flip?: boolean;
   /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
@@ -139,11 +157,22 @@ export interface TrainResult {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const o = _checkOptions(options);
   const [N, H, W, C] = o.data.shape;
+  const K = o.unet.numClasses ?? 0;
+  const labels = K > 0 ? _checkLabels(o.labels ?? o.data.labels, N, K) : undefined;
   const schedule = makeSchedule(o.schedule);
   const ckptPath = join(o.outDir, "checkpoint.safetensors");
   const logPath = join(o.outDir, "log.jsonl");
   const net = createUNet(o.unet, { seed: o.seed });
-  const config = { unet: net.config, schedule: o.schedule, train: _trainConfig(o) };
+  const config: Checkpoint["config"] & { train: ReturnType<typeof _trainConfig> } = {
+    unet: net.config,
+    schedule: o.schedule,
+    train: _trainConfig(o),
+  };
+  if (K > 0) {
+    config.classes = o.data.classNames?.length === K
+      ? [...o.data.classNames]
+      : Array.from({ length: K }, (_, i) => String(i));
+  }
   const emaNet = createUNet(o.unet, { seed: o.seed });
   const adam = _adamInit(net.params);
   let start = 0, secondsBefore = 0;
@@ -161,6 +190,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       secondsBefore = ck.state!.seconds;
       history.push(..._truncateLog(logPath, start));
     } else {
+      if (o.initFrom !== undefined) await _initFrom(o.initFrom, [net, emaNet]);
       _atomicWrite(logPath, "");
     }
     if (start >= o.steps) {
@@ -195,7 +225,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
     const sample = async (step: number) => {
       const shape = [o.sampleCount, H, W, C];
-      const x = await ddimSampleLoop(emaNet, respace(schedule, "ddim50"), { shape, seed: o.seed });
+      // conditional: image i of class i mod K (one column per class when K divides the width)
+      const classes = K > 0 ? Array.from({ length: o.sampleCount }, (_, i) => i % K) : undefined;
+      const x = await ddimSampleLoop(emaNet, respace(schedule, "ddim50"), {
+        shape,
+        seed: o.seed,
+        classes,
+      });
       _atomicWrite(
         join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),
         await imageGrid(x, { scale: 2 }),
@@ -212,13 +248,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
       );
       const lr = _learningRate(step, o);
-      const { loss, gradNorm } = await _trainStep({ net, emaNet, adam }, schedule, x0, {
-        step,
-        seed,
-        lr,
-        gradClip: o.gradClip,
-        emaDecay: o.emaDecay,
-      }, pool?.gradients ?? _localGradients);
+      const y = labels &&
+        _batchLabels(labels, _batchIndices(N, o.batchSize, o.seed, k), o.classDropout, o.seed, k);
+      const { loss, gradNorm } = await _trainStep(
+        { net, emaNet, adam },
+        schedule,
+        x0,
+        {
+          step,
+          seed,
+          lr,
+          gradClip: o.gradClip,
+          emaDecay: o.emaDecay,
+        },
+        pool?.gradients ?? _localGradients,
+        y,
+      );
       x0.dispose();
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         bar.done();
@@ -280,7 +325,63 @@ function _truncateLog(path: string, step: number): [number, number][] {
   return history;
 }
 
-type _Resolved = Required<Omit<TrainOptions, "onStep">> & Pick<TrainOptions, "onStep">;
+type _Resolved =
+  & Required<Omit<TrainOptions, "onStep" | "labels" | "initFrom">>
+  & Pick<TrainOptions, "onStep" | "labels" | "initFrom">;
+
+/** Checks the labels of a conditional run: one integer in [0, K) per image. */
+function _checkLabels(labels: Int32Array | undefined, n: number, K: number): Int32Array {
+  const what = "Cannot train";
+  if (!(labels instanceof Int32Array)) {
+    throw new RangeError(
+      `${what}: a class-conditional U-Net (numClasses ${K}) needs labels (an Int32Array, or data.labels), got ${labels}`,
+    );
+  }
+  if (labels.length !== n) {
+    throw new RangeError(
+      `${what}: labels must hold one label per image (${n}), got ${labels.length}`,
+    );
+  }
+  const bad = labels.findIndex((v) => v < 0 || v >= K);
+  if (bad >= 0) {
+    throw new RangeError(
+      `${what}: labels must be in [0, ${K - 1}] (numClasses ${K}), got labels[${bad}] = ${
+        labels[bad]
+      }`,
+    );
+  }
+  return labels;
+}
+
+/** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
+async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
+  const where = typeof source === "object" && !(source instanceof URL)
+    ? "the checkpoint"
+    : String(source);
+  const ck = typeof source === "object" && !(source instanceof URL)
+    ? source
+    : await loadCheckpoint(source);
+  for (const net of nets) {
+    for (const [name, v] of net.params) {
+      const w = ck.ema.get(name);
+      if (!w) continue; // a parameter the source lacks keeps its initial value
+      if (!tf.util.arraysEqual(w.shape, v.shape)) {
+        throw new RangeError(
+          `Cannot train: initFrom ${where} has ${name} of shape [${w.shape}], the U-Net needs [${v.shape}]`,
+        );
+      }
+      v.assign(tf.tensor(w.data, w.shape, "float32"));
+    }
+  }
+  const unknown = [...ck.ema.keys()].filter((n) => !nets[0].params.has(n));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Cannot train: initFrom ${where} has weights this U-Net does not: ${
+        unknown.slice(0, 5).join(", ")
+      }`,
+    );
+  }
+}
 
 function _trainConfig(o: _Resolved) {
   const { batchSize, lr, warmup, lrDecay, lrFinal, decayStart, gradClip, emaDecay, flip, seed } = o;
@@ -297,6 +398,11 @@ function _trainConfig(o: _Resolved) {
     seed,
     workers: o.workers,
     data: o.data.source,
+    ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
+    ...(o.initFrom !== undefined &&
+        !(typeof o.initFrom === "object" && !(o.initFrom instanceof URL))
+      ? { initFrom: String(o.initFrom) }
+      : {}),
   };
 }
 
@@ -404,6 +510,7 @@ function _checkOptions(options: TrainOptions): _Resolved {
     sampleEvery: 1000,
     sampleCount: 16,
     workers: 1,
+    classDropout: 0.1,
     progress: true,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as _Resolved;
@@ -433,6 +540,9 @@ function _checkOptions(options: TrainOptions): _Resolved {
   int("sampleEvery", o.sampleEvery, 0);
   int("sampleCount", o.sampleCount, 1);
   int("workers", o.workers, 1);
+  if (!(typeof o.classDropout === "number" && o.classDropout >= 0 && o.classDropout < 1)) {
+    throw new RangeError(`${what}: classDropout must be in [0, 1), got ${o.classDropout}`);
+  }
   if (o.workers > o.batchSize) {
     throw new RangeError(
       `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,

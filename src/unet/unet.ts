@@ -7,6 +7,9 @@ import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from
 import { _checkRows } from "../_checks.ts";
 import { _sinusoidFrequencies, timestepEmbedding } from "./timestep_embedding.ts";
 import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
+import { _matMul } from "./_matmul.ts";
+import { NULL_CLASS } from "../guidance.ts";
+import { _readSync } from "../_timesteps.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
 export interface UNetConfig {
@@ -28,15 +31,26 @@ export interface UNetConfig {
   dropout: number;
   /** Groups of every GroupNorm; each normalized channel count must be divisible by it. */
   groups: number;
+  /**
+   * Classes of a class-conditional model (absent or 0: unconditional). A learned embedding of
+   * numClasses + 1 rows (the last for "no class", `NULL_CLASS`) of width 4·ch is added to the
+   * timestep embedding, as improved-diffusion's `label_emb`; it starts at zero, so a new
+   * conditional network computes what the unconditional one with the same weights does.
+   */
+  numClasses?: number;
 }
 
+/** A {@linkcode UNetConfig} with its defaults filled in. */
+export type ResolvedUNetConfig = UNetConfig & { outChannels: number };
+
 /**
- * A U-Net ε-model: call it as `(xt, t) => eps` (no dropout), or use `withDropout(seed)`
- * while training. Its parameters are tfjs variables, named like `down.1.res.0.conv1.w`.
+ * A U-Net ε-model: call it as `(xt, t) => eps`, or `(xt, t, y) => eps` with int32 class labels
+ * y [B] when `numClasses` is set (no dropout), or use `withDropout(seed)` while training. Its
+ * parameters are tfjs variables, named like `down.1.res.0.conv1.w`.
  */
 export interface UNet extends EpsModel {
   /** The configuration it was built from (outChannels filled in). */
-  readonly config: Required<UNetConfig>;
+  readonly config: ResolvedUNetConfig;
   /** The number of scalar parameters. */
   readonly numParams: number;
   /** The parameters by name, in a fixed order. */
@@ -158,10 +172,19 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
 
   // time embedding: sinusoidal(ch) → Dense 4ch → SiLU → Dense 4ch
   const temb0 = dense("temb.dense0", cfg.ch, tembCh), temb1 = dense("temb.dense1", tembCh, tembCh);
+  const K = cfg.numClasses ?? 0;
+  // class embedding: row y of [K + 1, 4ch], row K for "no class"
+  const labelEmb = K > 0 ? add("label_emb.w", [K + 1, tembCh], "zero") : undefined;
   const freqs = _sinusoidFrequencies(cfg.ch);
-  // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))): [B, 4ch]; one WGSL program on
-  // webgpu outside tf.grad
-  const embedding = (t: Tensor1D): tf.Tensor => {
+  // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; one
+  // WGSL program on webgpu outside tf.grad for unconditional networks
+  const embedding = (t: Tensor1D, y: tf.Tensor | undefined): tf.Tensor => {
+    if (labelEmb) {
+      const temb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch))));
+      // one-hot rows times the table (a gather whose gradient every backend has)
+      const rows = tf.cast(tf.oneHot(y!, K + 1), "float32") as tf.Tensor2D;
+      return _silu(tf.add(temb, _matMul(rows, labelEmb as tf.Tensor2D)));
+    }
     if (!_canFuseTimestepMlp()) return _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch)))));
     const [w0, b0, w1, b1] = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
       .map((n) => params.get(`temb.${n}`)!);
@@ -215,9 +238,15 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   }
   const normOut = norm("norm_out", c), convOut = conv("conv_out", c, cfg.outChannels, "zero");
 
-  const forward = (x: Tensor, t: Tensor1D, drop: Drop): Tensor =>
+  const forward = (x: Tensor, t: Tensor1D, y: Int32Array | undefined, drop: Drop): Tensor =>
     tf.tidy(() => {
-      const embAct = embedding(t); // SiLU(emb) [B, 4ch]
+      // labels as embedding rows: NULL_CLASS (and no labels at all) → row K
+      const yRows = labelEmb &&
+        tf.tensor1d(
+          y ? y.map((v) => (v === NULL_CLASS ? K : v)) : new Int32Array(x.shape[0]).fill(K),
+          "int32",
+        );
+      const embAct = embedding(t, yRows); // SiLU(emb) [B, 4ch]
       let h = convIn(x); // [B, H, W, ch]
       const hs: tf.Tensor[] = [h];
       for (const level of down) {
@@ -242,9 +271,9 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     });
 
   const numParams = [...params.values()].reduce((a, p) => a + p.size, 0);
-  const unet = ((xt: Tensor, t: Tensor1D) => {
+  const unet = ((xt: Tensor, t: Tensor1D, y?: Tensor1D) => {
     _checkInput(cfg, xt);
-    return forward(xt, t, undefined);
+    return forward(xt, t, _checkLabels(cfg, xt, y), undefined);
   }) as UNet;
   return Object.assign(unet, {
     config: cfg,
@@ -252,17 +281,17 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     params,
     withDropout: (dropSeed: number, rows?: { start: number; of: number }): EpsModel => {
       const checked = _checkRows("run U-Net", rows, 0);
-      return (xt: Tensor, t: Tensor1D) => {
+      return (xt: Tensor, t: Tensor1D, y?: Tensor1D) => {
         _checkInput(cfg, xt);
         _checkRows("run U-Net", checked, xt.shape[0]);
-        return forward(xt, t, { seed: String(dropSeed), rows: checked });
+        return forward(xt, t, _checkLabels(cfg, xt, y), { seed: String(dropSeed), rows: checked });
       };
     },
     dispose: () => params.forEach((p) => p.dispose()),
   });
 }
 
-function _checkConfig(config: UNetConfig): Required<UNetConfig> {
+function _checkConfig(config: UNetConfig): ResolvedUNetConfig {
   const what = "Cannot create U-Net";
   if (config === null || typeof config !== "object") {
     throw new TypeError(`${what}: config must be an object, got ${config}`);
@@ -275,13 +304,21 @@ function _checkConfig(config: UNetConfig): Required<UNetConfig> {
   for (const k of ["imageSize", "inChannels", "ch", "numResBlocks", "groups"] as const) {
     posInt(k, config[k]);
   }
-  const cfg: Required<UNetConfig> = {
+  const cfg: ResolvedUNetConfig = {
     ...config,
     outChannels: config.outChannels ?? config.inChannels,
     chMult: [...config.chMult],
     attnResolutions: [...config.attnResolutions],
   };
   posInt("outChannels", cfg.outChannels);
+  if (config.numClasses !== undefined) {
+    if (!Number.isInteger(config.numClasses) || config.numClasses < 0) {
+      throw new RangeError(
+        `${what}: numClasses must be an integer >= 0, got ${config.numClasses}`,
+      );
+    }
+    if (config.numClasses === 0) delete cfg.numClasses; // unconditional, as if absent
+  }
   if (!Array.isArray(config.chMult) || config.chMult.length === 0) {
     throw new RangeError(`${what}: chMult must be a non-empty array, got ${config.chMult}`);
   }
@@ -325,7 +362,40 @@ function _checkConfig(config: UNetConfig): Required<UNetConfig> {
   return cfg;
 }
 
-function _checkInput(cfg: Required<UNetConfig>, xt: Tensor): void {
+/** The labels y as host values (checked), or undefined for an unconditional call. */
+function _checkLabels(
+  cfg: ResolvedUNetConfig,
+  xt: Tensor,
+  y: Tensor1D | undefined,
+): Int32Array | undefined {
+  const what = "Cannot run U-Net";
+  if (y === undefined) return undefined;
+  const K = cfg.numClasses ?? 0;
+  if (K === 0) {
+    throw new RangeError(
+      `${what}: y (class labels) was given, but this U-Net is unconditional (numClasses 0)`,
+    );
+  }
+  const B = xt.shape[0];
+  if (!(y instanceof tf.Tensor) || y.rank !== 1 || y.shape[0] !== B || y.dtype !== "int32") {
+    throw new RangeError(
+      `${what}: y must be an int32 tensor [${B}], got ${
+        y instanceof tf.Tensor ? `${y.dtype} [${y.shape}]` : typeof y
+      }`,
+    );
+  }
+  const values = Int32Array.from(_readSync("run U-Net", "y", y));
+  values.forEach((v, i) => {
+    if (v < NULL_CLASS || v >= K) {
+      throw new RangeError(
+        `${what}: y must hold classes in [0, ${K - 1}] or NULL_CLASS (-1), got y[${i}] = ${v}`,
+      );
+    }
+  });
+  return values;
+}
+
+function _checkInput(cfg: ResolvedUNetConfig, xt: Tensor): void {
   const { imageSize: s, inChannels: c } = cfg;
   const shape = xt?.shape;
   if (!shape || shape.length !== 4 || shape[1] !== s || shape[2] !== s || shape[3] !== c) {

@@ -11,6 +11,7 @@ import type { EpsModel, Tensor } from "../types.ts";
 import { _modelTimesteps, _timestepsArray } from "../_timesteps.ts";
 import { _callModel, _checkPrediction } from "../_model.ts";
 import { _x0Coefficients, type ReverseOptions } from "../p_mean_variance.ts";
+import { _readConditioning } from "../guidance.ts";
 
 /** Whether the fused program may run: webgpu, float32 and no tape (it has no gradient). */
 export function _canFuseSampleStep(xt: tf.Tensor): boolean {
@@ -75,9 +76,11 @@ export function _fusedReverseStep(
     rows.set([a(t), b(t), c1, c2, z === undefined ? 0 : sigma], 5 * i);
   }
   const clip = opts.clipDenoised ?? true;
+  const cond = _readConditioning(what, opts, B);
   return tf.tidy(() => {
     const tModel = _modelTimesteps(s, ts, B);
-    const out = _callModel(what, model, xt, tModel, !wantFlag && (opts.checkFinite ?? true));
+    const check = !wantFlag && (opts.checkFinite ?? true);
+    const out = _callModel(what, model, xt, tModel, check, cond);
     const coef = tf.tensor2d(rows, [B, 5]);
     const noise = z ?? xt; // multiplied by σ = 0
     return {

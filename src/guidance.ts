@@ -1,0 +1,159 @@
+/**
+ * Class labels and classifier-free guidance (Ho & Salimans 2022).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor, Tensor1D } from "./types.ts";
+import { _readSync } from "./_timesteps.ts";
+
+/**
+ * The label of the unconditional branch ("no class", ∅): a conditional ε-model called with
+ * `y[i] = NULL_CLASS` predicts ε(x, ∅) for example i. The U-Net maps it to its extra learned
+ * null-class embedding; the trainer's class dropout writes it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NULL_CLASS } from "@ddpm/core";
+ * assert.equal(NULL_CLASS, -1);
+ * ```
+ */
+export const NULL_CLASS = -1;
+
+/** Class labels: one integer per example, in [0, numClasses) or {@linkcode NULL_CLASS}. */
+export type ClassLabels = Tensor1D | ArrayLike<number>;
+
+/** The conditioning options every loss and sampler accepts. */
+export interface GuidanceOptions {
+  /**
+   * The class of each example, int32 [B] (or an array of B integers; {@linkcode NULL_CLASS}
+   * for "no class"). Absent: the model is called without labels (unconditional).
+   */
+  classes?: ClassLabels;
+  /**
+   * Classifier-free guidance scale w (default 1, the plain conditional model):
+   * ε̃ = ε(x, ∅) + w·(ε(x, y) − ε(x, ∅)); 0 gives the unconditional model. Needs `classes`.
+   */
+  guidanceScale?: number;
+}
+
+/**
+ * The classifier-free guidance combination (Ho & Salimans 2022, in diffusers' convention):
+ * ε̃ = ε_u + w·(ε_c − ε_u), where ε_c = ε(x, y) and ε_u = ε(x, ∅). w = 1 returns ε_c, w = 0
+ * returns ε_u, w > 1 extrapolates away from the unconditional prediction.
+ *
+ * @param epsCond ε(x, y), the conditional prediction.
+ * @param epsUncond ε(x, ∅), the unconditional prediction (the same shape).
+ * @param w The guidance scale.
+ * @returns ε̃, the same shape.
+ * @throws {RangeError} If the shapes differ or w is not finite.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { classifierFreeGuidance } from "@ddpm/core";
+ * const eps = classifierFreeGuidance(tf.tensor1d([1, 2]), tf.tensor1d([0, 1]), 3);
+ * assert.deepEqual(Array.from(eps.dataSync()), [3, 4]); // 0 + 3·(1 − 0), 1 + 3·(2 − 1)
+ * ```
+ */
+export function classifierFreeGuidance(epsCond: Tensor, epsUncond: Tensor, w: number): Tensor {
+  const what = "apply guidance";
+  if (!(epsCond instanceof tf.Tensor) || !(epsUncond instanceof tf.Tensor)) {
+    throw new TypeError(`Cannot ${what}: epsCond and epsUncond must be tensors`);
+  }
+  if (!tf.util.arraysEqual(epsCond.shape, epsUncond.shape)) {
+    throw new RangeError(
+      `Cannot ${what}: epsUncond must have the shape of epsCond [${epsCond.shape}], got [${epsUncond.shape}]`,
+    );
+  }
+  _checkGuidanceScale(what, w);
+  return _guide(epsCond, epsUncond, w);
+}
+
+/** ε_u + w·(ε_c − ε_u), without checks. */
+export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number): Tensor {
+  return tf.tidy(() => tf.add(epsUncond, tf.mul(w, tf.sub(epsCond, epsUncond))));
+}
+
+/** Throws unless w is a finite number. */
+export function _checkGuidanceScale(what: string, w: unknown): number {
+  if (typeof w !== "number" || !Number.isFinite(w)) {
+    throw new RangeError(`Cannot ${what}: guidanceScale must be a finite number, got ${w}`);
+  }
+  return w;
+}
+
+/**
+ * Reads class labels into a host Int32Array of length `batch` (checks: integers ≥ −1). With
+ * `rows`, labels of the whole batch (length rows.of) are cut to this shard's rows.
+ */
+export function _readClasses(
+  what: string,
+  classes: ClassLabels | undefined,
+  batch: number,
+  rows?: { start: number; of: number },
+): Int32Array | undefined {
+  if (classes === undefined) return undefined;
+  let values: ArrayLike<number>;
+  if (classes instanceof tf.Tensor) {
+    if (classes.rank !== 1) {
+      throw new RangeError(
+        `Cannot ${what}: classes must have shape [${batch}], got [${classes.shape}]`,
+      );
+    }
+    values = _readSync(what, "classes", classes);
+  } else if (classes !== null && typeof classes === "object" && "length" in classes) {
+    values = classes;
+  } else {
+    throw new TypeError(
+      `Cannot ${what}: classes must be an int32 tensor [B] or an array of integers, got ${classes}`,
+    );
+  }
+  let offset = 0;
+  if (rows && values.length === rows.of && rows.of !== batch) offset = rows.start;
+  else if (values.length !== batch) {
+    throw new RangeError(
+      `Cannot ${what}: classes must hold one label per example (${batch}${
+        rows ? ` or ${rows.of} for the whole batch` : ""
+      }), got ${values.length}`,
+    );
+  }
+  const out = new Int32Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const v = values[offset + i];
+    if (!Number.isInteger(v) || v < NULL_CLASS) {
+      throw new RangeError(
+        `Cannot ${what}: classes must hold integers >= 0 (or NULL_CLASS = -1), got classes[${
+          offset + i
+        }] = ${v}`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Host labels and the guidance scale, read once per loop or call. */
+export interface _Conditioning {
+  classes?: Int32Array;
+  w: number;
+}
+
+/** Reads and checks `{ classes, guidanceScale }` for a batch. */
+export function _readConditioning(
+  what: string,
+  opts: GuidanceOptions | undefined,
+  batch: number,
+  rows?: { start: number; of: number },
+): _Conditioning {
+  const classes = _readClasses(what, opts?.classes, batch, rows);
+  const w = opts?.guidanceScale === undefined ? 1 : _checkGuidanceScale(what, opts.guidanceScale);
+  if (classes === undefined && opts?.guidanceScale !== undefined && w !== 1) {
+    throw new RangeError(
+      `Cannot ${what}: guidanceScale ${w} needs classes (the labels to guide towards)`,
+    );
+  }
+  return { classes, w };
+}
