@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
-import { _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
+import { type _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
 
 /**
  * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape. With

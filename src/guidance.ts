@@ -19,7 +19,7 @@ import { _readSync } from "./_timesteps.ts";
  * assert.equal(NULL_CLASS, -1);
  * ```
  */
-export const NULL_CLASS = -1;
+export const NULL_CLASS: -1 = -1;
 
 /** Class labels: one integer per example, in [0, numClasses) or {@linkcode NULL_CLASS}. */
 export type ClassLabels = Tensor1D | ArrayLike<number>;

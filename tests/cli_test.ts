@@ -113,6 +113,50 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
   assertTrue(d.stdout.includes("ddpm with 3 steps"), d.stdout);
 });
 
+Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name and index", () => {
+  const dir = Deno.makeTempDirSync();
+  const t = _cli("train", [
+    ...["--data", "fashion-mnist", "--conditional", "--class-dropout", "0.5", "--steps", "1"],
+    ...["--batch", "2", "--limit", "8", "--out", dir, "--sample-every", "0", "--backend", "wasm"],
+  ]);
+  assertEquals(t.code, 0, t.stderr);
+  assertTrue(t.stdout.includes("8 images 28×28×1 · preset mnist · 10 classes"), t.stdout);
+  const ck = join(dir, "checkpoint.safetensors");
+  const sample = (...args: string[]) =>
+    _cli("sample", [
+      ...["--checkpoint", ck, "--n", "2", "--steps", "2", "--out", join(dir, "s.png")],
+      ...["--backend", "wasm", "--workers", "1", ...args],
+    ]);
+  const byName = sample("--class", "Sneaker,bag", "--guidance", "2", "--npy", join(dir, "a.npy"));
+  assertEquals(byName.code, 0, byName.stderr);
+  assertTrue(byName.stdout.includes("classes sneaker,bag · guidance 2"), byName.stdout);
+  const byIndex = sample("--class", "7,8", "--guidance", "2", "--npy", join(dir, "b.npy"));
+  assertEquals(
+    Deno.readFileSync(join(dir, "b.npy")),
+    Deno.readFileSync(join(dir, "a.npy")),
+    "names and indices are the same classes",
+  );
+  assertEquals(byIndex.code, 0, byIndex.stderr);
+  const all = sample();
+  assertTrue(all.stdout.includes("classes all 10 · guidance 1"), all.stdout);
+  const none = sample("--class", "none");
+  assertTrue(none.stdout.includes("· unconditional"), none.stdout);
+  const bad = sample("--class", "cat");
+  assertEquals(bad.code, 1);
+  assertTrue(
+    bad.stderr.includes("--class must be all, none, or classes of this model (t-shirt, trouser"),
+    bad.stderr,
+  );
+  // the export can record the recommended guidance, which sample then uses by default
+  const model = join(dir, "model.safetensors");
+  assertEquals(_cli("export", ["--checkpoint", ck, "--out", model, "--guidance", "3"]).code, 0);
+  const rec = _cli("sample", [
+    ...["--checkpoint", model, "--n", "1", "--steps", "1", "--out", join(dir, "r.png")],
+    ...["--backend", "wasm", "--class", "5"],
+  ]);
+  assertTrue(rec.stdout.includes("classes sandal · guidance 3"), rec.stdout);
+});
+
 Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table, JSON, report and pictures", () => {
   const dir = Deno.makeTempDirSync();
   const r = _cli("eval", [
@@ -165,6 +209,22 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["eval", ["--strata", "0"], "--strata must be an integer >= 1, got 0"],
     ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],
     ["train_classifier", ["--lr", "0"], "--lr must be a number > 0, got 0"],
+    ["sample", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
+    ["sample", ["--class", "7"], "--class 7 needs a class-conditional checkpoint"],
+    ["sample", ["--guidance=-1"], "--guidance must be a number >= 0, got -1"],
+    ["train", ["--class-dropout", "x"], "--class-dropout must be a number >= 0, got x"],
+    ["train", ["--class-dropout", "1"], "classDropout must be in [0, 1), got 1"],
+    ["train", [
+      "--conditional",
+      "--data",
+      "fashion-mnist",
+      "--limit",
+      "4",
+      "--steps",
+      "1",
+      "--class-dropout",
+      "2",
+    ], "classDropout must be in [0, 1)"],
   ];
   for (const [script, args, msg] of cases) {
     const r = _cli(script, [...args, "--backend", "cpu"]);

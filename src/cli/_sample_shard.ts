@@ -3,7 +3,7 @@
 // DDPM or DDIM chain on rows [start, start + count) of the seeded batch of `of` images, and keep
 // the snapshots the progression picture needs.
 import * as tf from "@tensorflow/tfjs-core";
-import { loadCheckpoint } from "../io/checkpoint.ts";
+import { type CheckpointConfig, loadCheckpoint } from "../io/checkpoint.ts";
 import { setWeights } from "../io/weights.ts";
 import { createUNet, type UNet } from "../unet/unet.ts";
 import { makeSchedule, type Schedule } from "../schedule.ts";
@@ -27,6 +27,10 @@ export interface _ShardJob {
   /** Timesteps at which the first `show` rows' x_t and x̂0 are kept (empty: none). */
   snapAt: number[];
   show: number;
+  /** The class of each of the `of` images (conditional checkpoints; absent: unconditional). */
+  classes?: number[];
+  /** Classifier-free guidance scale (with classes). */
+  guidance?: number;
 }
 
 /** A checkpoint path or URL as the URL string a worker loads. */
@@ -41,12 +45,44 @@ export function _joinShards(parts: Float32Array[], cuts: number[], image: number
   );
 }
 
+/**
+ * The class of each of n images from `--class`: "all" (image i: class i mod K), "none"
+ * (unconditional: undefined), or a comma-separated list of class names or indices, cycled.
+ */
+export function _classesArg(
+  v: string,
+  n: number,
+  names: string[] | undefined,
+): number[] | undefined {
+  if (v === "none") return undefined;
+  if (!names || names.length === 0) {
+    throw new RangeError(
+      `--class ${v} needs a class-conditional checkpoint; this one is unconditional`,
+    );
+  }
+  const K = names.length;
+  if (v === "all") return Array.from({ length: n }, (_, i) => i % K);
+  const list = v.split(",").map((item) => {
+    const name = item.trim();
+    const byName = names.findIndex((c) => c.toLowerCase() === name.toLowerCase());
+    if (byName >= 0) return byName;
+    const k = Number(name);
+    if (name !== "" && Number.isInteger(k) && k >= 0 && k < K) return k;
+    throw new RangeError(
+      `--class must be all, none, or classes of this model (${
+        names.length <= 12 ? names.join(", ") : `0 … ${K - 1}`
+      }), got ${item}`,
+    );
+  });
+  return Array.from({ length: n }, (_, i) => list[i % list.length]);
+}
+
 /** The U-Net with the checkpoint's EMA weights and the sampling schedule. */
 export async function _loadSampler(
   checkpoint: string | URL,
   sampler: "ddpm" | "ddim",
   steps: number | undefined,
-): Promise<{ unet: UNet; s: Schedule }> {
+): Promise<{ unet: UNet; s: Schedule; config: CheckpointConfig }> {
   const ck = await loadCheckpoint(checkpoint);
   const unet = createUNet(ck.config.unet);
   setWeights(unet.params, ck.ema);
@@ -56,7 +92,7 @@ export async function _loadSampler(
     : steps === undefined || steps === base.T
     ? base
     : respace(base, String(steps));
-  return { unet, s };
+  return { unet, s, config: ck.config };
 }
 
 /**
@@ -72,9 +108,10 @@ export async function _runShard(
   const { imageSize: size, inChannels: C } = unet.config;
   const shape = [job.count, size, size, C];
   const rows = { start: job.start, of: job.of };
+  const cond = job.classes ? { classes: job.classes, guidanceScale: job.guidance } : {};
   const chain = job.sampler === "ddim"
-    ? ddimSampleLoopProgressive(unet, s, { shape, seed: job.seed, eta: job.eta, rows })
-    : pSampleLoopProgressive(unet, s, { shape, seed: job.seed, rows });
+    ? ddimSampleLoopProgressive(unet, s, { shape, seed: job.seed, eta: job.eta, rows, ...cond })
+    : pSampleLoopProgressive(unet, s, { shape, seed: job.seed, rows, ...cond });
   const at = new Set(job.snapAt), show = Math.min(job.show, job.count);
   const snaps: Tensor[][] = [];
   let last: Tensor | undefined;

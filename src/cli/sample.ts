@@ -2,7 +2,8 @@
 //
 //   deno task sample [--checkpoint FILE] [--n 64] [--sampler ddpm|ddim] [--steps 50] [--eta 0]
 //                    [--seed 0] [--out out/samples.png] [--npy FILE] [--progression FILE]
-//                    [--backend auto|webgpu|wasm|cpu] [--workers N]
+//                    [--backend auto|webgpu|wasm|cpu] [--workers N] [--class all|none|7|3,5]
+//                    [--guidance W]
 //   bun src/cli/sample.ts ...        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
@@ -15,6 +16,7 @@ import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _choiceArg, _cliArgs, _intArg, _nonNegativeArg, _run } from "./_args.ts";
 import {
   _checkpointHref,
+  _classesArg,
   _joinShards,
   _loadSampler,
   _runShard,
@@ -38,6 +40,13 @@ Options:
   --npy FILE            also write the samples as uint8 [N, H, W, C] for numpy.load
   --progression FILE    also write x_t (odd rows) and predicted x0 (even rows) of the
                         first 4 samples at 10 steps of the chain, noisy to clean
+  --class C             conditional checkpoints: "all" (image i gets class i mod the
+                        number of classes: one column per class), a class name or
+                        index ("7", "sneaker"), a comma-separated list to cycle
+                        through ("3,5"), or "none" (unconditional)                [all]
+  --guidance W          classifier-free guidance scale: ε(x,∅) + W·(ε(x,y) − ε(x,∅));
+                        1 is the conditional model, 0 unconditional
+                                            [the checkpoint's recommended scale, else 1]
   --backend NAME        auto, webgpu, wasm or cpu                                   [auto]
   --workers N           split the images over N workers, one tfjs each (wasm and cpu
                         run on one core each); the images do not depend on N
@@ -59,6 +68,8 @@ await _run(async () => {
       progression: { type: "string" },
       backend: { type: "string", default: "auto" },
       workers: { type: "string" },
+      class: { type: "string" },
+      guidance: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -69,7 +80,22 @@ await _run(async () => {
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
-  const { unet, s } = await _loadSampler(source, sampler, steps);
+  const { unet, s, config } = await _loadSampler(source, sampler, steps);
+  const conditional = (config.unet.numClasses ?? 0) > 0;
+  const names = conditional
+    ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
+    : undefined;
+  const guidance = a.guidance === undefined
+    ? config.guidanceScale ?? 1
+    : _nonNegativeArg("guidance", a.guidance);
+  if (!conditional && a.guidance !== undefined) {
+    throw new RangeError(
+      `--guidance needs a class-conditional checkpoint; this one is unconditional`,
+    );
+  }
+  // --guidance 0 is the unconditional model: no labels needed
+  const classArg = a.class ?? (conditional ? "all" : "none");
+  const classes = guidance === 0 ? undefined : _classesArg(classArg, n, names);
   const workers = a.workers === undefined
     ? _defaultWorkers(info.backend, n)
     : Math.min(n, _intArg("workers", a.workers, 1));
@@ -77,7 +103,12 @@ await _run(async () => {
   console.log(
     `backend ${info.backend} · ${sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
-      (workers > 1 ? ` · ${workers} workers` : ""),
+      (workers > 1 ? ` · ${workers} workers` : "") +
+      (conditional
+        ? classes
+          ? ` · classes ${_describeClasses(classArg, classes, names!)} · guidance ${guidance}`
+          : " · unconditional"
+        : ""),
   );
   const shape = [n, size, size, C];
   const snaps = 10;
@@ -101,6 +132,8 @@ await _run(async () => {
     of: n,
     snapAt: a.progression ? snapAt : [],
     show: shows[w],
+    classes,
+    guidance,
   });
   const bar = _progress(s.T, 0, true, 10);
   const t0 = performance.now();
@@ -152,3 +185,10 @@ await _run(async () => {
   x.dispose();
   unet.dispose();
 });
+
+/** "all 10" for --class all, else the distinct names asked for (the first six). */
+function _describeClasses(classArg: string, classes: number[], names: string[]): string {
+  if (classArg === "all") return `all ${names.length}`;
+  const distinct = [...new Set(classes)];
+  return distinct.slice(0, 6).map((c) => names[c]).join(",") + (distinct.length > 6 ? ",…" : "");
+}

@@ -1,6 +1,6 @@
 // `deno task train`: train a U-Net DDPM on MNIST (default) or a folder of images.
 //
-//   deno task train [--data mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
+//   deno task train [--data mnist|fashion-mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
 //                   [--batch 32] [--lr 2e-4] [--warmup N] [--lr-decay constant|linear|cosine]
 //                   [--lr-final 0] [--decay-start N] [--ema-decay 0.9999] [--flip]
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
@@ -11,6 +11,11 @@ import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
+import { FASHION_MNIST_CLASSES, loadIdx } from "../data/idx.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Dataset } from "../data/dataset.ts";
+import type { UNetConfig } from "../unet/unet.ts";
 import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
 import { _LR_DECAYS } from "../train/_lr.ts";
@@ -27,13 +32,19 @@ import {
 import { _defaultWorkers } from "../_shards.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 
+/** Where Debian's dataset-fashion-mnist puts the IDX files. */
+const _FASHION_DIR = "/usr/share/datasets/fashion-mnist";
+
 const HELP = `Train a DDPM U-Net (Ho et al. 2020).
 
 Options:
-  --data mnist|<folder>   training images: the built-in MNIST digits (train split), or a
-                          folder of PNG/JPEG files (resized and center-cropped)  [mnist]
+  --data SOURCE           training images: "mnist" (the built-in digits, train split),
+                          "fashion-mnist" (Debian's dataset-fashion-mnist), a folder of
+                          IDX files (train-images-idx3-ubyte[.gz] + labels), or a folder
+                          of PNG/JPEG files (resized and center-cropped; one subfolder
+                          per class gives labels)                               [mnist]
   --preset mnist|cifar10  U-Net shape (mnist: 28×28×1, 1.6M params; cifar10: 32×32×3, 35.7M)
-                          [mnist for --data mnist, else cifar10]
+                          [mnist for MNIST and IDX data, else cifar10]
   --steps N               optimizer steps                                       [1000]
   --batch N               batch size                                            [32]
   --lr X                  peak Adam learning rate                               [2e-4]
@@ -91,17 +102,13 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  const presetName = a.preset ?? (a.data === "mnist" ? "mnist" : "cifar10");
+  const grayscale28 = a.data === "mnist" || a.data === "fashion-mnist" ||
+    ["", ".gz"].some((ext) => existsSync(join(a.data, `train-images-idx3-ubyte${ext}`)));
+  const presetName = a.preset ?? (grayscale28 ? "mnist" : "cifar10");
   const preset = unetPresets[_choiceArg("preset", presetName, ["mnist", "cifar10"] as const)];
   const limit = a.limit === undefined ? undefined : _intArg("limit", a.limit, 1);
   const info = await initBackend(_backendArg(a.backend));
-  const data = a.data === "mnist"
-    ? loadMnist({ split: "train", limit })
-    : await loadImageFolder(a.data, {
-      size: unet.imageSize,
-      channels: unet.inChannels as 1 | 3,
-      limit,
-    });
+  const data = await _loadData(a.data, preset, limit);
   const classDropout = _nonNegativeArg("class-dropout", a["class-dropout"]);
   if (a.conditional && (!data.labels || !data.classNames?.length)) {
     throw new RangeError(
@@ -151,3 +158,27 @@ await _run(async () => {
       `${_duration(result.seconds)} in all · checkpoint ${result.checkpoint}`,
   );
 });
+
+/** The training data named by --data. */
+async function _loadData(
+  spec: string,
+  preset: Readonly<UNetConfig>,
+  limit: number | undefined,
+): Promise<Dataset> {
+  if (spec === "mnist") return loadMnist({ split: "train", limit });
+  if (spec === "fashion-mnist") {
+    if (!existsSync(_FASHION_DIR)) {
+      throw new Error(
+        `--data fashion-mnist reads ${_FASHION_DIR}: install it with apt-get install dataset-fashion-mnist`,
+      );
+    }
+    return await loadIdx(_FASHION_DIR, { classNames: [...FASHION_MNIST_CLASSES], limit });
+  }
+  const idx = ["", ".gz"].some((ext) => existsSync(join(spec, `train-images-idx3-ubyte${ext}`)));
+  if (idx) return await loadIdx(spec, { limit });
+  return await loadImageFolder(spec, {
+    size: preset.imageSize,
+    channels: preset.inChannels as 1 | 3,
+    limit,
+  });
+}

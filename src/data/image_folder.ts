@@ -17,7 +17,10 @@ export interface LoadImageFolderOptions {
 const _EXT = new Set([".png", ".jpg", ".jpeg"]);
 
 /**
- * Loads every PNG and JPEG file of a folder (not its subfolders), in file-name order:
+ * Loads every PNG and JPEG file of a folder, in file-name order. A folder with no image files
+ * of its own but subfolders of images is read by the ImageFolder convention: each subfolder is a
+ * class (class names sorted; labels their indices), and the dataset carries `labels` and
+ * `classNames`. Each image is
  * center-cropped to a square, resized to `size` × `size` by averaging the source pixels
  * that fall in each target pixel (nearest pixel when enlarging), and scaled to [-1, 1].
  * Grayscale images become RGB by repeating the channel; colour images load as grayscale only
@@ -25,9 +28,11 @@ const _EXT = new Set([".png", ".jpg", ".jpeg"]);
  *
  * @param dir The folder.
  * @param options `{ size, channels, limit }`.
- * @returns The images [N, size, size, channels].
- * @throws {Error} If the folder is missing or has no PNG/JPEG files, a file cannot be decoded,
- *   or a colour image is loaded as grayscale (each message names the file).
+ * @returns The images [N, size, size, channels] (with labels and class names for class
+ *   subfolders; `limit` then takes images from the classes in turn).
+ * @throws {Error} If the folder is missing or has no PNG/JPEG files, a class subfolder has none,
+ *   a file cannot be decoded, or a colour image is loaded as grayscale (each message names the
+ *   file).
  *
  * @example
  * ```ts
@@ -56,14 +61,42 @@ export async function loadImageFolder(
     throw new RangeError(`${what}: limit must be a positive integer, got ${limit}`);
   }
   let names: string[];
+  let classNames: string[] | undefined;
+  let labels: Int32Array | undefined;
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error("not a folder");
-    names = (await readdir(dir)).filter((n) => _EXT.has(extname(n).toLowerCase())).sort();
+    names = await _imageFiles(dir);
+    if (names.length === 0) {
+      const classes = await _classFolders(dir);
+      if (classes.length > 0) {
+        const perClass = await Promise.all(classes.map(async (c) => {
+          const files = await _imageFiles(join(dir, c));
+          if (files.length === 0) {
+            throw new Error(`the class folder ${join(dir, c)} has no .png, .jpg or .jpeg files`);
+          }
+          return files.map((f) => join(c, f));
+        }));
+        // with a limit, the classes in turn, so that every class is represented
+        const order: [number, string][] = [];
+        for (let k = 0; order.length < perClass.flat().length; k++) {
+          perClass.forEach((files, c) => k < files.length && order.push([c, files[k]]));
+        }
+        const kept = limit === undefined ? order : order.slice(0, limit);
+        kept.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+        names = kept.map(([, f]) => f);
+        labels = Int32Array.from(kept, ([c]) => c);
+        classNames = classes;
+      }
+    }
   } catch (e) {
     throw new Error(`${what}: ${(e as Error).message}`);
   }
-  if (names.length === 0) throw new Error(`${what}: the folder has no .png, .jpg or .jpeg files`);
-  if (limit !== undefined) names = names.slice(0, limit);
+  if (names.length === 0) {
+    throw new Error(
+      `${what}: the folder has no .png, .jpg or .jpeg files (nor class subfolders holding them)`,
+    );
+  }
+  if (limit !== undefined && !labels) names = names.slice(0, limit);
   const px = size * size * channels;
   const images = new Float32Array(names.length * px);
   for (let i = 0; i < names.length; i++) {
@@ -87,7 +120,24 @@ export async function loadImageFolder(
       }
     }
   }
-  return { images, shape: [names.length, size, size, channels], source: dir };
+  const shape: Dataset["shape"] = [names.length, size, size, channels];
+  return labels
+    ? { images, shape, labels, classNames, source: dir }
+    : { images, shape, source: dir };
+}
+
+/** The image files directly in dir, sorted. */
+async function _imageFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => !e.isDirectory() && _EXT.has(extname(e.name).toLowerCase()))
+    .map((e) => e.name).sort();
+}
+
+/** The subfolders of dir (not hidden), sorted: the classes of the ImageFolder convention. */
+async function _classFolders(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name)
+    .sort();
 }
 
 /** A decoded image: 8-bit values, 1 (gray) or 3 (RGB) channels, alpha dropped. */

@@ -18,6 +18,8 @@ export interface CheckpointConfig {
   train?: Record<string, unknown>;
   /** The class names of a class-conditional model, indexed by label (`--class 7`, `--class sneaker`). */
   classes?: string[];
+  /** The classifier-free guidance scale its model card recommends (conditional models). */
+  guidanceScale?: number;
 }
 
 /** Where training stood when the checkpoint was written. */

@@ -112,8 +112,10 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const seed = options.seed ?? 0;
   const params: P = new Map();
   let stream = 0;
-  const add = (name: string, shape: number[], init: "fanAvg" | "zero" | "one") => {
-    const init0 = tf.tensor(_initValues(shape, init, seed, stream++), shape, "float32");
+  // `own`: a stream outside the counter, so that an optional parameter leaves the others' as
+  // they are (a conditional network shares every other initial weight with the unconditional one)
+  const add = (name: string, shape: number[], init: "fanAvg" | "zero" | "one", own?: number) => {
+    const init0 = tf.tensor(_initValues(shape, init, seed, own ?? stream++), shape, "float32");
     const v = tf.variable(init0, true); // a copy: the initial tensor can go
     init0.dispose();
     params.set(name, v);
@@ -174,7 +176,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const temb0 = dense("temb.dense0", cfg.ch, tembCh), temb1 = dense("temb.dense1", tembCh, tembCh);
   const K = cfg.numClasses ?? 0;
   // class embedding: row y of [K + 1, 4ch], row K for "no class"
-  const labelEmb = K > 0 ? add("label_emb.w", [K + 1, tembCh], "zero") : undefined;
+  const labelEmb = K > 0 ? add("label_emb.w", [K + 1, tembCh], "zero", 0x10000) : undefined;
   const freqs = _sinusoidFrequencies(cfg.ch);
   // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; one
   // WGSL program on webgpu outside tf.grad for unconditional networks
