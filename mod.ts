@@ -100,5 +100,9 @@ export { loadMnistClassifier, saveClassifier } from "./src/eval/classifier_weigh
 export { featureStats, frechetDistance } from "./src/eval/frechet_distance.ts";
 export type { FeatureStats } from "./src/eval/frechet_distance.ts";
 export { classifierOutputs, sampleQuality } from "./src/eval/sample_quality.ts";
-export type { ClassifierOutputs, SampleQuality } from "./src/eval/sample_quality.ts";
+export type {
+  ClassifierOutputs,
+  SampleQuality,
+  SampleQualityOptions,
+} from "./src/eval/sample_quality.ts";
 export { nearestNeighbours } from "./src/eval/nearest_neighbours.ts";

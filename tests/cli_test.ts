@@ -185,6 +185,32 @@ Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table
   assertEquals([nb.width, nb.height], [4 * 28 * 2 + 5 * 2, 6 * 28 * 2 + 7 * 2]);
 });
 
+Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy and a guidance sweep", () => {
+  const dir = Deno.makeTempDirSync();
+  const t = _cli("train", [
+    ...["--conditional", "--steps", "1", "--batch", "2", "--limit", "8", "--out", dir],
+    ...["--sample-every", "0", "--backend", "wasm"],
+  ]);
+  assertEquals(t.code, 0, t.stderr);
+  const r = _cli("eval", [
+    ...["--checkpoint", join(dir, "checkpoint.safetensors"), "--n", "4", "--steps", "2"],
+    ...["--bpd-images", "2", "--strata", "2", "--sweep", "0,2", "--guidance", "3"],
+    ...["--out", dir, "--backend", "wasm"],
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertTrue(r.stdout.includes("conditional accuracy"), r.stdout);
+  const res = JSON.parse(Deno.readTextFileSync(join(dir, "eval.json")));
+  assertEquals(res.sampling.guidance, 3);
+  const acc = res.quality.generated.conditional.accuracy;
+  assertTrue(acc >= 0 && acc <= 1 && acc * 4 === Math.round(acc * 4), `accuracy ${acc} of 4`);
+  assertEquals(res.guidanceSweep.map((s: { guidance: number }) => s.guidance), [0, 2]);
+  const report = Deno.readTextFileSync(join(dir, "report.md"));
+  assertTrue(report.includes("## Guidance trade-off") && report.includes("| 2 |"), report);
+  for (const f of ["guidance_fid.svg", "guidance_accuracy.svg"]) {
+    assertTrue(existsSync(join(dir, f)), f);
+  }
+});
+
 Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
     ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
@@ -212,6 +238,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["sample", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
     ["sample", ["--class", "7"], "--class 7 needs a class-conditional checkpoint"],
     ["sample", ["--guidance=-1"], "--guidance must be a number >= 0, got -1"],
+    ["eval", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
     ["train", ["--class-dropout", "x"], "--class-dropout must be a number >= 0, got x"],
     ["train", ["--class-dropout", "1"], "classDropout must be in [0, 1), got 1"],
     ["train", [

@@ -52,6 +52,12 @@ Options:
   --variance NAME     reverse variance for the bound: fixedLarge or fixedSmall
                                                                             [fixedLarge]
   --classifier FILE   digit classifier for FID-MNIST                 [the shipped one]
+  --guidance W        conditional checkpoints: the guidance scale of the scored
+                      samples (image i of class i mod 10)
+                                          [the checkpoint's recommended scale, else 1]
+  --sweep LIST        conditional checkpoints: also score samples at each of these
+                      guidance scales (FID, confidence, conditional accuracy);
+                      "none" to skip                                       [0,1,2,3,5]
   --seed N            seed of the samples and the bound's noise and timesteps        [0]
   --out DIR           where eval.json, report.md and pictures go              [out/eval]
   --backend NAME      auto, webgpu, wasm or cpu                                     [auto]
@@ -71,6 +77,8 @@ await _run(async () => {
       strata: { type: "string", default: "32" },
       variance: { type: "string", default: "fixedLarge" },
       classifier: { type: "string" },
+      guidance: { type: "string" },
+      sweep: { type: "string", default: "0,1,2,3,5" },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: "out/eval" },
       backend: { type: "string", default: "auto" },
@@ -91,6 +99,22 @@ await _run(async () => {
   const unet = createUNet(ck.config.unet);
   setWeights(unet.params, ck.ema);
   const { imageSize: size, inChannels: C } = unet.config;
+  const K = ck.config.unet.numClasses ?? 0;
+  if (K === 0 && a.guidance !== undefined) {
+    throw new RangeError(
+      `--guidance needs a class-conditional checkpoint; this one is unconditional`,
+    );
+  }
+  const guidance = K === 0
+    ? undefined
+    : a.guidance === undefined
+    ? ck.config.guidanceScale ?? 1
+    : _nonNegativeArg("guidance", a.guidance);
+  const sweep = K === 0 || a.sweep === "none"
+    ? []
+    : a.sweep.split(",").map((v) => _nonNegativeArg("sweep", v.trim()));
+  // conditional: image i is drawn for class i mod K
+  const classes = K > 0 ? Array.from({ length: n }, (_, i) => i % K) : undefined;
   const held: Dataset = a.data === "mnist"
     ? loadMnist({ split: "test" })
     : await loadImageFolder(a.data, { size, channels: C as 1 | 3 });
@@ -127,28 +151,32 @@ await _run(async () => {
   const workers = info.backend === "webgpu" ? 0 : _defaultWorkers(info.backend, n);
   const cuts = _shardCuts(n, workers);
   let ts = performance.now();
-  const inWorkers = workers === 0 ? undefined : Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      _runShardInWorker(
-        {
-          checkpoint: _checkpointHref(source),
-          sampler,
-          steps,
-          eta,
-          seed,
-          start: cuts[w],
-          count: cuts[w + 1] - cuts[w],
-          of: n,
-          snapAt: [],
-          show: 0,
-        },
-        info.backend === "cpu" ? "cpu" : "wasm",
-        () => {},
-      ).then((r) => {
-        console.log(`  samples ${cuts[w]}…${cuts[w + 1] - 1} done (a worker)`);
-        return r.samples;
-      })),
-  );
+  // n samples in the workers at guidance w (conditional checkpoints; w = 0: unconditional)
+  const inWorkersAt = (w: number | undefined, quiet = false) =>
+    Promise.all(
+      Array.from({ length: workers }, (_, k) =>
+        _runShardInWorker(
+          {
+            checkpoint: _checkpointHref(source),
+            sampler,
+            steps,
+            eta,
+            seed,
+            start: cuts[k],
+            count: cuts[k + 1] - cuts[k],
+            of: n,
+            snapAt: [],
+            show: 0,
+            ...(w === undefined || w === 0 ? {} : { classes, guidance: w }),
+          },
+          info.backend === "cpu" ? "cpu" : "wasm",
+          () => {},
+        ).then((r) => {
+          if (!quiet) console.log(`  samples ${cuts[k]}…${cuts[k + 1] - 1} done (a worker)`);
+          return r.samples;
+        })),
+    ).then((parts) => _joinShards(parts, cuts, [size, size, C]));
+  const inWorkers = workers === 0 ? undefined : inWorkersAt(guidance);
   inWorkers?.catch(() => {}); // awaited below; no unhandled rejection while the bound runs
 
   // 1. The bound, on the 8-bit grid: x0 = round((x + 1) · 127.5) / 127.5 - 1
@@ -183,18 +211,24 @@ await _run(async () => {
     : steps === base.T
     ? base
     : respace(base, String(steps));
-  let samples: Tensor;
-  if (inWorkers) {
-    samples = _joinShards(await inWorkers, cuts, [size, size, C]);
-  } else {
-    ts = performance.now();
+  // in this thread (webgpu) at guidance w
+  const inProcessAt = async (w: number | undefined) => {
     bar = _progress(s.T, 0, true, 10);
     let done = 0;
     const onStep = () => bar.update(++done, NaN);
-    samples = sampler === "ddim"
-      ? await ddimSampleLoop(unet, s, { shape, seed, eta, onStep })
-      : await pSampleLoop(unet, s, { shape, seed, onStep });
+    const cond = w === undefined || w === 0 ? {} : { classes, guidanceScale: w };
+    const x = sampler === "ddim"
+      ? await ddimSampleLoop(unet, s, { shape, seed, eta, onStep, ...cond })
+      : await pSampleLoop(unet, s, { shape, seed, onStep, ...cond });
     bar.done();
+    return x;
+  };
+  let samples: Tensor;
+  if (inWorkers) {
+    samples = await inWorkers;
+  } else {
+    ts = performance.now();
+    samples = await inProcessAt(guidance);
   }
   const sampleSeconds = (performance.now() - ts) / 1000;
   console.log(
@@ -205,6 +239,7 @@ await _run(async () => {
 
   // 3. Sample quality through the digit classifier (28×28×1 models only)
   let quality: _EvalResults["quality"];
+  const sweepRows: NonNullable<_EvalResults["guidanceSweep"]> = [];
   if (classifier) {
     // reference: even-indexed held-out digits; real ceiling: n odd-indexed ones
     const even = allIdx.filter((i) => i % 2 === 0), odd = allIdx.filter((i) => i % 2 === 1);
@@ -213,15 +248,39 @@ await _run(async () => {
       (await classifierOutputs(classifier, refImages)).features,
       CLASSIFIER_FEATURES,
     );
-    const generated = await sampleQuality(classifier, samples, reference);
+    // conditional accuracy against the classes asked for (at w = 0, drawn without them: chance)
+    const score = (x: Tensor) => sampleQuality(classifier, x, reference, { classes });
+    const generated = await score(samples);
     const real = await sampleQuality(classifier, realImages, reference);
-    tf.dispose([refImages, realImages]);
     quality = {
       generated,
       real,
       referenceSize: even.length,
       classifierAccuracy: Number(metadata.testAccuracy),
     };
+    // the guidance trade-off: the same seed and classes at each scale
+    for (const w of sweep) {
+      const tw = performance.now();
+      const x = inWorkers ? await inWorkersAt(w, true) : await inProcessAt(w);
+      const q = await score(x);
+      x.dispose();
+      const row = {
+        guidance: w,
+        fid: q.fid,
+        meanConfidence: q.meanConfidence,
+        confidentFraction: q.confidentFraction,
+        classEntropy: q.classEntropy,
+        accuracy: q.conditional!.accuracy,
+        seconds: (performance.now() - tw) / 1000,
+      };
+      sweepRows.push(row);
+      console.log(
+        `  guidance ${w}: FID-MNIST ${row.fid.toFixed(2)}, confidence ${
+          row.meanConfidence.toFixed(3)
+        }, accuracy ${row.accuracy.toFixed(3)} (${_duration(row.seconds)})`,
+      );
+    }
+    tf.dispose([refImages, realImages]);
   }
 
   // 4. Nearest training neighbours of the first 8 samples
@@ -277,6 +336,25 @@ await _run(async () => {
       ], { title, xLabel: "t", yLabel, logX: true, logY: true }),
     );
   };
+  if (sweepRows.length > 0) {
+    const at = (pick: (r: typeof sweepRows[0]) => number) =>
+      sweepRows.map((r) => [r.guidance, pick(r)] as [number, number]);
+    _atomicWrite(
+      `${a.out}/guidance_fid.svg`,
+      chartSvg([{ points: at((r) => r.fid), label: "FID-MNIST" }], {
+        title: "Guidance trade-off: FID-MNIST",
+        xLabel: "guidance scale w",
+        yLabel: "FID-MNIST",
+      }),
+    );
+    _atomicWrite(
+      `${a.out}/guidance_accuracy.svg`,
+      chartSvg([
+        { points: at((r) => r.accuracy), label: "conditional accuracy" },
+        { points: at((r) => r.confidentFraction), label: "share with confidence > 0.9" },
+      ], { title: "Guidance trade-off: accuracy", xLabel: "guidance scale w", yLabel: "share" }),
+    );
+  }
   byT("bpd_terms.svg", bpd.termsBpd, (r) => r.termBpd, "Bound terms L_t by timestep", "bits/dim");
   byT(
     "loss_by_t.svg",
@@ -308,10 +386,12 @@ await _run(async () => {
       sampler,
       steps: s.T,
       ...(sampler === "ddim" ? { eta } : {}),
+      ...(guidance !== undefined ? { guidance, classes: "image i: class i mod " + K } : {}),
       seed,
       seconds: sampleSeconds,
     },
     quality,
+    ...(sweepRows.length > 0 ? { guidanceSweep: sweepRows } : {}),
     neighbours: nn.distance.map((d) => d[0]),
     seconds: (performance.now() - t0) / 1000,
   };
@@ -350,6 +430,7 @@ function _table(r: _EvalResults): string {
         real.classEntropy.toFixed(3),
       ],
     );
+    if (g.conditional) rows.push(["conditional accuracy", g.conditional.accuracy.toFixed(3), ""]);
   }
   const w = [36, 16, 16];
   const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join(" ");

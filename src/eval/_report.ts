@@ -33,6 +33,9 @@ export interface _EvalResults {
     steps: number;
     /** DDIM η (absent in reports written before it was an option: 0). */
     eta?: number;
+    /** Conditional checkpoints: the guidance scale and which classes were asked for. */
+    guidance?: number;
+    classes?: string;
     seed: number;
     seconds: number;
   };
@@ -44,6 +47,16 @@ export interface _EvalResults {
   };
   /** Pixel-space distance of each of the first samples to its nearest training image. */
   neighbours: number[];
+  /** Conditional checkpoints: the scored samples at each guidance scale. */
+  guidanceSweep?: {
+    guidance: number;
+    fid: number;
+    meanConfidence: number;
+    confidentFraction: number;
+    classEntropy: number;
+    accuracy: number;
+    seconds: number;
+  }[];
   seconds: number;
 }
 
@@ -75,6 +88,36 @@ export function _evalReport(r: _EvalResults): string {
       } |`,
       `| predicted digits 0–9 | ${g.classCounts.join(" ")} | ${real.classCounts.join(" ")} |`,
     );
+    if (g.conditional) {
+      lines.push(
+        `| conditional accuracy (classified as the class asked for) | ${
+          f(g.conditional.accuracy)
+        } | |`,
+        `| per class 0–9 | ${g.conditional.perClass.map((v) => f(v, 2)).join(" ")} | |`,
+      );
+    }
+  }
+  if (r.guidanceSweep) {
+    lines.push(
+      "",
+      "## Guidance trade-off",
+      "",
+      `The same seed and classes (image i: class i mod 10) at each guidance scale w ` +
+        `(ε̃ = ε(x, ∅) + w·(ε(x, y) − ε(x, ∅)); w = 0 is the unconditional model, whose ` +
+        `accuracy is chance's).`,
+      "",
+      "| w | FID-MNIST | mean confidence | share > 0.9 | conditional accuracy | seconds |",
+      "|---|---|---|---|---|---|",
+      ...r.guidanceSweep.map((s) =>
+        `| ${s.guidance} | ${f(s.fid, 2)} | ${f(s.meanConfidence)} | ${f(s.confidentFraction)} | ${
+          f(s.accuracy)
+        } | ${f(s.seconds, 0)} |`
+      ),
+      "",
+      "![guidance and FID](guidance_fid.svg)",
+      "",
+      "![guidance and accuracy](guidance_accuracy.svg)",
+    );
   }
   lines.push(
     "",
@@ -89,7 +132,11 @@ export function _evalReport(r: _EvalResults): string {
       `stratum and image, weighted by the stratum's width — unbiased; the ± is the standard ` +
       `error over images (${f(r.bpd.seconds, 0)} s).`,
     `- **Samples**: ${r.sampling.n} images, ${r.sampling.sampler} with ${r.sampling.steps} ` +
-      `steps${r.sampling.eta ? ` (η = ${r.sampling.eta})` : ""}, seed ${r.sampling.seed} ` +
+      `steps${r.sampling.eta ? ` (η = ${r.sampling.eta})` : ""}${
+        r.sampling.guidance !== undefined
+          ? `, guidance ${r.sampling.guidance} (${r.sampling.classes})`
+          : ""
+      }, seed ${r.sampling.seed} ` +
       `(${f(r.sampling.seconds, 0)} s).`,
   );
   if (r.quality) {

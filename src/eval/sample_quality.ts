@@ -32,6 +32,17 @@ export interface SampleQuality {
   classEntropy: number;
   /** How many images were predicted as each digit 0–9. */
   classCounts: number[];
+  /**
+   * With `classes`: the share of images the classifier assigns to the class asked for (the
+   * conditional accuracy), and that share per class (NaN for a class never asked for).
+   */
+  conditional?: { accuracy: number; perClass: number[] };
+}
+
+/** Options of {@linkcode sampleQuality}. */
+export interface SampleQualityOptions {
+  /** The class each image was drawn for (a conditional model's labels, 0–9). */
+  classes?: ArrayLike<number>;
 }
 
 /**
@@ -83,7 +94,10 @@ export async function classifierOutputs(
  * @param images [N, 28, 28, 1] in [-1, 1], N ≥ 2.
  * @param reference Feature statistics of the reference set ({@linkcode featureStats} of
  *   {@linkcode classifierOutputs}' features).
- * @returns A promise of `{ n, fid, meanConfidence, confidentFraction, classEntropy, classCounts }`.
+ * @param options `{ classes }`: the class asked for per image, for the conditional accuracy.
+ * @returns A promise of `{ n, fid, meanConfidence, confidentFraction, classEntropy, classCounts,
+ *   conditional? }`.
+ * @throws {RangeError} If `classes` does not hold one digit 0–9 per image.
  *
  * @example
  * ```ts
@@ -105,16 +119,31 @@ export async function sampleQuality(
   classifier: MnistClassifier,
   images: Tensor,
   reference: FeatureStats,
+  options: SampleQualityOptions = {},
 ): Promise<SampleQuality> {
-  const { features, probs } = await classifierOutputs(classifier, images);
   const n = images.shape[0];
+  const asked = options.classes;
+  if (
+    asked !== undefined &&
+    (asked.length !== n || Array.from(asked).some((c) => !Number.isInteger(c) || c < 0 || c > 9))
+  ) {
+    throw new RangeError(
+      `Cannot score samples: classes must hold one digit 0–9 per image (${n}), got ${asked.length} values`,
+    );
+  }
+  const { features, probs } = await classifierOutputs(classifier, images);
   const fid = frechetDistance(featureStats(features, CLASSIFIER_FEATURES), reference);
   const classCounts = new Array(10).fill(0);
+  const askedCount = new Array(10).fill(0), hit = new Array(10).fill(0);
   let confidence = 0, confident = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let k = 1; k < 10; k++) if (probs[i * 10 + k] > probs[i * 10 + best]) best = k;
     classCounts[best]++;
+    if (asked) {
+      askedCount[asked[i]]++;
+      if (best === asked[i]) hit[asked[i]]++;
+    }
     confidence += probs[i * 10 + best] / n;
     if (probs[i * 10 + best] > 0.9) confident++;
   }
@@ -127,5 +156,13 @@ export async function sampleQuality(
     confidentFraction: confident / n,
     classEntropy,
     classCounts,
+    ...(asked
+      ? {
+        conditional: {
+          accuracy: hit.reduce((x, y) => x + y, 0) / n,
+          perClass: hit.map((h, k) => h / askedCount[k]),
+        },
+      }
+      : {}),
   };
 }
