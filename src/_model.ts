@@ -5,6 +5,7 @@ import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
 import { type _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
+import { _readSync } from "./_timesteps.ts";
 
 /**
  * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape. With
@@ -35,9 +36,12 @@ export function _callModel(
   } else {
     const y = new Int32Array(2 * B).fill(NULL_CLASS);
     y.set(cond.classes);
+    // t twice from host values (the model may read them; webgpu cannot read a GPU concat)
+    const tv = _readSync(what, "t", t);
+    const tt = Int32Array.from({ length: 2 * B }, (_, i) => tv[i % B]);
     const both = _checkOutput(
       what,
-      model(tf.concat([xt, xt]), tf.concat([t, t]) as Tensor1D, tf.tensor1d(y, "int32")),
+      model(tf.concat([xt, xt]), tf.tensor1d(tt, "int32"), tf.tensor1d(y, "int32")),
       [2 * B, ...xt.shape.slice(1)],
       "the guided batch's shape (both branches)",
     );

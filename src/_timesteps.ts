@@ -102,13 +102,21 @@ export function _modelTimesteps(
   return tf.tensor1d(mapped, "int32");
 }
 
+const _hostValues = new WeakMap<Tensor, ArrayLike<number>>();
+
 /**
  * Reads a small tensor synchronously. The webgpu backend cannot read GPU-resident data
  * synchronously in Deno or Bun, only tensors whose values are still on the host.
  */
 export function _readSync(what: string, name: string, x: Tensor): ArrayLike<number> {
+  const known = _hostValues.get(x);
+  if (known) return known;
   try {
-    return x.dataSync() as ArrayLike<number>;
+    const values = x.dataSync() as ArrayLike<number>;
+    // tensors are immutable: once read, the values can be reused after the webgpu backend has
+    // uploaded them (it then drops its host copy and could not read synchronously again)
+    if (x.size <= 65536) _hostValues.set(x, values);
+    return values;
   } catch (e) {
     throw new TypeError(
       `Cannot ${what}: ${name} lives on the GPU and the ${tf.getBackend()} backend cannot read it ` +

@@ -78,3 +78,20 @@ export async function read(x: tf.Tensor): Promise<Float32Array> {
   x.dispose();
   return v;
 }
+
+/** Every tensor of two training checkpoints (weights, EMA, Adam's moments) is equal, bit for bit. */
+export async function assertSameCheckpoint(pathA: string, pathB: string): Promise<void> {
+  const { loadCheckpoint } = await import("../mod.ts");
+  const [ca, cb] = [await loadCheckpoint(pathA), await loadCheckpoint(pathB)];
+  if (cb.state?.step !== ca.state?.step) {
+    throw new Error(`step ${cb.state?.step} != ${ca.state?.step}`);
+  }
+  for (const group of ["params", "ema", "adamM", "adamV"] as const) {
+    for (const [name, w] of ca[group]!) {
+      const got = cb[group]!.get(name)!.data;
+      if (got.length !== w.data.length || got.some((v, i) => !Object.is(v, w.data[i]))) {
+        throw new Error(`${group}.${name} differs`);
+      }
+    }
+  }
+}

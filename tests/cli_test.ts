@@ -121,6 +121,20 @@ Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name 
   ]);
   assertEquals(t.code, 0, t.stderr);
   assertTrue(t.stdout.includes("8 images 28×28×1 · preset mnist · 10 classes"), t.stdout);
+  // the folder now holds a run: a second start is refused, --resume-or-start continues it
+  const again = _cli("train", [
+    "--data",
+    "fashion-mnist",
+    "--conditional",
+    "--limit",
+    "8",
+    "--out",
+    dir,
+  ]);
+  assertEquals(again.code, 1);
+  assertTrue(again.stderr.includes(`Cannot train: ${dir} holds a run`), again.stderr);
+  const noRun = _cli("train", ["--resume", "--out", join(dir, "empty"), "--backend", "cpu"]);
+  assertTrue(noRun.stderr.includes("has no checkpoint.safetensors to resume"), noRun.stderr);
   const ck = join(dir, "checkpoint.safetensors");
   const sample = (...args: string[]) =>
     _cli("sample", [

@@ -115,7 +115,7 @@ Deno.test({
     Deno.writeTextFileSync(
       script,
       `import { saveCheckpoint } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
-const config = { unet: {}, schedule: { kind: "linear", T: 10 } };
+const config = { unet: ${JSON.stringify(TINY)}, schedule: { kind: "linear", T: 10 } };
 for (let k = 0; ; k++) {
   const data = new Float32Array(12_000_000).fill(k);
   saveCheckpoint(${JSON.stringify(path)}, { config, state: { step: k, adamStep: k, seconds: 0 },

@@ -84,7 +84,7 @@ export async function _loadSampler(
   steps: number | undefined,
 ): Promise<{ unet: UNet; s: Schedule; config: CheckpointConfig }> {
   const ck = await loadCheckpoint(checkpoint);
-  const unet = createUNet(ck.config.unet);
+  const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
   const base = makeSchedule(ck.config.schedule);
   const s = sampler === "ddim"

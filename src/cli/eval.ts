@@ -96,7 +96,7 @@ await _run(async () => {
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const ck = await loadCheckpoint(source);
-  const unet = createUNet(ck.config.unet);
+  const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
   const { imageSize: size, inChannels: C } = unet.config;
   const K = ck.config.unet.numClasses ?? 0;

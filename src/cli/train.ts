@@ -58,7 +58,9 @@ Options:
   --backend NAME          auto, webgpu, wasm or cpu                             [auto]
   --out DIR               checkpoint, log.jsonl, samples/, loss.svg             [out/train]
   --seed N                seed of weights, batches, noise, dropout              [0]
-  --resume                continue from DIR/checkpoint.safetensors
+  --resume                continue from DIR/checkpoint.safetensors (which must exist)
+  --resume-or-start       continue if DIR holds a checkpoint, else start a new run
+  --overwrite             start a new run in a DIR that holds one, replacing it
   --checkpoint-every N    steps between checkpoints                             [500]
   --sample-every N        steps between sample grids (0: never)                 [1000]
   --workers N             threads sharing each step's batch (wasm, cpu; the same
@@ -91,6 +93,8 @@ await _run(async () => {
       out: { type: "string", default: "out/train" },
       seed: { type: "string", default: "0" },
       resume: { type: "boolean", default: false },
+      "resume-or-start": { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
       "checkpoint-every": { type: "string", default: "500" },
       "sample-every": { type: "string", default: "1000" },
       limit: { type: "string" },
@@ -144,7 +148,8 @@ await _run(async () => {
     emaDecay: _numArg("ema-decay", a["ema-decay"]),
     flip: a.flip,
     seed: _intArg("seed", a.seed, 0),
-    resume: a.resume,
+    resume: a["resume-or-start"] ? "ifPresent" : a.resume,
+    overwrite: a.overwrite,
     checkpointEvery: _intArg("checkpoint-every", a["checkpoint-every"], 1),
     sampleEvery: _intArg("sample-every", a["sample-every"], 0),
     workers,

@@ -12,7 +12,15 @@ export interface LoadImageFolderOptions {
   channels: 1 | 3;
   /** Keep at most this many images (in file-name order). */
   limit?: number;
+  /**
+   * The largest image accepted, in pixels (width × height; default 2^24, e.g. 4096 × 4096),
+   * checked from the file's header before decoding: a small file can declare a huge picture.
+   */
+  maxPixels?: number;
 }
+
+/** The default bound on width × height of one image. */
+const _MAX_PIXELS = 2 ** 24;
 
 const _EXT = new Set([".png", ".jpg", ".jpeg"]);
 
@@ -51,6 +59,10 @@ export async function loadImageFolder(
 ): Promise<Dataset> {
   const what = `Cannot load images from ${dir}`;
   const { size, channels, limit } = options ?? {};
+  const maxPixels = options?.maxPixels ?? _MAX_PIXELS;
+  if (!Number.isInteger(maxPixels) || maxPixels < 1) {
+    throw new RangeError(`${what}: maxPixels must be a positive integer, got ${maxPixels}`);
+  }
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`${what}: size must be a positive integer, got ${size}`);
   }
@@ -101,7 +113,7 @@ export async function loadImageFolder(
   const images = new Float32Array(names.length * px);
   for (let i = 0; i < names.length; i++) {
     const file = join(dir, names[i]);
-    const img = await _decode(file);
+    const img = await _decode(file, maxPixels);
     const out = _cropResize(img, size);
     if (channels === 1 && img.channels === 3 && !_isGray(out)) {
       throw new RangeError(
@@ -148,8 +160,22 @@ interface _Image {
   data: Float32Array;
 }
 
-async function _decode(file: string): Promise<_Image> {
-  const bytes = new Uint8Array(await readFile(file));
+async function _decode(file: string, maxPixels: number): Promise<_Image> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file (a dangling link?)" : (e as Error).message;
+    throw new Error(`Cannot read ${file}: ${why}`);
+  }
+  const declared = _declaredPixels(bytes);
+  if (declared !== undefined && declared.width * declared.height > maxPixels) {
+    throw new RangeError(
+      `Cannot decode ${file}: it declares ${declared.width}×${declared.height} pixels, more than ` +
+        `maxPixels (${maxPixels}); raise maxPixels to load it`,
+    );
+  }
   try {
     if (extname(file).toLowerCase() === ".png") {
       const png = decodePng(bytes);
@@ -176,6 +202,7 @@ async function _decode(file: string): Promise<_Image> {
       useTArray: true,
       formatAsRGBA: false,
       maxMemoryUsageInMB: 1024,
+      maxResolutionInMP: maxPixels / 1e6,
     });
     return { width: jpg.width, height: jpg.height, channels: 3, data: Float32Array.from(jpg.data) };
   } catch (e) {
@@ -213,4 +240,29 @@ function _isGray(img: _Image): boolean {
     if (Math.abs(r - g) > 1 || Math.abs(g - b) > 1) return false;
   }
   return true;
+}
+
+/**
+ * Width and height as a PNG's IHDR or a JPEG's SOF marker declares them, read before decoding;
+ * undefined when the header is not found (the decoder then reports the file).
+ */
+function _declaredPixels(b: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  // PNG: 8-byte signature, then the IHDR chunk: length, "IHDR", width, height (big-endian)
+  if (b.length >= 24 && b[0] === 0x89 && b[1] === 0x50 && b[12] === 0x49 && b[13] === 0x48) {
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  // JPEG: markers after SOI; a start-of-frame (C0–CF but C4, C8, CC) holds height, width
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < b.length && b[i] === 0xff) {
+      const marker = b[i + 1];
+      const len = view.getUint16(i + 2);
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        return { height: view.getUint16(i + 5), width: view.getUint16(i + 7) };
+      }
+      i += 2 + len;
+    }
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@ import type { UNetConfig } from "../unet/unet.ts";
 import type { ScheduleKind } from "../schedule.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
 import { _atomicWrite } from "./_atomic_write.ts";
+import { _crc32c, _crcHex } from "./_crc32c.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -60,11 +61,12 @@ const _GROUPS = [["params", "params"], ["ema", "ema"], ["adamM", "adam_m"], [
 const _FORMAT = "ddpm-core-checkpoint/1";
 
 /**
- * Writes a checkpoint as one safetensors file, atomically (temporary file, fsync, rename): a
- * crash leaves the previous file whole. Tensors are named `ema.<param>`, `params.<param>`,
- * `adam_m.<param>`, `adam_v.<param>`; the metadata holds `format`, `config` and `state` as
- * JSON strings, so Python reads it with `safetensors.numpy.load_file` and
- * `safe_open(...).metadata()`.
+ * Writes a checkpoint as one safetensors file, atomically (temporary file, fsync, rename, fsync
+ * of the folder): a crash or power loss leaves the previous file whole. Tensors are named
+ * `ema.<param>`, `params.<param>`, `adam_m.<param>`, `adam_v.<param>`; the metadata holds
+ * `format`, `config` and `state` as JSON strings and `crc32c`, the CRC-32C of the tensor table,
+ * config, state and tensor bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
+ * `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
  *
  * @param path The file to write (its folder is created).
  * @param ckpt The checkpoint.
@@ -92,16 +94,33 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
     config: JSON.stringify(ckpt.config),
   };
   if (ckpt.state) metadata.state = JSON.stringify(ckpt.state);
+  metadata.crc32c = _crcHex(_checksum(tensors, metadata));
   _atomicWrite(path, encodeSafetensors(tensors, metadata));
 }
 
 /**
- * Reads a checkpoint written by {@linkcode saveCheckpoint} from a path or URL (`file:` or
- * `https:`, so the bundled checkpoint loads from JSR too).
+ * CRC-32C of everything a checkpoint says: its tensor table (name, dtype, shape, in file
+ * order), config and state, then the tensor bytes. (See src/io/_crc32c.ts for the choice.)
+ */
+function _checksum(tensors: Map<string, StoredTensor>, metadata: Record<string, string>): number {
+  const table = JSON.stringify([...tensors].map(([name, t]) => [name, t.dtype, t.shape]));
+  const text = `${table}\n${metadata.config}\n${metadata.state ?? ""}\n`;
+  let crc = _crc32c(new TextEncoder().encode(text));
+  for (const t of tensors.values()) {
+    crc = _crc32c(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), crc);
+  }
+  return crc;
+}
+
+/**
+ * Reads a checkpoint written by {@linkcode saveCheckpoint} from a path, a URL (`file:` or
+ * `https:`, so the bundled checkpoint loads from JSR too) or the file's bytes.
  *
- * @param source A file path, or a URL.
+ * @param source A file path, a URL, or the bytes.
  * @returns The checkpoint.
- * @throws {Error} If the file is missing, not safetensors, or not a @ddpm/core checkpoint.
+ * @throws {Error} If the file is missing, not safetensors, not a @ddpm/core checkpoint, its
+ *   metadata is malformed (the message names the field), or its contents fail their
+ *   CRC-32C (files written before the checksum load unchecked).
  *
  * @example
  * ```ts
@@ -113,11 +132,11 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
  * }
  * ```
  */
-export async function loadCheckpoint(source: string | URL): Promise<Checkpoint> {
-  const where = String(source);
+export async function loadCheckpoint(source: string | URL | Uint8Array): Promise<Checkpoint> {
+  const where = source instanceof Uint8Array ? `(${source.length} bytes)` : String(source);
   let bytes: Uint8Array;
   try {
-    bytes = await _readBytes(source);
+    bytes = source instanceof Uint8Array ? source : await _readBytes(source);
   } catch (e) {
     throw new Error(`Cannot load checkpoint ${where}: ${(e as Error).message}`);
   }
@@ -128,13 +147,30 @@ export async function loadCheckpoint(source: string | URL): Promise<Checkpoint> 
     throw new Error(`Cannot load checkpoint ${where}: ${(e as Error).message}`);
   }
   const { tensors, metadata } = decoded;
-  if (metadata.format !== _FORMAT || !metadata.config) {
+  if (metadata.format !== _FORMAT || metadata.config === undefined) {
     throw new Error(
       `Cannot load checkpoint ${where}: not a @ddpm/core checkpoint (metadata format is ${
         JSON.stringify(metadata.format)
       }, expected "${_FORMAT}")`,
     );
   }
+  const bad = (why: string) => new Error(`Cannot load checkpoint ${where}: ${why}`);
+  if (metadata.crc32c !== undefined) {
+    const crc = _crcHex(_checksum(tensors, metadata));
+    if (crc !== metadata.crc32c) {
+      throw bad(
+        `its contents fail their CRC-32C check (stored ${
+          JSON.stringify(metadata.crc32c)
+        }, computed "${crc}"): the file is corrupt`,
+      );
+    }
+  }
+  const config = _parseJson(metadata.config, "metadata.config", bad) as CheckpointConfig;
+  _checkConfigShape(config, bad);
+  const state = metadata.state === undefined
+    ? undefined
+    : _parseJson(metadata.state, "metadata.state", bad) as TrainState;
+  if (state !== undefined) _checkState(state, bad);
   const groups: Record<string, Weights> = {};
   for (const [name, t] of tensors) {
     const dot = name.indexOf(".");
@@ -150,8 +186,8 @@ export async function loadCheckpoint(source: string | URL): Promise<Checkpoint> 
   }
   if (!groups.ema) throw new Error(`Cannot load checkpoint ${where}: it has no ema.* weights`);
   return {
-    config: JSON.parse(metadata.config),
-    state: metadata.state ? JSON.parse(metadata.state) : undefined,
+    config,
+    state,
     params: groups.params,
     ema: groups.ema,
     adamM: groups.adamM,
@@ -172,4 +208,70 @@ export async function _readBytes(source: string | URL): Promise<Uint8Array> {
     return new Uint8Array(await res.arrayBuffer());
   }
   return new Uint8Array(await readFile(url ? fileURLToPath(url) : (source as string)));
+}
+
+function _parseJson(text: string, field: string, bad: (why: string) => Error): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw bad(`${field} is not JSON (${(e as Error).message})`);
+  }
+}
+
+const _isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The fields every reader of a checkpoint relies on, with their types. */
+function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
+  if (!_isObject(config)) {
+    throw bad(`metadata.config must be an object, got ${JSON.stringify(config)}`);
+  }
+  const u = config.unet;
+  if (!_isObject(u)) throw bad(`metadata.config.unet must be an object, got ${JSON.stringify(u)}`);
+  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
+  for (const k of ["imageSize", "inChannels", "ch", "numResBlocks", "groups"]) {
+    if (!posInt(u[k])) {
+      throw bad(
+        `metadata.config.unet.${k} must be a positive integer, got ${JSON.stringify(u[k])}`,
+      );
+    }
+  }
+  for (const k of ["chMult", "attnResolutions"]) {
+    if (!Array.isArray(u[k]) || !(u[k] as unknown[]).every(posInt)) {
+      throw bad(
+        `metadata.config.unet.${k} must be an array of positive integers, got ${
+          JSON.stringify(u[k])
+        }`,
+      );
+    }
+  }
+  if (typeof u.dropout !== "number") {
+    throw bad(`metadata.config.unet.dropout must be a number, got ${JSON.stringify(u.dropout)}`);
+  }
+  const s = config.schedule;
+  if (!_isObject(s) || typeof s.kind !== "string" || !posInt(s.T)) {
+    throw bad(`metadata.config.schedule must be { kind, T }, got ${JSON.stringify(s)}`);
+  }
+  if (
+    config.classes !== undefined &&
+    (!Array.isArray(config.classes) || !config.classes.every((c) => typeof c === "string"))
+  ) {
+    throw bad(
+      `metadata.config.classes must be an array of strings, got ${JSON.stringify(config.classes)}`,
+    );
+  }
+}
+
+function _checkState(state: unknown, bad: (why: string) => Error): void {
+  if (!_isObject(state)) {
+    throw bad(`metadata.state must be an object, got ${JSON.stringify(state)}`);
+  }
+  for (const k of ["step", "adamStep"]) {
+    if (!Number.isInteger(state[k]) || (state[k] as number) < 0) {
+      throw bad(`metadata.state.${k} must be an integer >= 0, got ${JSON.stringify(state[k])}`);
+    }
+  }
+  if (typeof state.seconds !== "number") {
+    throw bad(`metadata.state.seconds must be a number, got ${JSON.stringify(state.seconds)}`);
+  }
 }

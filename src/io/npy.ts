@@ -15,13 +15,22 @@
  * ```
  */
 export function encodeNpy(data: Uint8Array, shape: number[]): Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`Cannot encode npy: data must be a Uint8Array, got ${data}`);
+  }
+  // numpy.load accepts exactly these: a shape of non-negative integers
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new RangeError(
+      `Cannot encode npy: shape must be integers >= 0, got ${JSON.stringify(shape)}`,
+    );
+  }
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== data.length) {
     throw new RangeError(
       `Cannot encode npy: shape [${shape}] has ${n} values, data ${data.length}`,
     );
   }
-  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", "); // () for a scalar
   let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${dims}), }`;
   // magic (6) + version (2) + header length (2) + header + "\n" ≡ 0 (mod 64)
   header += " ".repeat((64 - ((10 + header.length + 1) % 64)) % 64) + "\n";

@@ -43,20 +43,36 @@ export function encodeSafetensors(
   tensors: Map<string, StoredTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
+  const bad = (why: string) => new RangeError(`Cannot encode safetensors: ${why}`);
+  if (!(tensors instanceof Map)) throw bad(`tensors must be a Map, got ${typeof tensors}`);
+  if (!_isObject(metadata) || !Object.values(metadata).every((v) => typeof v === "string")) {
+    throw bad("metadata must map names to strings");
+  }
   const header: Record<string, unknown> = Object.create(null); // names such as "__proto__" stay data
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
-    if (!(t.dtype in _BYTES)) {
-      throw new RangeError(
-        `Cannot encode safetensors: ${name} has dtype ${t.dtype}; use F32 or U8`,
+    // every file this writes, decodeSafetensors (and the Python reader) accepts
+    if (typeof name !== "string" || name === "" || name === "__metadata__") {
+      throw bad(
+        `a tensor name must be a non-empty string other than __metadata__, got ${
+          JSON.stringify(name)
+        }`,
       );
+    }
+    if (!(t?.dtype in _BYTES)) {
+      throw bad(`${name} has dtype ${t?.dtype}; use F32 or U8`);
+    }
+    const want = t.dtype === "F32" ? Float32Array : Uint8Array;
+    if (!(t.data instanceof want)) {
+      throw bad(`${name} is ${t.dtype} but its data is not a ${want.name}`);
+    }
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw bad(`${name} has shape ${JSON.stringify(t.shape)}; dimensions must be integers >= 0`);
     }
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) {
-      throw new RangeError(
-        `Cannot encode safetensors: ${name} has shape [${t.shape}] (${n} values) but ${t.data.length} values`,
-      );
+      throw bad(`${name} has shape [${t.shape}] (${n} values) but ${t.data.length} values`);
     }
     const bytes = n * _BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
@@ -94,41 +110,93 @@ export function encodeSafetensors(
  */
 export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   const bad = (why: string) => new Error(`Cannot read safetensors: ${why}`);
+  if (!(bytes instanceof Uint8Array)) throw bad(`bytes must be a Uint8Array, got ${typeof bytes}`);
   if (bytes.length < 8) throw bad(`file is ${bytes.length} bytes, shorter than its 8-byte header`);
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > bytes.length - 8) {
-    throw bad(`header length ${n} exceeds the file (${bytes.length} bytes)`);
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(Math.min(_MAX_HEADER, bytes.length - 8))) {
+    throw bad(
+      `header length ${n64} exceeds ${
+        n64 > BigInt(_MAX_HEADER)
+          ? `the format's limit (${_MAX_HEADER} bytes)`
+          : `the file (${bytes.length} bytes)`
+      }`,
+    );
   }
-  let header: Record<string, unknown>;
+  const n = Number(n64);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
     throw bad(`header is not JSON (${(e as Error).message})`);
   }
+  if (!_isObject(header)) throw bad(`header must be a JSON object, got ${JSON.stringify(header)}`);
   const data = bytes.subarray(8 + n);
-  const tensors = new Map<string, StoredTensor>();
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = header.__metadata__ ?? {};
+  if (!_isObject(metadata) || !Object.values(metadata).every((v) => typeof v === "string")) {
+    throw bad("__metadata__ must map names to strings");
+  }
+  // validate every entry before allocating any tensor
+  const entries: [string, "F32" | "U8", number[], number, number][] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    if (name === "") throw bad("a tensor has an empty name");
+    if (!_isObject(info)) throw bad(`${name} must be { dtype, shape, data_offsets }`);
+    const { dtype, shape, data_offsets: off } = info;
+    if (dtype !== "F32" && dtype !== "U8") {
+      throw bad(
+        `${name} has unsupported dtype ${JSON.stringify(dtype)} (this reader handles F32 and U8)`,
+      );
+    }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw bad(`${name} has shape ${JSON.stringify(shape)}; dimensions must be integers >= 0`);
+    }
+    if (
+      !Array.isArray(off) || off.length !== 2 ||
+      !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]
+    ) {
+      throw bad(
+        `${name} has data_offsets ${
+          JSON.stringify(off)
+        }; they must be [begin, end], 0 <= begin <= end`,
+      );
+    }
+    const count = shape.reduce((a: number, b: number) => a * b, 1);
+    if (!Number.isSafeInteger(count * _BYTES[dtype]) || off[1] - off[0] !== count * _BYTES[dtype]) {
+      throw bad(`${name} has offsets [${off}] that do not fit shape [${shape}] (${dtype})`);
+    }
+    entries.push([name, dtype, shape, off[0], off[1]]);
+  }
+  entries.sort((a, b) => a[3] - b[3]);
   let expected = 0;
-  const entries = Object.entries(header).filter(([k]) => k !== "__metadata__") as [
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] },
-  ][];
-  entries.sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
-  for (const [name, info] of entries) {
-    const { dtype, shape, data_offsets: [begin, end] } = info;
-    if (dtype !== "F32" && dtype !== "U8") throw bad(`${name} has unsupported dtype ${dtype}`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (begin !== expected || end - begin !== count * _BYTES[dtype] || end > data.length) {
-      throw bad(`${name} has offsets [${begin}, ${end}] that do not fit shape [${shape}]`);
+  for (const [name, , , begin, end] of entries) {
+    if (begin !== expected) {
+      throw bad(
+        `${name} starts at byte ${begin} of the data, expected ${expected} (gaps or overlaps)`,
+      );
+    }
+    if (end > data.length) {
+      throw bad(
+        `${name} ends at byte ${end}, past the data (${data.length} bytes): the file is truncated`,
+      );
     }
     expected = end;
-    const slice = data.slice(begin, end); // a copy: aligned for Float32Array
+  }
+  if (expected !== data.length) throw bad(`${data.length - expected} bytes after the last tensor`);
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, dtype, shape, begin, end] of entries) {
+    // a copy, aligned for Float32Array (not data.slice: a Node Buffer's slice is a view)
+    const slice = new Uint8Array(data.subarray(begin, end));
     tensors.set(name, {
       dtype,
       shape,
       data: dtype === "F32" ? new Float32Array(slice.buffer) : slice,
     });
   }
-  if (expected !== data.length) throw bad(`${data.length - expected} bytes after the last tensor`);
-  return { tensors, metadata };
+  return { tensors, metadata: metadata as Record<string, string> };
 }
+
+/** The safetensors format's bound on the header (the Rust reader's MAX_HEADER_SIZE). */
+const _MAX_HEADER = 100_000_000;
+
+const _isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);

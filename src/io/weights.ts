@@ -46,11 +46,24 @@ export function setWeights(vars: ReadonlyMap<string, Variable>, weights: Weights
   for (const [name, v] of vars) {
     const w = weights.get(name);
     if (!w) throw new RangeError(`Cannot set weights: ${name} is missing`);
-    if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
+    if (
+      !Array.isArray(w.shape) || w.shape.length !== v.shape.length ||
+      w.shape.some((d, i) => d !== v.shape[i])
+    ) {
       throw new RangeError(
-        `Cannot set weights: ${name} must have shape [${v.shape}], got [${w.shape}]`,
+        `Cannot set weights: ${name} must have shape [${v.shape}], got ${
+          Array.isArray(w.shape) ? `[${w.shape}]` : JSON.stringify(w.shape)
+        }`,
       );
     }
+    if (!(w.data instanceof Float32Array) || w.data.length !== v.size) {
+      throw new RangeError(
+        `Cannot set weights: ${name} must hold ${v.size} float32 values (shape [${v.shape}]), got ${
+          w.data instanceof Float32Array ? w.data.length : typeof w.data
+        }`,
+      );
+    }
+    if (v.isDisposed) throw new Error(`Cannot set weights: ${name} was disposed`);
   }
   for (const [name, v] of vars) {
     const w = weights.get(name)!;

@@ -22,7 +22,7 @@ scope.onmessage = async (
     if (e.data.kind === "init") {
       const { init } = e.data;
       await initBackend(init.backend);
-      net = createUNet(init.unet);
+      net = createUNet(init.unet, { T: init.schedule.T });
       schedule = makeSchedule(init.schedule);
       scope.postMessage({ kind: "ready" });
       return;

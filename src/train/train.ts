@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ddimSampleLoop } from "../ddim.ts";
 import { respace } from "../respace.ts";
@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
 import { _learningRate, _LR_DECAYS } from "./_lr.ts";
+import { _appendLine, _lockRunDir, _removeStaleTemps, _truncateLog } from "./_run_dir.ts";
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
@@ -75,8 +76,14 @@ export interface TrainOptions {
   flip?: boolean;
   /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
   seed?: number;
-  /** Continue from `outDir/checkpoint.safetensors` if it exists (default false). */
-  resume?: boolean;
+  /**
+   * Continue from `outDir/checkpoint.safetensors` (default false). `true` needs that file;
+   * `"ifPresent"` starts a new run when there is none. Without it, a folder that holds a run is
+   * refused unless `overwrite` is set.
+   */
+  resume?: boolean | "ifPresent";
+  /** Start a new run in a folder that holds one, replacing it (default false). */
+  overwrite?: boolean;
   /** Write the checkpoint every this many steps (default 500) and at the end. */
   checkpointEvery?: number;
   /** Write a grid of EMA samples (DDIM, 50 steps) every this many steps (default 1000; 0: never; always at the end unless 0). */
@@ -96,6 +103,12 @@ export interface TrainOptions {
   progress?: boolean;
   /** Called after every step. */
   onStep?: (info: TrainStepInfo) => void;
+  /**
+   * Told what the trainer decided about the folder: the step it resumes from, a torn log line
+   * dropped, stale temporary files removed, a dead trainer's lock taken over (default:
+   * console.warn, on stderr).
+   */
+  onNote?: (line: string) => void;
 }
 
 /** What one training step reports (also a line of `log.jsonl`). */
@@ -120,6 +133,8 @@ export interface TrainResult {
   losses: number[];
   /** Path of the final checkpoint. */
   checkpoint: string;
+  /** The step the run continued from, when it was resumed. */
+  resumedFrom?: number;
   /** Seconds spent, summed over resumed runs. */
   seconds: number;
 }
@@ -162,7 +177,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const schedule = makeSchedule(o.schedule);
   const ckptPath = join(o.outDir, "checkpoint.safetensors");
   const logPath = join(o.outDir, "log.jsonl");
-  const net = createUNet(o.unet, { seed: o.seed });
+  const net = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
   const config: Checkpoint["config"] & { train: ReturnType<typeof _trainConfig> } = {
     unet: net.config,
     schedule: o.schedule,
@@ -173,13 +188,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ? [...o.data.classNames]
       : Array.from({ length: K }, (_, i) => String(i));
   }
-  const emaNet = createUNet(o.unet, { seed: o.seed });
+  const emaNet = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
   const adam = _adamInit(net.params);
   let start = 0, secondsBefore = 0;
   const history: [number, number][] = [];
   let pool: _GradientPool | undefined;
+  let release: (() => void) | undefined;
   try {
-    if (o.resume && existsSync(ckptPath)) {
+    // the folder is this trainer's until it returns or dies: nothing races it
+    release = _lockRunDir(o.outDir, o.onNote);
+    const stale = _removeStaleTemps(o.outDir);
+    if (stale.files > 0) {
+      o.onNote(
+        `removed ${stale.files} stale temporary file${stale.files > 1 ? "s" : ""} ` +
+          `(${(stale.bytes / 1e6).toFixed(1)} MB) left by an interrupted write`,
+      );
+    }
+    const resuming = _resumeOrStart(o, ckptPath, logPath);
+    if (resuming) {
       const ck = await loadCheckpoint(ckptPath);
       _checkResumable(ck, config, ckptPath);
       setWeights(net.params, ck.params!);
@@ -188,13 +214,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       setWeights(adam.v, ck.adamV!);
       start = ck.state!.step;
       secondsBefore = ck.state!.seconds;
-      history.push(..._truncateLog(logPath, start));
+      history.push(..._truncateLog(logPath, start, o.onNote));
+      o.onNote(
+        `resuming ${ckptPath} at step ${start}` +
+          (ck.state!.loss !== undefined ? ` (mean loss ${ck.state!.loss.toFixed(4)})` : ""),
+      );
     } else {
       if (o.initFrom !== undefined) await _initFrom(o.initFrom, [net, emaNet]);
       _atomicWrite(logPath, "");
     }
+    const resumedFrom = resuming ? start : undefined;
     if (start >= o.steps) {
-      return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore };
+      return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore, resumedFrom };
     }
 
     if (o.workers > 1) {
@@ -279,7 +310,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       losses.push(loss);
       history.push([step, loss]);
       const info: TrainStepInfo = { step, loss, gradNorm, lr, seconds: seconds() };
-      _appendLine(logPath, JSON.stringify(info));
+      _appendLine(
+        logPath,
+        JSON.stringify(info),
+        existsSync(ckptPath)
+          ? `the checkpoint of the last saved step is kept (${ckptPath})`
+          : "no checkpoint was written yet",
+      );
       bar.update(step, loss);
       o.onStep?.(info);
       if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
@@ -290,8 +327,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       join(o.outDir, "loss.svg"),
       lossCurveSvg(history, { title: `Training loss (${o.data.source})` }),
     );
-    return { step: o.steps, losses, checkpoint: ckptPath, seconds: seconds() };
+    return { step: o.steps, losses, checkpoint: ckptPath, seconds: seconds(), resumedFrom };
   } finally {
+    release?.();
     pool?.close();
     net.dispose();
     emaNet.dispose();
@@ -304,25 +342,29 @@ function _disposeAdam(a: _AdamState): void {
   a.v.forEach((v) => v.dispose());
 }
 
-function _appendLine(path: string, line: string): void {
-  // one write(2) of a short line: a crash loses at most that line
-  appendFileSync(path, line + "\n");
-}
-
-/** Keeps the log lines up to `step` (a resumed run rewrites what came after). */
-function _truncateLog(path: string, step: number): [number, number][] {
-  if (!existsSync(path)) return [];
-  const kept: string[] = [];
-  const history: [number, number][] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (!line.trim()) continue;
-    const rec = JSON.parse(line) as TrainStepInfo;
-    if (rec.step > step) break;
-    kept.push(line);
-    history.push([rec.step, rec.loss]);
+/**
+ * Whether to resume: a checkpoint is needed for `resume: true`; a folder holding a run needs
+ * `resume` or `overwrite` (which removes the old checkpoint, so a crash cannot resume it).
+ */
+function _resumeOrStart(o: _Resolved, ckptPath: string, logPath: string): boolean {
+  const hasCheckpoint = existsSync(ckptPath);
+  if (o.resume === true && !hasCheckpoint) {
+    throw new Error(
+      `Cannot resume: ${o.outDir} has no checkpoint.safetensors to resume; start a new run ` +
+        `without resume (--resume), or use resume "ifPresent" (--resume-or-start)`,
+    );
   }
-  _atomicWrite(path, kept.map((l) => l + "\n").join(""));
-  return history;
+  if (o.resume && hasCheckpoint) return true;
+  const hasLog = existsSync(logPath) && statSync(logPath).size > 0;
+  if ((hasCheckpoint || hasLog) && !o.overwrite) {
+    throw new Error(
+      `Cannot train: ${o.outDir} holds a run (${
+        hasCheckpoint ? "checkpoint.safetensors" : "log.jsonl"
+      }); continue it with resume (--resume), or replace it with overwrite (--overwrite)`,
+    );
+  }
+  if (hasCheckpoint) unlinkSync(ckptPath);
+  return false;
 }
 
 type _Resolved =
@@ -506,6 +548,8 @@ function _checkOptions(options: TrainOptions): _Resolved {
     flip: false,
     seed: 0,
     resume: false,
+    overwrite: false,
+    onNote: (line: string) => console.warn(line),
     checkpointEvery: 500,
     sampleEvery: 1000,
     sampleCount: 16,
@@ -540,6 +584,9 @@ function _checkOptions(options: TrainOptions): _Resolved {
   int("sampleEvery", o.sampleEvery, 0);
   int("sampleCount", o.sampleCount, 1);
   int("workers", o.workers, 1);
+  if (o.resume !== true && o.resume !== false && o.resume !== "ifPresent") {
+    throw new RangeError(`${what}: resume must be true, false or "ifPresent", got ${o.resume}`);
+  }
   if (!(typeof o.classDropout === "number" && o.classDropout >= 0 && o.classDropout < 1)) {
     throw new RangeError(`${what}: classDropout must be in [0, 1), got ${o.classDropout}`);
   }

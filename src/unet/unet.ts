@@ -69,6 +69,11 @@ export interface UNet extends EpsModel {
 export interface CreateUNetOptions {
   /** Seed of the initial weights (default 0): the same seed gives the same weights. */
   seed?: number;
+  /**
+   * The schedule's T: timesteps must then lie in [0, T - 1] (default: any integer >= 0; the
+   * network itself accepts any, as a sinusoid of t).
+   */
+  T?: number;
 }
 
 type P = Map<string, Variable>;
@@ -273,8 +278,18 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     });
 
   const numParams = [...params.values()].reduce((a, p) => a + p.size, 0);
-  const unet = ((xt: Tensor, t: Tensor1D, y?: Tensor1D) => {
+  const T = options.T;
+  if (T !== undefined && (!Number.isInteger(T) || T < 1)) {
+    throw new RangeError(`Cannot create U-Net: T must be a positive integer, got ${T}`);
+  }
+  let disposed = false;
+  const check = (xt: Tensor, t: Tensor1D) => {
+    if (disposed) throw new Error("Cannot run U-Net: it was disposed");
     _checkInput(cfg, xt);
+    _checkTimesteps(xt, t, T);
+  };
+  const unet = ((xt: Tensor, t: Tensor1D, y?: Tensor1D) => {
+    check(xt, t);
     return forward(xt, t, _checkLabels(cfg, xt, y), undefined);
   }) as UNet;
   return Object.assign(unet, {
@@ -284,12 +299,16 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     withDropout: (dropSeed: number, rows?: { start: number; of: number }): EpsModel => {
       const checked = _checkRows("run U-Net", rows, 0);
       return (xt: Tensor, t: Tensor1D, y?: Tensor1D) => {
-        _checkInput(cfg, xt);
+        check(xt, t);
         _checkRows("run U-Net", checked, xt.shape[0]);
         return forward(xt, t, _checkLabels(cfg, xt, y), { seed: String(dropSeed), rows: checked });
       };
     },
-    dispose: () => params.forEach((p) => p.dispose()),
+    dispose: () => {
+      if (disposed) return;
+      disposed = true;
+      params.forEach((p) => p.dispose());
+    },
   });
 }
 
@@ -395,6 +414,30 @@ function _checkLabels(
     }
   });
   return values;
+}
+
+/** t: [B] integers, finite, >= 0 (and < T when known); read on the host (small). */
+function _checkTimesteps(xt: Tensor, t: Tensor1D, T: number | undefined): void {
+  const what = "Cannot run U-Net";
+  const B = xt.shape[0];
+  if (!(t instanceof tf.Tensor) || t.rank !== 1 || t.shape[0] !== B) {
+    throw new RangeError(
+      `${what}: t must be a tensor [${B}] (one timestep per image), got ${
+        t instanceof tf.Tensor ? `[${t.shape}]` : typeof t
+      }`,
+    );
+  }
+  const values = _readSync("run U-Net", "t", t);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0 || (T !== undefined && v >= T)) {
+      throw new RangeError(
+        `${what}: t must hold integers in [0, ${
+          T === undefined ? "∞)" : `${T - 1}]`
+        }, got t[${i}] = ${v}`,
+      );
+    }
+  }
 }
 
 function _checkInput(cfg: ResolvedUNetConfig, xt: Tensor): void {
