@@ -75,32 +75,42 @@ Deno.test("classifierFreeGuidance: ε_u + w(ε_c − ε_u) against a float64 ref
   );
 });
 
-backendTest("U-Net: numClasses adds (K + 1)·4ch zero-initialized parameters", async (backend) => {
-  const plain = createUNet(TINY, { seed: 3 }), cond = createUNet(COND, { seed: 3 });
-  assertEquals(cond.numParams - plain.numParams, (3 + 1) * 4 * TINY.ch);
-  assertEquals(createUNet({ ...TINY, numClasses: 0 }).config.numClasses, undefined);
-  // the same perturbation of the shared weights (a fresh output conv is zero), label_emb at 0
-  let k = 0;
-  for (const [name, p] of plain.params) {
-    const noise = tf.randomNormal(p.shape, 0, 0.2, "float32", k++);
-    p.assign(tf.add(p, noise));
-    cond.params.get(name)!.assign(tf.add(cond.params.get(name)!, noise));
-    noise.dispose();
-  }
-  // a new conditional network computes what the unconditional one does, for any label
-  const x = tf.randomNormal([4, 8, 8, 1], 0, 1, "float32", 2);
-  const t = tf.tensor1d([0, 10, 500, 999], "int32");
-  const ref = await read(plain(x, t));
-  assertTrue(ref.some((v) => Math.abs(v) > 1e-3), "the output is not trivially zero");
-  // cpu and wasm: the same ops, bit for bit; webgpu: the unconditional network's timestep
-  // branch is one fused program, the conditional one's the composition (float32 rounding)
-  const tol = backend === "webgpu" ? { atol: 1e-5, rtol: 1e-5 } : { atol: 0, rtol: 0 };
-  const labelled = await read(cond(x, t, tf.tensor1d([0, 1, 2, NULL_CLASS], "int32")));
-  assertClose(labelled, ref, "any label", tol);
-  assertClose(await read(cond(x, t)), ref, "no labels = the null class", tol);
-  plain.dispose();
-  cond.dispose();
-});
+backendTest(
+  "U-Net: numClasses adds (K + 1)·4ch parameters; the null class starts as the unconditional net",
+  async (backend) => {
+    const plain = createUNet(TINY, { seed: 3 }), cond = createUNet(COND, { seed: 3 });
+    assertEquals(cond.numParams - plain.numParams, (3 + 1) * 4 * TINY.ch);
+    assertEquals(createUNet({ ...TINY, numClasses: 0 }).config.numClasses, undefined);
+    // class rows N(0, 0.5²), the null row zero
+    const emb = await read(tf.clone(cond.params.get("label_emb.w")!));
+    const rms = Math.sqrt(emb.subarray(0, 3 * 32).reduce((a, v) => a + v * v, 0) / (3 * 32));
+    assertTrue(Math.abs(rms - 0.5) < 0.1, `class rows' rms ${rms} (96 draws of N(0, 0.25))`);
+    assertEquals(emb.subarray(3 * 32), new Float32Array(32), "the null row is zero");
+    // the same perturbation of the shared weights (a fresh output conv is zero)
+    let k = 0;
+    for (const [name, p] of plain.params) {
+      const noise = tf.randomNormal(p.shape, 0, 0.2, "float32", k++);
+      p.assign(tf.add(p, noise));
+      cond.params.get(name)!.assign(tf.add(cond.params.get(name)!, noise));
+      noise.dispose();
+    }
+    // without labels (the null class) a new conditional network computes the unconditional one
+    const x = tf.randomNormal([4, 8, 8, 1], 0, 1, "float32", 2);
+    const t = tf.tensor1d([0, 10, 500, 999], "int32");
+    const ref = await read(plain(x, t));
+    assertTrue(ref.some((v) => Math.abs(v) > 1e-3), "the output is not trivially zero");
+    // cpu and wasm: the same ops, bit for bit; webgpu: the unconditional network's timestep
+    // branch is one fused program, the conditional one's the composition (float32 rounding)
+    const tol = backend === "webgpu" ? { atol: 1e-5, rtol: 1e-5 } : { atol: 0, rtol: 0 };
+    const nulls = await read(cond(x, t, tf.tensor1d([-1, -1, -1, NULL_CLASS], "int32")));
+    assertClose(nulls, ref, "the null class", tol);
+    assertClose(await read(cond(x, t)), ref, "no labels = the null class", tol);
+    const labelled = await read(cond(x, t, tf.tensor1d([0, 1, 2, 0], "int32")));
+    assertTrue(labelled.some((v, i) => Math.abs(v - ref[i]) > 1e-4), "class rows change ε");
+    plain.dispose();
+    cond.dispose();
+  },
+);
 
 backendTest(
   "U-Net: no labels is the null class; labels change ε; bad labels are clear errors",
@@ -273,8 +283,8 @@ Deno.test({
     assertEquals(ca.config.classes, ["a", "b", "c"]);
     assertEquals(ca.config.unet.numClasses, 3);
     assertEquals((ca.config.train as { classDropout: number }).classDropout, 0.25);
-    // the class embedding learned something: it started at zero
-    assertTrue(ca.params!.get("label_emb.w")!.data.some((v) => v !== 0), "label_emb moved");
+    // the null row of the class embedding learned something: it started at zero
+    assertTrue(ca.params!.get("label_emb.w")!.data.subarray(3 * 32).some((v) => v !== 0), "moved");
   },
 });
 
@@ -305,7 +315,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "train: initFrom starts from a checkpoint's EMA weights; new class rows start at zero",
+  name: "train: initFrom starts from a checkpoint's EMA weights; new parameters keep their init",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

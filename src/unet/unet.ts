@@ -9,6 +9,7 @@ import { _sinusoidFrequencies, timestepEmbedding } from "./timestep_embedding.ts
 import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
 import { _matMul } from "./_matmul.ts";
 import { NULL_CLASS } from "../guidance.ts";
+import { _randomNormal } from "../_random.ts";
 import { _readSync } from "../_timesteps.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
@@ -34,8 +35,10 @@ export interface UNetConfig {
   /**
    * Classes of a class-conditional model (absent or 0: unconditional). A learned embedding of
    * numClasses + 1 rows (the last for "no class", `NULL_CLASS`) of width 4·ch is added to the
-   * timestep embedding, as improved-diffusion's `label_emb`; it starts at zero, so a new
-   * conditional network computes what the unconditional one with the same weights does.
+   * timestep embedding, as improved-diffusion's `label_emb`. The class rows start N(0, 0.5²) (the
+   * scale of a trained time embedding; zero rows were measured not to learn — Adam moves them
+   * by about lr·√steps), the null row at zero, so that without labels a new conditional network
+   * computes what the unconditional one with the same weights does.
    */
   numClasses?: number;
 }
@@ -181,7 +184,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const temb0 = dense("temb.dense0", cfg.ch, tembCh), temb1 = dense("temb.dense1", tembCh, tembCh);
   const K = cfg.numClasses ?? 0;
   // class embedding: row y of [K + 1, 4ch], row K for "no class"
-  const labelEmb = K > 0 ? add("label_emb.w", [K + 1, tembCh], "zero", 0x10000) : undefined;
+  const labelEmb = K > 0 ? _labelEmbedding(K, tembCh, seed, add) : undefined;
   const freqs = _sinusoidFrequencies(cfg.ch);
   // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; one
   // WGSL program on webgpu outside tf.grad for unconditional networks
@@ -448,4 +451,24 @@ function _checkInput(cfg: ResolvedUNetConfig, xt: Tensor): void {
       `Cannot run U-Net: xt must be [B, ${s}, ${s}, ${c}], got ${shape ? `[${shape}]` : xt}`,
     );
   }
+}
+
+/**
+ * The class embedding [K + 1, width]: class rows N(0, 0.5²) from their own stream (the other
+ * parameters' initial values do not move), the null row (last) zero.
+ */
+function _labelEmbedding(
+  K: number,
+  width: number,
+  seed: number,
+  add: (name: string, shape: number[], init: "zero", own: number) => Variable,
+): Variable {
+  const v = add("label_emb.w", [K + 1, width], "zero", 0x10000);
+  const draw = _randomNormal([K * width], seed, 0x10000);
+  const values = draw.dataSync() as Float32Array;
+  draw.dispose();
+  const rows = new Float32Array((K + 1) * width);
+  for (let i = 0; i < K * width; i++) rows[i] = 0.5 * values[i];
+  tf.tidy(() => v.assign(tf.tensor2d(rows, [K + 1, width])));
+  return v;
 }
