@@ -56,12 +56,16 @@ export type _Step = (
   classes: Int32Array | undefined,
 ) => { sample: Tensor; predX0: Tensor; finite?: Tensor };
 
-/** Runs t = T-1 … 0, yielding clones the caller owns. */
+/**
+ * Runs t = T-1 … 0, yielding clones the caller owns. `done` frees what a stateful sampler kept
+ * (its history), however the loop ends.
+ */
 export async function* _sampleLoop(
   what: string,
   s: Schedule,
   opts: SampleLoopOptions,
   step: _Step,
+  done?: () => void,
 ): AsyncGenerator<SampleLoopStep, void, undefined> {
   _checkSchedule(what, s);
   const shape = opts?.shape;
@@ -123,6 +127,7 @@ export async function* _sampleLoop(
     }
   } finally {
     x.dispose();
+    done?.();
   }
 }
 

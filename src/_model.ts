@@ -5,7 +5,7 @@ import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
 import { type _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
-import { _readSync } from "./_timesteps.ts";
+import { _int32FromHost, _readSync } from "./_timesteps.ts";
 
 /**
  * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape. With
@@ -32,7 +32,7 @@ export function _callModel(
     out = _checkOutput(what, model(xt, t), xt.shape);
   } else if (cond.w === 1 || cond.w === 0) {
     const y = cond.w === 1 ? cond.classes : new Int32Array(B).fill(NULL_CLASS);
-    out = _checkOutput(what, model(xt, t, tf.tensor1d(y, "int32")), xt.shape);
+    out = _checkOutput(what, model(xt, t, _int32FromHost(y)), xt.shape);
   } else {
     const y = new Int32Array(2 * B).fill(NULL_CLASS);
     y.set(cond.classes);
@@ -41,7 +41,7 @@ export function _callModel(
     const tt = Int32Array.from({ length: 2 * B }, (_, i) => tv[i % B]);
     const both = _checkOutput(
       what,
-      model(tf.concat([xt, xt]), tf.tensor1d(tt, "int32"), tf.tensor1d(y, "int32")),
+      model(tf.concat([xt, xt]), _int32FromHost(tt), _int32FromHost(y)),
       [2 * B, ...xt.shape.slice(1)],
       "the guided batch's shape (both branches)",
     );

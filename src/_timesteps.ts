@@ -99,7 +99,17 @@ export function _modelTimesteps(
   const arr = _timestepsArray(ts, batch);
   const mapped = new Int32Array(batch);
   for (let i = 0; i < batch; i++) mapped[i] = s.timestepMap[arr[i]];
-  return tf.tensor1d(mapped, "int32");
+  return _int32FromHost(mapped);
+}
+
+/**
+ * An int32 tensor [n] of host values whose values stay readable with {@link _readSync} after
+ * a backend has moved them to the GPU (the model, or a test's oracle, may read its t).
+ */
+export function _int32FromHost(values: Int32Array): Tensor1D {
+  const t = tf.tensor1d(values, "int32");
+  _hostValues.set(t, values);
+  return t;
 }
 
 const _hostValues = new WeakMap<Tensor, ArrayLike<number>>();

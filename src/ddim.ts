@@ -88,7 +88,7 @@ function _ddimStep(
   };
   const z = eta > 0 ? _noiseFor(what, xt, "xt", args.noise, args.seed, stream) : undefined;
   try {
-    if (_canFuseSampleStep(xt)) {
+    if (_canFuseSampleStep(xt, args)) {
       // the same update as one WGSL program: with ε̂ = (a_t x_t - x̂0) / b_t (a = √(1/ᾱ_t),
       // b = √(1/ᾱ_t - 1)), √ᾱ_{t-1} x̂0 + d_t ε̂ = (√ᾱ_{t-1} - d_t / b_t) x̂0 + (d_t a_t / b_t) x_t
       // where d_t = √(1 - ᾱ_{t-1} - σ_t²)

@@ -6,6 +6,11 @@ import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { Tensor } from "./types.ts";
 import { _readConditioning, type GuidanceOptions } from "./guidance.ts";
+import {
+  _checkThreshold,
+  _dynamicThreshold,
+  type DynamicThresholdOptions,
+} from "./dynamic_threshold.ts";
 
 /** Options shared by everything that runs the reverse process. */
 export interface ReverseOptions extends GuidanceOptions {
@@ -13,6 +18,12 @@ export interface ReverseOptions extends GuidanceOptions {
   variance?: VarianceKind;
   /** Clip the predicted x0 to [-1, 1] before taking the posterior mean (default true). */
   clipDenoised?: boolean;
+  /**
+   * Dynamic thresholding of the predicted x0 instead of clipping (Saharia et al. 2022; see
+   * {@linkcode dynamicThreshold}): `{ ratio = 0.995, maxValue = 1 }`. Set, it replaces
+   * `clipDenoised`.
+   */
+  dynamicThreshold?: DynamicThresholdOptions;
   /** What the model predicts (default "eps"). */
   prediction?: Prediction;
   /**
@@ -123,6 +134,9 @@ export function _pMeanVariance(
   const prediction = _checkPrediction(what, opts.prediction);
   const variance = _varianceAt(what, s, opts.variance);
   const clip = opts.clipDenoised ?? true;
+  const threshold = opts.dynamicThreshold === undefined
+    ? undefined
+    : _checkThreshold(what, opts.dynamicThreshold);
   const r = xt.rank;
   const cond = _readConditioning(what, opts, xt.shape[0]);
   return tf.tidy(() => {
@@ -134,7 +148,8 @@ export function _pMeanVariance(
     let predX0 = prediction === "x0"
       ? out
       : tf.sub(tf.mul(_coefFn(a, ts, r), xt), tf.mul(_coefFn(b, ts, r), out));
-    if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
+    if (threshold) predX0 = _dynamicThreshold(predX0, threshold.ratio, threshold.maxValue);
+    else if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
     // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
     const mean = tf.add(
       tf.mul(_coef(s.posteriorMeanCoef1, ts, r), predX0),

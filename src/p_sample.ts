@@ -65,7 +65,7 @@ export function _pSampleStep(
 ): { sample: Tensor; predX0: Tensor; finite?: Tensor } {
   const z = _noiseFor(what, xt, "xt", args.noise, args.seed, stream);
   try {
-    if (_canFuseSampleStep(xt)) {
+    if (_canFuseSampleStep(xt, args)) {
       // the same step as one WGSL program: μ̃ = c1_t x̂0 + c2_t x_t, + σ_t z with σ_0 = 0
       const variance = _varianceAt(what, s, args.variance);
       return _fusedReverseStep(what, model, s, xt, ts, args, z.noise, wantFlag, (t) => [

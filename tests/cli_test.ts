@@ -111,6 +111,12 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
   ]);
   assertEquals(d.code, 0, d.stderr);
   assertTrue(d.stdout.includes("ddpm with 3 steps"), d.stdout);
+  const e = _cli("sample", [
+    ...["--checkpoint", model, "--n", "1", "--sampler", "dpm++", "--steps", "3", "--order", "3"],
+    ...["--spacing", "karras", "--out", png, "--backend", "wasm"],
+  ]);
+  assertEquals(e.code, 0, e.stderr);
+  assertTrue(e.stdout.includes("dpm++ (order 3) with 3 steps"), e.stdout);
 });
 
 Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name and index", () => {
@@ -227,7 +233,14 @@ Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy a
 
 Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
-    ["sample", ["--sampler", "foo"], "--sampler must be ddpm or ddim, got foo"],
+    ["sample", ["--sampler", "foo"], "--sampler must be ddpm, ddim or dpm++, got foo"],
+    ["sample", ["--order", "4"], "--order must be 1, 2 or 3, got 4"],
+    [
+      "sample",
+      ["--spacing", "cubic"],
+      "--spacing must be ddim, logsnr, karras, linspace, trailing or even, got cubic",
+    ],
+    ["eval", ["--sampler", "euler"], "--sampler must be ddpm, ddim or dpm++, got euler"],
     ["sample", ["--n", "0"], "--n must be an integer >= 1, got 0"],
     ["sample", ["--eta=-1"], "--eta must be a number >= 0, got -1"],
     ["sample", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],

@@ -7,17 +7,19 @@ import { type CheckpointConfig, loadCheckpoint } from "../io/checkpoint.ts";
 import { setWeights } from "../io/weights.ts";
 import { createUNet, type UNet } from "../unet/unet.ts";
 import { makeSchedule, type Schedule } from "../schedule.ts";
-import { respace } from "../respace.ts";
-import { ddimSampleLoopProgressive } from "../ddim.ts";
-import { pSampleLoopProgressive } from "../p_sample_loop.ts";
+import { type SamplerName, SAMPLERS, samplingSchedule } from "../samplers.ts";
 import type { Tensor } from "../types.ts";
 import { pathToFileURL } from "node:url";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
 export interface _ShardJob {
   checkpoint: string;
-  sampler: "ddpm" | "ddim";
+  sampler: SamplerName;
   steps?: number;
+  /** The respacing kind (absent: the sampler's own). */
+  spacing?: string;
+  /** DPM-Solver++'s order. */
+  order?: 1 | 2 | 3;
   eta: number;
   seed: number;
   /** Rows [start, start + count) of a batch of `of`. */
@@ -80,18 +82,15 @@ export function _classesArg(
 /** The U-Net with the checkpoint's EMA weights and the sampling schedule. */
 export async function _loadSampler(
   checkpoint: string | URL,
-  sampler: "ddpm" | "ddim",
+  sampler: SamplerName,
   steps: number | undefined,
+  spacing?: string,
 ): Promise<{ unet: UNet; s: Schedule; config: CheckpointConfig }> {
   const ck = await loadCheckpoint(checkpoint);
   const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
   const base = makeSchedule(ck.config.schedule);
-  const s = sampler === "ddim"
-    ? respace(base, `ddim${steps ?? 50}`)
-    : steps === undefined || steps === base.T
-    ? base
-    : respace(base, String(steps));
+  const s = samplingSchedule(base, sampler, steps, spacing);
   return { unet, s, config: ck.config };
 }
 
@@ -109,9 +108,14 @@ export async function _runShard(
   const shape = [job.count, size, size, C];
   const rows = { start: job.start, of: job.of };
   const cond = job.classes ? { classes: job.classes, guidanceScale: job.guidance } : {};
-  const chain = job.sampler === "ddim"
-    ? ddimSampleLoopProgressive(unet, s, { shape, seed: job.seed, eta: job.eta, rows, ...cond })
-    : pSampleLoopProgressive(unet, s, { shape, seed: job.seed, rows, ...cond });
+  const chain = SAMPLERS[job.sampler].loop(unet, s, {
+    shape,
+    seed: job.seed,
+    eta: job.eta,
+    order: job.order,
+    rows,
+    ...cond,
+  });
   const at = new Set(job.snapAt), show = Math.min(job.show, job.count);
   const snaps: Tensor[][] = [];
   let last: Tensor | undefined;

@@ -11,7 +11,12 @@ scope.onmessage = async (e: MessageEvent<{ job: _ShardJob; backend: "wasm" | "cp
   try {
     const { job, backend } = e.data;
     await initBackend(backend);
-    const { unet, s } = await _loadSampler(new URL(job.checkpoint), job.sampler, job.steps);
+    const { unet, s } = await _loadSampler(
+      new URL(job.checkpoint),
+      job.sampler,
+      job.steps,
+      job.spacing,
+    );
     const { samples, snaps } = await _runShard(
       unet,
       s,

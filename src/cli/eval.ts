@@ -22,9 +22,7 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { createUNet } from "../unet/unet.ts";
 import { makeSchedule } from "../schedule.ts";
-import { respace } from "../respace.ts";
-import { ddimSampleLoop } from "../ddim.ts";
-import { pSampleLoop } from "../p_sample_loop.ts";
+import { sampleLoop, SAMPLER_NAMES, samplingSchedule } from "../samplers.ts";
 import { bpdEstimate } from "../eval/bpd_estimate.ts";
 import { loadMnistClassifier } from "../eval/classifier_weights.ts";
 import { classifierOutputs, sampleQuality } from "../eval/sample_quality.ts";
@@ -43,8 +41,10 @@ Options:
   --checkpoint FILE   checkpoint (EMA weights are used)          [the bundled MNIST model]
   --data mnist|DIR    held-out images: MNIST's test split, or a folder of PNG/JPEG [mnist]
   --n N               samples to draw and score                                    [128]
-  --sampler ddpm|ddim sampler for the scored samples                              [ddim]
-  --steps N           sampler steps (ddim: ddimN; ddpm: respaced)                   [50]
+  --sampler NAME      ddpm, ddim or dpm++, for the scored samples                 [ddim]
+  --steps N           sampler steps (model calls)          [ddpm, ddim: 50; dpm++: 20]
+  --order K           DPM-Solver++ order 1, 2 or 3                                   [2]
+  --spacing KIND      ddim, logsnr, karras, linspace, trailing or even [the sampler's]
   --eta X             DDIM η (0: deterministic, 1: DDPM-like noise; ddim only)       [0]
   --bpd-images N      held-out images in the bound (evenly spaced over the set)     [64]
   --strata K          timestep strata of the bound (K + 1 model calls per image;
@@ -71,7 +71,9 @@ await _run(async () => {
       data: { type: "string", default: "mnist" },
       n: { type: "string", default: "128" },
       sampler: { type: "string", default: "ddim" },
-      steps: { type: "string", default: "50" },
+      steps: { type: "string" },
+      order: { type: "string", default: "2" },
+      spacing: { type: "string" },
       eta: { type: "string", default: "0" },
       "bpd-images": { type: "string", default: "64" },
       strata: { type: "string", default: "32" },
@@ -86,10 +88,19 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  const sampler = _choiceArg("sampler", a.sampler, ["ddpm", "ddim"] as const);
+  const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
+  const order = _intArg("order", a.order, 1) as 1 | 2 | 3;
+  if (order > 3) throw new RangeError(`--order must be 1, 2 or 3, got ${a.order}`);
+  const spacing = a.spacing === undefined
+    ? undefined
+    : _choiceArg("spacing", a.spacing, ["ddim", "logsnr", "karras", "linspace", "trailing", "even"])
+      .replace("even", "");
   const variance: VarianceKind = _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"]);
   const eta = _nonNegativeArg("eta", a.eta);
-  const n = _intArg("n", a.n, 2), steps = _intArg("steps", a.steps, 1);
+  const n = _intArg("n", a.n, 2);
+  const steps = a.steps === undefined
+    ? (sampler === "dpm++" ? 20 : 50)
+    : _intArg("steps", a.steps, 1);
   const bpdImages = _intArg("bpd-images", a["bpd-images"], 1);
   const strata = _intArg("strata", a.strata, 1), seed = _intArg("seed", a.seed, 0);
   const t0 = performance.now();
@@ -160,6 +171,8 @@ await _run(async () => {
             checkpoint: _checkpointHref(source),
             sampler,
             steps,
+            spacing,
+            order,
             eta,
             seed,
             start: cuts[k],
@@ -206,20 +219,14 @@ await _run(async () => {
   );
 
   // 2. Samples
-  const s = sampler === "ddim"
-    ? respace(base, `ddim${steps}`)
-    : steps === base.T
-    ? base
-    : respace(base, String(steps));
+  const s = samplingSchedule(base, sampler, steps, spacing);
   // in this thread (webgpu) at guidance w
   const inProcessAt = async (w: number | undefined) => {
     bar = _progress(s.T, 0, true, 10);
     let done = 0;
     const onStep = () => bar.update(++done, NaN);
     const cond = w === undefined || w === 0 ? {} : { classes, guidanceScale: w };
-    const x = sampler === "ddim"
-      ? await ddimSampleLoop(unet, s, { shape, seed, eta, onStep, ...cond })
-      : await pSampleLoop(unet, s, { shape, seed, onStep, ...cond });
+    const x = await sampleLoop(unet, s, { sampler, shape, seed, eta, order, onStep, ...cond });
     bar.done();
     return x;
   };
@@ -386,6 +393,7 @@ await _run(async () => {
       sampler,
       steps: s.T,
       ...(sampler === "ddim" ? { eta } : {}),
+      ...(sampler === "dpm++" ? { order } : {}),
       ...(guidance !== undefined ? { guidance, classes: "image i: class i mod " + K } : {}),
       seed,
       seconds: sampleSeconds,

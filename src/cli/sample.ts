@@ -1,6 +1,7 @@
 // `deno task sample`: draw images from a checkpoint (default: the bundled MNIST model).
 //
-//   deno task sample [--checkpoint FILE] [--n 64] [--sampler ddpm|ddim] [--steps 50] [--eta 0]
+//   deno task sample [--checkpoint FILE] [--n 64] [--sampler ddpm|ddim|dpm++] [--steps N]
+//                    [--order 2] [--spacing KIND] [--eta 0]
 //                    [--seed 0] [--out out/samples.png] [--npy FILE] [--progression FILE]
 //                    [--backend auto|webgpu|wasm|cpu] [--workers N] [--class all|none|7|3,5]
 //                    [--guidance W]
@@ -24,6 +25,10 @@ import {
   type _ShardJob,
 } from "./_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
+import { SAMPLER_NAMES } from "../samplers.ts";
+
+/** The --spacing choices ("even": equal sections, respace's "N"). */
+const _SPACINGS = ["ddim", "logsnr", "karras", "linspace", "trailing", "even"] as const;
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -31,9 +36,12 @@ const HELP = `Sample images from a DDPM checkpoint.
 Options:
   --checkpoint FILE     a checkpoint from deno task train        [the bundled MNIST model]
   --n N                 number of images                                            [64]
-  --sampler ddpm|ddim   ancestral DDPM (Algorithm 2) or deterministic DDIM          [ddim]
-  --steps N             sampling steps: respaced evenly (ddpm) or ddimN (ddim)
-                                                                  [ddim: 50, ddpm: all T]
+  --sampler NAME        ddpm (ancestral, Algorithm 2), ddim (deterministic at η = 0)
+                        or dpm++ (DPM-Solver++ multistep)                           [ddim]
+  --steps N             sampling steps (model calls)   [ddpm: all T, ddim: 50, dpm++: 20]
+  --order K             DPM-Solver++ order 1, 2 or 3                                 [2]
+  --spacing KIND        how the steps are spaced: ddim, logsnr, karras, linspace,
+                        trailing, or even              [ddpm: even, ddim: ddim, dpm++: logsnr]
   --eta X               DDIM η (0: deterministic, 1: DDPM-like noise)               [0]
   --seed N              seed of x_T and the sampling noise                          [0]
   --out FILE            PNG grid of the samples                       [out/samples.png]
@@ -62,6 +70,8 @@ await _run(async () => {
       sampler: { type: "string", default: "ddim" },
       steps: { type: "string" },
       eta: { type: "string", default: "0" },
+      order: { type: "string", default: "2" },
+      spacing: { type: "string" },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: "out/samples.png" },
       npy: { type: "string" },
@@ -74,13 +84,20 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  const sampler = _choiceArg("sampler", a.sampler, ["ddpm", "ddim"] as const);
+  const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
+  const order = _intArg("order", a.order, 1);
+  if (order > 3) throw new RangeError(`--order must be 1, 2 or 3, got ${a.order}`);
+  const spacing = a.spacing === undefined
+    ? undefined
+    : _choiceArg("spacing", a.spacing, _SPACINGS) === "even"
+    ? ""
+    : a.spacing;
   const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
-  const { unet, s, config } = await _loadSampler(source, sampler, steps);
+  const { unet, s, config } = await _loadSampler(source, sampler, steps, spacing);
   const conditional = (config.unet.numClasses ?? 0) > 0;
   const names = conditional
     ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
@@ -101,7 +118,8 @@ await _run(async () => {
     : Math.min(n, _intArg("workers", a.workers, 1));
   const { imageSize: size, inChannels: C } = unet.config;
   console.log(
-    `backend ${info.backend} · ${sampler} with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
+    `backend ${info.backend} · ${sampler}${sampler === "dpm++" ? ` (order ${order})` : ""} ` +
+      `with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
       (workers > 1 ? ` · ${workers} workers` : "") +
       (conditional
@@ -125,6 +143,8 @@ await _run(async () => {
     checkpoint: _checkpointHref(source),
     sampler,
     steps,
+    spacing,
+    order: order as 1 | 2 | 3,
     eta,
     seed,
     start: cuts[w],

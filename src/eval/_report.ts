@@ -33,6 +33,8 @@ export interface _EvalResults {
     steps: number;
     /** DDIM η (absent in reports written before it was an option: 0). */
     eta?: number;
+    /** DPM-Solver++'s order (dpm++ only). */
+    order?: number;
     /** Conditional checkpoints: the guidance scale and which classes were asked for. */
     guidance?: number;
     classes?: string;
@@ -133,6 +135,8 @@ export function _evalReport(r: _EvalResults): string {
       `error over images (${f(r.bpd.seconds, 0)} s).`,
     `- **Samples**: ${r.sampling.n} images, ${r.sampling.sampler} with ${r.sampling.steps} ` +
       `steps${r.sampling.eta ? ` (η = ${r.sampling.eta})` : ""}${
+        r.sampling.order ? ` (order ${r.sampling.order})` : ""
+      }${
         r.sampling.guidance !== undefined
           ? `, guidance ${r.sampling.guidance} (${r.sampling.classes})`
           : ""

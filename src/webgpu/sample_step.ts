@@ -13,10 +13,13 @@ import { _callModel, _checkPrediction } from "../_model.ts";
 import { _x0Coefficients, type ReverseOptions } from "../p_mean_variance.ts";
 import { _readConditioning } from "../guidance.ts";
 
-/** Whether the fused program may run: webgpu, float32 and no tape (it has no gradient). */
-export function _canFuseSampleStep(xt: tf.Tensor): boolean {
+/**
+ * Whether the fused program may run: webgpu, float32, no tape (it has no gradient), and x̂0
+ * clipped or not (dynamic thresholding takes the composed path).
+ */
+export function _canFuseSampleStep(xt: tf.Tensor, opts: ReverseOptions = {}): boolean {
   return tf.getBackend() === "webgpu" && xt.dtype === "float32" && xt.rank >= 1 &&
-    !_recordingGradient();
+    !_recordingGradient() && opts.dynamicThreshold === undefined;
 }
 
 /**
