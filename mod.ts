@@ -1,11 +1,15 @@
 /**
  * @ddpm/core — Denoising Diffusion Probabilistic Models (Ho et al. 2020) in TypeScript,
- * over `@tensorflow/tfjs-core`, for Deno and Bun.
+ * over `@tensorflow/tfjs-core`. This entry point is platform-neutral (Deno, Bun, Node and web
+ * pages: bytes in, bytes out); what needs a file system is in `@ddpm/core/fs`.
  *
  * Layers: the schedule ({@linkcode makeSchedule}), closed forms ({@linkcode forwardNoise},
- * {@linkcode posterior}, …), losses ({@linkcode epsLoss}, {@linkcode vlbBound}), and
- * samplers ({@linkcode pSample}, {@linkcode pSampleLoop}, {@linkcode ddimSampleLoop}).
- * The model is always an argument: any `(xt, t) => eps` function.
+ * {@linkcode posterior}, …), losses ({@linkcode epsLoss}, {@linkcode vlbBound}), samplers
+ * ({@linkcode pSampleLoop}, {@linkcode ddimSampleLoop}, {@linkcode dpmSolverSampleLoop}, by name
+ * in {@linkcode SAMPLERS}) with class labels and classifier-free guidance, the U-Net
+ * ({@linkcode createUNet}), checkpoints as bytes ({@linkcode encodeCheckpoint},
+ * {@linkcode loadCheckpoint}) and the evaluation. The model is always an argument: any
+ * `(xt, t, y?) => eps` function.
  *
  * @example Train-free sampling with a model that predicts zero noise
  * ```ts
@@ -20,7 +24,7 @@
  * @module
  */
 export { initBackend } from "./src/backend.ts";
-export type { BackendInfo, BackendName } from "./src/backend.ts";
+export type { BackendInfo, BackendName, InitBackendOptions } from "./src/backend.ts";
 export { makeSchedule } from "./src/schedule.ts";
 export type { Schedule, ScheduleKind, ScheduleSpec } from "./src/schedule.ts";
 export { respace } from "./src/respace.ts";
@@ -70,12 +74,8 @@ export { classifierFreeGuidance, NULL_CLASS } from "./src/guidance.ts";
 export type { ClassLabels, GuidanceOptions } from "./src/guidance.ts";
 export { unetPresets } from "./src/unet/presets.ts";
 export { timestepEmbedding } from "./src/unet/timestep_embedding.ts";
-export { train } from "./src/train/train.ts";
-export type { TrainOptions, TrainResult, TrainStepInfo } from "./src/train/train.ts";
-export { loadMnist } from "./src/data/mnist.ts";
-export type { LoadMnistOptions } from "./src/data/mnist.ts";
 export type { Dataset } from "./src/data/dataset.ts";
-export { loadCheckpoint, saveCheckpoint } from "./src/io/checkpoint.ts";
+export { encodeCheckpoint, loadCheckpoint } from "./src/io/checkpoint.ts";
 export type { Checkpoint, CheckpointConfig, TrainState, Weights } from "./src/io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors } from "./src/io/safetensors.ts";
 export type { Safetensors, StoredTensor } from "./src/io/safetensors.ts";
@@ -85,12 +85,8 @@ export type { ImageGridOptions } from "./src/io/image_grid.ts";
 export { encodeNpy } from "./src/io/npy.ts";
 export { lossCurveSvg } from "./src/io/loss_curve.ts";
 export type { LossCurveOptions } from "./src/io/loss_curve.ts";
-export { loadImageFolder } from "./src/data/image_folder.ts";
-export { FASHION_MNIST_CLASSES, loadIdx } from "./src/data/idx.ts";
-export type { LoadIdxOptions } from "./src/data/idx.ts";
-export { decodeIdx } from "./src/data/decode_idx.ts";
+export { decodeIdx, FASHION_MNIST_CLASSES } from "./src/data/decode_idx.ts";
 export type { IdxArray } from "./src/data/decode_idx.ts";
-export type { LoadImageFolderOptions } from "./src/data/image_folder.ts";
 export { BUNDLED_MNIST_CHECKPOINT } from "./src/io/bundled.ts";
 export { BUNDLED_MNIST_CLASSIFIER } from "./src/io/bundled.ts";
 export { chartSvg } from "./src/io/chart_svg.ts";
@@ -102,7 +98,7 @@ export type { MnistClassifier } from "./src/eval/classifier.ts";
 export { trainClassifier } from "./src/eval/train_classifier.ts";
 export type { TrainClassifierOptions, TrainClassifierResult } from "./src/eval/train_classifier.ts";
 export { classifierAccuracy } from "./src/eval/classifier_accuracy.ts";
-export { loadMnistClassifier, saveClassifier } from "./src/eval/classifier_weights.ts";
+export { encodeClassifier, loadMnistClassifier } from "./src/eval/classifier_weights.ts";
 export { featureStats, frechetDistance } from "./src/eval/frechet_distance.ts";
 export type { FeatureStats } from "./src/eval/frechet_distance.ts";
 export { classifierOutputs, sampleQuality } from "./src/eval/sample_quality.ts";

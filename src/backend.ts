@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { createRequire } from "node:module";
+import { _nodeBuiltin, _runtime } from "./_platform.ts";
 
 /** The tfjs backends this library runs on, fastest first. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -9,15 +9,26 @@ export interface BackendInfo {
   /** The backend now active. */
   backend: BackendName;
   /** The JavaScript runtime. */
-  runtime: "deno" | "bun" | "node" | "unknown";
+  runtime: "deno" | "bun" | "node" | "browser" | "unknown";
   /** Each backend tried, in order, with the reason it failed (absent when it worked). */
   tried: { backend: BackendName; error?: string }[];
   /** The GPU adapter's description, on webgpu. */
   adapter?: string;
 }
 
+/** Options of {@linkcode initBackend}. */
+export interface InitBackendOptions {
+  /**
+   * Where the wasm backend's `.wasm` files are (a URL or path ending in "/"). Default: beside the
+   * bundle in a browser; the installed `@tensorflow/tfjs-backend-wasm` package in Deno, Bun and
+   * Node.
+   */
+  wasmPaths?: string;
+}
+
 const _ORDER: BackendName[] = ["webgpu", "wasm", "cpu"];
 let _gradientsLoaded = false;
+let _wasmPaths: string | undefined;
 
 /**
  * Picks and activates a tfjs backend, and registers the gradients of every op (tfjs-core
@@ -27,7 +38,8 @@ let _gradientsLoaded = false;
  * slower than wasm; a named backend is used or the call throws.
  *
  * @param choice `"auto"` (default), `"webgpu"`, `"wasm"` or `"cpu"`.
- * @returns What was chosen, the runtime, and why faster backends were skipped.
+ * @param options `{ wasmPaths }`: where the wasm binaries are, when not found by default.
+ * @returns What was chosen, the runtime, the adapter, and why faster backends were skipped.
  * @throws {Error} If a named backend cannot start (the message says why).
  *
  * @example
@@ -39,6 +51,7 @@ let _gradientsLoaded = false;
  */
 export async function initBackend(
   choice: "auto" | BackendName = "auto",
+  options: InitBackendOptions = {},
 ): Promise<BackendInfo> {
   if (choice !== "auto" && !_ORDER.includes(choice)) {
     throw new RangeError(
@@ -47,6 +60,7 @@ export async function initBackend(
       }`,
     );
   }
+  if (options.wasmPaths !== undefined) _wasmPaths = options.wasmPaths;
   await _loadGradients();
   const info: BackendInfo = { backend: "cpu", runtime: _runtime(), tried: [] };
   for (const name of choice === "auto" ? _ORDER : [choice]) {
@@ -76,14 +90,6 @@ async function _loadGradients(): Promise<void> {
   _gradientsLoaded = true;
 }
 
-function _runtime(): BackendInfo["runtime"] {
-  const g = globalThis as Record<string, unknown>;
-  if (g.Deno) return "deno";
-  if (g.Bun) return "bun";
-  const p = g.process as { versions?: { node?: string } } | undefined;
-  return p?.versions?.node ? "node" : "unknown";
-}
-
 /** Adapters that run WebGPU on the CPU (Mesa llvmpipe/lavapipe, SwiftShader). */
 const _SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
 
@@ -109,7 +115,7 @@ async function _start(name: BackendName, skipSoftware = false): Promise<string |
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (name === "wasm") {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    wasm.setWasmPaths(_wasmDir());
+    wasm.setWasmPaths(await _wasmDir());
   }
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
@@ -149,8 +155,16 @@ function _shareIdentityOnWasm(): void {
 }
 
 /** The folder holding the wasm backend's .wasm files. */
-function _wasmDir(): string {
-  const require = createRequire(import.meta.url);
-  const main = require.resolve("@tensorflow/tfjs-backend-wasm");
+async function _wasmDir(): Promise<string> {
+  if (_wasmPaths !== undefined) return _wasmPaths;
+  const runtime = _runtime();
+  if (runtime === "browser" || runtime === "unknown") {
+    // a bundle: the .wasm files beside it
+    return new URL("./", import.meta.url).href;
+  }
+  const { createRequire } = await _nodeBuiltin<
+    { createRequire(url: string): { resolve(name: string): string } }
+  >("module");
+  const main = createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm");
   return main.replace(/[^/\\]*$/, "");
 }

@@ -1,5 +1,6 @@
 // The tests' small model, data and training options.
-import type { Dataset, TrainOptions, UNetConfig } from "../mod.ts";
+import type { Dataset, UNetConfig } from "../mod.ts";
+import type { TrainOptions } from "../fs.ts";
 
 /** The smallest U-Net with every part: two levels, attention at 4×4, a 1×1 skip. */
 export const TINY: UNetConfig = {

@@ -7,13 +7,13 @@ import {
   createUNet,
   ddimSampleLoop,
   loadCheckpoint,
-  loadMnist,
   loadMnistClassifier,
   makeSchedule,
   respace,
   setWeights,
   unetPresets,
 } from "../mod.ts";
+import { loadMnist } from "../fs.ts";
 import { useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 

@@ -18,8 +18,8 @@ import {
   pSampleLoop,
   respace,
   type Schedule,
-  train,
 } from "../mod.ts";
+import { train } from "../fs.ts";
 import { assertClose, assertSameCheckpoint, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";

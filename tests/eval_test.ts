@@ -11,15 +11,14 @@ import {
   createMnistClassifier,
   featureStats,
   frechetDistance,
-  loadMnist,
   loadMnistClassifier,
   makeSchedule,
   nearestNeighbours,
   sampleQuality,
-  saveClassifier,
   trainClassifier,
   vlbTerm,
 } from "../mod.ts";
+import { loadMnist, saveClassifier } from "../fs.ts";
 import { _strata } from "../src/eval/bpd_estimate.ts";
 import { _randomNormal } from "../src/_random.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";

@@ -10,12 +10,11 @@ import {
   encodeNpy,
   encodeSafetensors,
   imageGrid,
-  loadImageFolder,
-  loadMnist,
   lossCurveSvg,
   type StoredTensor,
   toUint8,
 } from "../mod.ts";
+import { loadImageFolder, loadMnist } from "../fs.ts";
 import { useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 

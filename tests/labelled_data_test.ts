@@ -4,7 +4,8 @@ import { gzipSync } from "node:zlib";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encode } from "fast-png";
-import { decodeIdx, FASHION_MNIST_CLASSES, loadIdx, loadImageFolder } from "../mod.ts";
+import { decodeIdx, FASHION_MNIST_CLASSES } from "../mod.ts";
+import { loadIdx, loadImageFolder } from "../fs.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 
 const FASHION = "/usr/share/datasets/fashion-mnist";

@@ -15,12 +15,10 @@ import {
   encodeNpy,
   encodeSafetensors,
   loadCheckpoint,
-  loadImageFolder,
-  saveCheckpoint,
   setWeights,
   type StoredTensor,
-  train,
 } from "../mod.ts";
+import { loadImageFolder, saveCheckpoint, train } from "../fs.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { TINY, tinyTrainOptions } from "./_tiny.ts";
 import { assertSameCheckpoint, useBackend } from "./_helpers.ts";

@@ -3,7 +3,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadCheckpoint, train, type TrainOptions } from "../mod.ts";
+import { loadCheckpoint } from "../mod.ts";
+import { train, type TrainOptions } from "../fs.ts";
 import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { _clipByGlobalNorm } from "../src/train/_clip.ts";

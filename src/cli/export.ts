@@ -3,7 +3,8 @@
 //
 //   deno task export --checkpoint out/train/checkpoint.safetensors --out model.safetensors
 import { parseArgs } from "node:util";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { _cliArgs, _nonNegativeArg, _run } from "./_args.ts";
 
 await _run(async () => {

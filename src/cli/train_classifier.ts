@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { trainClassifier } from "../eval/train_classifier.ts";
-import { saveClassifier } from "../eval/classifier_weights.ts";
+import { saveClassifier } from "../eval/save_classifier.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
 

@@ -1,3 +1,26 @@
+/**
+ * The ten classes of Fashion-MNIST (Xiao et al. 2017), indexed by label.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FASHION_MNIST_CLASSES } from "@ddpm/core";
+ * assert.equal(FASHION_MNIST_CLASSES[7], "sneaker");
+ * ```
+ */
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  "t-shirt",
+  "trouser",
+  "pullover",
+  "dress",
+  "coat",
+  "sandal",
+  "shirt",
+  "sneaker",
+  "bag",
+  "ankle-boot",
+];
+
 /** An IDX array: its dimensions and unsigned bytes. */
 export interface IdxArray {
   /** The dimensions, e.g. [60000, 28, 28] for images or [60000] for labels. */

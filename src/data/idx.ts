@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset } from "./dataset.ts";
 import { decodeIdx } from "./decode_idx.ts";
+export { FASHION_MNIST_CLASSES } from "./decode_idx.ts";
 
 /** Options of {@linkcode loadIdx}. */
 export interface LoadIdxOptions {
@@ -13,20 +14,6 @@ export interface LoadIdxOptions {
   /** Keep at most this many images (the first ones). */
   limit?: number;
 }
-
-/** The ten classes of Fashion-MNIST (Xiao et al. 2017), indexed by label. */
-export const FASHION_MNIST_CLASSES: readonly string[] = [
-  "t-shirt",
-  "trouser",
-  "pullover",
-  "dress",
-  "coat",
-  "sandal",
-  "shirt",
-  "sneaker",
-  "bag",
-  "ankle-boot",
-];
 
 /**
  * Loads the standard IDX files of MNIST or Fashion-MNIST from a folder:
@@ -43,7 +30,7 @@ export const FASHION_MNIST_CLASSES: readonly string[] = [
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadIdx } from "@ddpm/core";
+ * import { loadIdx } from "@ddpm/core/fs";
  * const dir = await Deno.makeTempDir();
  * // two 2×2 images and their labels
  * await Deno.writeFile(`${dir}/train-images-idx3-ubyte`,

@@ -45,7 +45,7 @@ const _EXT = new Set([".png", ".jpg", ".jpeg"]);
  * @example
  * ```ts
  * import { encode } from "fast-png";
- * import { loadImageFolder } from "@ddpm/core";
+ * import { loadImageFolder } from "@ddpm/core/fs";
  * const dir = await Deno.makeTempDir();
  * const data = new Uint8Array(4 * 6).fill(200); // a 6×4 gray picture
  * await Deno.writeFile(`${dir}/a.png`, encode({ width: 6, height: 4, data, channels: 1 }));

@@ -25,7 +25,7 @@ const _TRAIN_FRACTION = 0.9;
  *
  * @example
  * ```ts
- * import { loadMnist } from "@ddpm/core";
+ * import { loadMnist } from "@ddpm/core/fs";
  * const test = loadMnist({ split: "test" });
  * console.log(test.shape); // [999, 28, 28, 1]
  * ```

@@ -17,7 +17,8 @@ import type { MnistClassifier } from "./classifier.ts";
  *
  * @example
  * ```ts
- * import { classifierAccuracy, createMnistClassifier, initBackend, loadMnist } from "@ddpm/core";
+ * import { classifierAccuracy, createMnistClassifier, initBackend } from "@ddpm/core";
+ * import { loadMnist } from "@ddpm/core/fs";
  * await initBackend("cpu");
  * const net = createMnistClassifier();
  * const acc = await classifierAccuracy(net, loadMnist({ split: "test", limit: 20 }));

@@ -6,7 +6,6 @@
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "../io/safetensors.ts";
 import { _readBytes } from "../io/checkpoint.ts";
 import { getWeights, setWeights } from "../io/weights.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
 import { BUNDLED_MNIST_CLASSIFIER } from "../io/bundled.ts";
 import type { Weights } from "../io/checkpoint.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
@@ -14,42 +13,39 @@ import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
 const _FORMAT = "ddpm-core-mnist-classifier/1";
 
 /**
- * Writes a classifier's weights to a safetensors file, atomically (temporary file + rename).
+ * Encodes a classifier's weights as the bytes of a safetensors file (what `saveClassifier` of
+ * `@ddpm/core/fs` writes).
  *
- * @param path Where to write.
  * @param classifier The classifier.
  * @param metadata Extra string metadata (such as `testAccuracy`).
- * @returns A promise that resolves when the file is written.
+ * @returns A promise of the file's bytes.
  *
  * @example
  * ```ts
- * import { createMnistClassifier, initBackend, loadMnistClassifier, saveClassifier } from "@ddpm/core";
+ * import assert from "node:assert/strict";
+ * import { createMnistClassifier, encodeClassifier, initBackend, loadMnistClassifier } from "@ddpm/core";
  * await initBackend("cpu");
  * const net = createMnistClassifier();
- * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
- * await saveClassifier(path, net, { note: "untrained" });
- * const back = await loadMnistClassifier(path);
- * console.log(back.metadata.note); // untrained
+ * const back = await loadMnistClassifier(await encodeClassifier(net, { note: "untrained" }));
+ * assert.equal(back.metadata.note, "untrained");
  * [net, back.classifier].forEach((c) => c.dispose());
  * ```
  */
-export async function saveClassifier(
-  path: string,
+export async function encodeClassifier(
   classifier: MnistClassifier,
   metadata: Record<string, string> = {},
-): Promise<void> {
+): Promise<Uint8Array> {
   const tensors = new Map<string, StoredTensor>();
   for (const [name, w] of await getWeights(classifier.params)) {
     tensors.set(name, { dtype: "F32", shape: w.shape, data: w.data });
   }
-  _atomicWrite(path, encodeSafetensors(tensors, { ...metadata, format: _FORMAT }));
+  return encodeSafetensors(tensors, { ...metadata, format: _FORMAT });
 }
 
 /**
- * Loads a classifier saved by {@linkcode saveClassifier} (default: the shipped one,
- * {@linkcode BUNDLED_MNIST_CLASSIFIER}).
+ * Loads a classifier's weights (default: the shipped one, {@linkcode BUNDLED_MNIST_CLASSIFIER}).
  *
- * @param source A path or a `file:`/`https:` URL.
+ * @param source A path, a `file:`/`https:` URL, or the bytes of {@linkcode encodeClassifier}.
  * @returns A promise of the classifier and the file's metadata.
  * @throws {Error} If the file is missing or not a classifier file.
  *
@@ -63,12 +59,12 @@ export async function saveClassifier(
  * ```
  */
 export async function loadMnistClassifier(
-  source: string | URL = BUNDLED_MNIST_CLASSIFIER,
+  source: string | URL | Uint8Array = BUNDLED_MNIST_CLASSIFIER,
 ): Promise<{ classifier: MnistClassifier; metadata: Record<string, string> }> {
-  const where = String(source);
+  const where = source instanceof Uint8Array ? `(${source.length} bytes)` : String(source);
   let decoded;
   try {
-    decoded = decodeSafetensors(await _readBytes(source));
+    decoded = decodeSafetensors(source instanceof Uint8Array ? source : await _readBytes(source));
   } catch (e) {
     throw new Error(`Cannot load classifier ${where}: ${(e as Error).message}`);
   }

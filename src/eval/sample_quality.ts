@@ -103,8 +103,9 @@ export async function classifierOutputs(
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import {
- *   classifierOutputs, featureStats, initBackend, loadMnist, loadMnistClassifier, sampleQuality,
+ *   classifierOutputs, featureStats, initBackend, loadMnistClassifier, sampleQuality,
  * } from "@ddpm/core";
+ * import { loadMnist } from "@ddpm/core/fs";
  * await initBackend("cpu");
  * const { classifier } = await loadMnistClassifier();
  * const test = loadMnist({ split: "test", limit: 100 });

@@ -48,7 +48,8 @@ export interface TrainClassifierResult {
  *
  * @example
  * ```ts
- * import { initBackend, loadMnist, trainClassifier } from "@ddpm/core";
+ * import { initBackend, trainClassifier } from "@ddpm/core";
+ * import { loadMnist } from "@ddpm/core/fs";
  * await initBackend("cpu");
  * const { classifier, losses } = await trainClassifier({
  *   data: loadMnist({ limit: 64 }),

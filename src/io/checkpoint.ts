@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import type { UNetConfig } from "../unet/unet.ts";
 import type { ScheduleKind } from "../schedule.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
-import { _atomicWrite } from "./_atomic_write.ts";
+import { _readFileBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
@@ -61,28 +59,28 @@ const _GROUPS = [["params", "params"], ["ema", "ema"], ["adamM", "adam_m"], [
 const _FORMAT = "ddpm-core-checkpoint/1";
 
 /**
- * Writes a checkpoint as one safetensors file, atomically (temporary file, fsync, rename, fsync
- * of the folder): a crash or power loss leaves the previous file whole. Tensors are named
- * `ema.<param>`, `params.<param>`, `adam_m.<param>`, `adam_v.<param>`; the metadata holds
- * `format`, `config` and `state` as JSON strings and `crc32c`, the CRC-32C of the tensor table,
- * config, state and tensor bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
+ * Encodes a checkpoint as the bytes of one safetensors file (what `saveCheckpoint` of
+ * `@ddpm/core/fs` writes, and a web page downloads). Tensors are named `ema.<param>`,
+ * `params.<param>`, `adam_m.<param>`, `adam_v.<param>`; the metadata holds `format`, `config` and
+ * `state` as JSON strings and `crc32c`, the CRC-32C of the tensor table, config, state and tensor
+ * bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
  * `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
  *
- * @param path The file to write (its folder is created).
  * @param ckpt The checkpoint.
+ * @returns The file's bytes.
  *
  * @example
  * ```ts
- * import { loadCheckpoint, saveCheckpoint } from "@ddpm/core";
+ * import assert from "node:assert/strict";
+ * import { encodeCheckpoint, loadCheckpoint } from "@ddpm/core";
  * const w = new Map([["conv_in.b", { shape: [2], data: new Float32Array([1, 2]) }]]);
  * const config = { unet: { imageSize: 8, inChannels: 1, ch: 8, chMult: [1], numResBlocks: 1,
  *   attnResolutions: [], dropout: 0, groups: 4 }, schedule: { kind: "linear" as const, T: 10 } };
- * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
- * saveCheckpoint(path, { config, ema: w });
- * console.log((await loadCheckpoint(path)).ema.get("conv_in.b")?.data); // Float32Array [1, 2]
+ * const back = await loadCheckpoint(encodeCheckpoint({ config, ema: w }));
+ * assert.deepEqual(back.ema.get("conv_in.b")?.data, new Float32Array([1, 2]));
  * ```
  */
-export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
+export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   const tensors = new Map<string, StoredTensor>();
   for (const [key, prefix] of _GROUPS) {
     for (const [name, w] of ckpt[key] ?? []) {
@@ -95,7 +93,7 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
   };
   if (ckpt.state) metadata.state = JSON.stringify(ckpt.state);
   metadata.crc32c = _crcHex(_checksum(tensors, metadata));
-  _atomicWrite(path, encodeSafetensors(tensors, metadata));
+  return encodeSafetensors(tensors, metadata);
 }
 
 /**
@@ -113,8 +111,10 @@ function _checksum(tensors: Map<string, StoredTensor>, metadata: Record<string, 
 }
 
 /**
- * Reads a checkpoint written by {@linkcode saveCheckpoint} from a path, a URL (`file:` or
- * `https:`, so the bundled checkpoint loads from JSR too) or the file's bytes.
+ * Reads a checkpoint (from {@linkcode encodeCheckpoint}, or `saveCheckpoint` of
+ * `@ddpm/core/fs`) from a URL (`http(s):` through fetch in every runtime, so the bundled
+ * checkpoint loads from JSR and in a web page; `file:` or a path where there is a file system),
+ * or the file's bytes.
  *
  * @param source A file path, a URL, or the bytes.
  * @returns The checkpoint.
@@ -207,7 +207,7 @@ export async function _readBytes(source: string | URL): Promise<Uint8Array> {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   }
-  return new Uint8Array(await readFile(url ? fileURLToPath(url) : (source as string)));
+  return await _readFileBytes(url ?? source);
 }
 
 function _parseJson(text: string, field: string, bad: (why: string) => Error): unknown {

@@ -5,7 +5,8 @@ import { respace } from "../respace.ts";
 import { makeSchedule, type ScheduleKind } from "../schedule.ts";
 import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { getWeights, setWeights } from "../io/weights.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
@@ -157,7 +158,8 @@ export interface TrainResult {
  *
  * @example Two steps of a tiny U-Net on 8 MNIST digits, cropped to 8×8
  * ```ts
- * import { initBackend, train } from "@ddpm/core";
+ * import { initBackend } from "@ddpm/core";
+ * import { train } from "@ddpm/core/fs";
  * await initBackend("cpu");
  * const images = new Float32Array(8 * 8 * 8).fill(-1);
  * const result = await train({
