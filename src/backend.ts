@@ -87,6 +87,10 @@ async function _loadGradients(): Promise<void> {
   // global registry.
   await import("@tensorflow/tfjs");
   await import("@tensorflow/tfjs-backend-cpu");
+  // the cpu backend greets its first use in Deno, Bun and Node with a banner recommending
+  // tfjs-node, which these runtimes cannot load: mark that first use done
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
   _gradientsLoaded = true;
 }
 
