@@ -1,8 +1,8 @@
 // Internal: the shape shared by most closed forms, out = c_a[t] · a + c_b[t] · b, with the
 // coefficients gathered in float64 on the host.
-import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
-import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
+import { _readTimesteps, type TimestepArg } from "./_timesteps.ts";
+import { _combine } from "./_formulas.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
 import type { Tensor } from "./types.ts";
 
@@ -21,7 +21,5 @@ export function _affine(
   const ta = _checkBatch(what, nameA, a);
   const tb = _checkSameShape(what, nameA, ta, nameB, b);
   const ts = _readTimesteps(what, s, t, ta.shape[0]);
-  return tf.tidy(() =>
-    tf.add(tf.mul(_coef(tableA, ts, ta.rank), ta), tf.mul(_coef(tableB, ts, ta.rank), tb))
-  );
+  return _combine(ts, [tableA, ta], [tableB, tb]);
 }

@@ -1,12 +1,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Prediction } from "./types.ts";
-import { _coef, _coefFn, _modelTimesteps, _readTimesteps } from "./_timesteps.ts";
+import { _coefFn, _modelTimesteps, _readTimesteps } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule, _checkSeed } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomInts, _randomSeed } from "./_random.ts";
 import type { Scalar, Tensor, Tensor1D } from "./types.ts";
+import { _qSample, _vTarget } from "./_formulas.ts";
 import { _readClasses, type ClassLabels } from "./guidance.ts";
 
 /** Arguments of {@linkcode epsLoss}. */
@@ -78,21 +79,11 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
     return tf.tidy(() => {
       const r = x0.rank;
       const eps = z.noise;
-      // x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε
-      const xt = tf.add(
-        tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), x0),
-        tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), eps),
-      );
+      const xt = _qSample(s, x0, eps, ts);
       const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false, { classes, w: 1 });
       let target = eps;
       if (prediction === "x0") target = x0;
-      if (prediction === "v") {
-        // v = √ᾱ_t ε - √(1 - ᾱ_t) x0
-        target = tf.sub(
-          tf.mul(_coef(s.sqrtAlphasCumprod, ts, r), eps),
-          tf.mul(_coef(s.sqrtOneMinusAlphasCumprod, ts, r), x0),
-        );
-      }
+      if (prediction === "v") target = _vTarget(s, x0, eps, ts);
       let sq = tf.squaredDifference(target, out);
       if (gamma !== undefined) {
         sq = tf.mul(sq, _coefFn((t) => _minSnrWeight(s, t, gamma, prediction), ts, r));

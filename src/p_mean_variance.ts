@@ -5,6 +5,7 @@ import { _coef, _coefFn, _modelTimesteps, _readTimesteps, type TimestepArg } fro
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { Tensor } from "./types.ts";
+import { _posteriorMean } from "./_formulas.ts";
 import { _readConditioning, type GuidanceOptions } from "./guidance.ts";
 import {
   _checkThreshold,
@@ -151,10 +152,7 @@ export function _pMeanVariance(
     if (threshold) predX0 = _dynamicThreshold(predX0, threshold.ratio, threshold.maxValue);
     else if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
     // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
-    const mean = tf.add(
-      tf.mul(_coef(s.posteriorMeanCoef1, ts, r), predX0),
-      tf.mul(_coef(s.posteriorMeanCoef2, ts, r), xt),
-    );
+    const mean = _posteriorMean(s, predX0, xt, ts);
     // ε̂ = (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1)
     const eps = tf.div(
       tf.sub(tf.mul(_coef(s.sqrtRecipAlphasCumprod, ts, r), xt), predX0),

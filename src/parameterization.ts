@@ -8,6 +8,7 @@
 import type { Schedule } from "./schedule.ts";
 import type { TimestepArg } from "./_timesteps.ts";
 import { _affine } from "./_affine.ts";
+import { _negated } from "./_formulas.ts";
 import type { Tensor } from "./types.ts";
 
 /**
@@ -94,7 +95,7 @@ export function predictV(
     s,
     args?.t,
     ["eps", args?.eps, s?.sqrtAlphasCumprod], // √ᾱ_t ε
-    ["x0", args?.x0, s?.sqrtOneMinusAlphasCumprod?.map((c) => -c)], // -√(1-ᾱ_t) x0
+    ["x0", args?.x0, s?.sqrtOneMinusAlphasCumprod && _negated(s.sqrtOneMinusAlphasCumprod)], // -√(1-ᾱ_t) x0
   );
 }
 

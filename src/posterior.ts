@@ -3,6 +3,7 @@ import type { Schedule } from "./schedule.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
 import type { GaussianParams } from "./q_mean_variance.ts";
+import { _posteriorMean } from "./_formulas.ts";
 import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode posterior}. */
@@ -44,10 +45,7 @@ export function posterior(s: Schedule, args: PosteriorArgs): GaussianParams {
   return tf.tidy(() => {
     const ones = tf.onesLike(xt);
     return {
-      mean: tf.add(
-        tf.mul(_coef(s.posteriorMeanCoef1, ts, xt.rank), x0),
-        tf.mul(_coef(s.posteriorMeanCoef2, ts, xt.rank), xt),
-      ),
+      mean: _posteriorMean(s, x0, xt, ts),
       variance: tf.mul(ones, _coef(s.posteriorVariance, ts, xt.rank)),
       logVariance: tf.mul(ones, _coef(s.posteriorLogVarianceClipped, ts, xt.rank)),
     };

@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { _posteriorMean } from "./_formulas.ts";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel } from "./types.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
@@ -117,10 +118,7 @@ export function _vlbTerm(
     let kl: Tensor1D | undefined;
     if (!allZero) {
       // KL(q(x_{t-1} | x_t, x0) ‖ p_θ(x_{t-1} | x_t))
-      const qMean = tf.add(
-        tf.mul(_coef(s.posteriorMeanCoef1, ts, r), x0),
-        tf.mul(_coef(s.posteriorMeanCoef2, ts, r), xt),
-      );
+      const qMean = _posteriorMean(s, x0, xt, ts);
       const qLogVar = tf.mul(tf.onesLike(xt), _coef(s.posteriorLogVarianceClipped, ts, r));
       kl = _meanBits(
         normalKl({ mean1: qMean, logVar1: qLogVar, mean2: p.mean, logVar2: p.logVariance }),

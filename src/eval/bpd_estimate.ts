@@ -17,7 +17,7 @@ import type { Schedule } from "../schedule.ts";
 import type { EpsModel, Tensor } from "../types.ts";
 import type { ReverseOptions } from "../p_mean_variance.ts";
 import { _vlbTerm, priorBpd } from "../vlb.ts";
-import { _affine } from "../_affine.ts";
+import { _qSample } from "../_formulas.ts";
 import { _checkBatch, _checkSchedule, _checkSeed } from "../_checks.ts";
 import { _randomNormal, _randomSeed, _uniformGenerator } from "../_random.ts";
 
@@ -124,14 +124,7 @@ export async function bpdEstimate(
         let mse: Tensor | undefined;
         const term = tf.tidy(() => {
           const x0c = tf.slice(x0, i, n), noise = tf.slice(noiseAll, i, n); // [n, ...]
-          // x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε, as forwardNoise
-          const xt = _affine(
-            what,
-            s,
-            tc,
-            ["x0", x0c, s.sqrtAlphasCumprod],
-            ["noise", noise, s.sqrtOneMinusAlphasCumprod],
-          );
+          const xt = _qSample(s, x0c, noise, tc);
           const probe: EpsModel = (x, tt) => {
             const eps = model(x, tt);
             const axes = Array.from({ length: x.rank - 1 }, (_, a) => a + 1);
