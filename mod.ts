@@ -75,6 +75,8 @@ export type { ClassLabels, GuidanceOptions } from "./src/guidance.ts";
 export { unetPresets } from "./src/unet/presets.ts";
 export { timestepEmbedding } from "./src/unet/timestep_embedding.ts";
 export type { Dataset } from "./src/data/dataset.ts";
+export { trainLoop } from "./src/train/train_loop.ts";
+export type { TrainLoopOptions, TrainLoopResult, TrainStepInfo } from "./src/train/train_loop.ts";
 export { encodeCheckpoint, loadCheckpoint } from "./src/io/checkpoint.ts";
 export type { Checkpoint, CheckpointConfig, TrainState, Weights } from "./src/io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors } from "./src/io/safetensors.ts";

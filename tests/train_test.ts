@@ -115,7 +115,7 @@ Deno.test({
     const script = join(dir, "writer.ts");
     Deno.writeTextFileSync(
       script,
-      `import { saveCheckpoint } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+      `import { saveCheckpoint } from ${JSON.stringify(new URL("../fs.ts", import.meta.url).href)};
 const config = { unet: ${JSON.stringify(TINY)}, schedule: { kind: "linear", T: 10 } };
 for (let k = 0; ; k++) {
   const data = new Float32Array(12_000_000).fill(k);

@@ -1,82 +1,26 @@
 import { existsSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ddimSampleLoop } from "../ddim.ts";
-import { respace } from "../respace.ts";
-import { makeSchedule, type ScheduleKind } from "../schedule.ts";
-import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
-import type { Dataset } from "../data/dataset.ts";
 import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
-import { getWeights, setWeights } from "../io/weights.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
-import { _adamInit, type _AdamState } from "./adam.ts";
-import { _localGradients, _trainStep } from "./_step.ts";
-import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
-import * as tf from "@tensorflow/tfjs-core";
-import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "./_batches.ts";
 import { _progress } from "./_progress.ts";
-import { _learningRate, _LR_DECAYS } from "./_lr.ts";
 import { _appendLine, _lockRunDir, _removeStaleTemps, _truncateLog } from "./_run_dir.ts";
+import {
+  _checkLoopOptions,
+  trainLoop,
+  type TrainLoopOptions,
+  type TrainStepInfo,
+} from "./train_loop.ts";
 
-/** Options of {@linkcode train}. */
-export interface TrainOptions {
-  /** The training images. */
-  data: Dataset;
-  /** The U-Net's shape (its imageSize and inChannels must match the data). */
-  unet: UNetConfig;
+export type { TrainStepInfo } from "./train_loop.ts";
+
+/** Options of {@linkcode train}: the training loop's and an output folder. */
+export interface TrainOptions
+  extends Omit<TrainLoopOptions, "resumeFrom" | "onCheckpoint" | "onSamples" | "checkpointName"> {
   /** Folder for the checkpoint, the JSONL log, sample grids and the loss curve. */
   outDir: string;
-  /** Total optimizer steps (a resumed run continues up to this number). */
-  steps: number;
-  /** Noise schedule (default linear, T = 1000, as the paper). */
-  schedule?: { kind: ScheduleKind; T: number };
-  /** Batch size (default 32). */
-  batchSize?: number;
-  /** Peak learning rate of Adam (default 2e-4, the paper's). */
-  lr?: number;
-  /** Linear learning-rate warm-up steps (default min(5000, ⌈steps / 10⌉); the paper: 5000). */
-  warmup?: number;
-  /**
-   * The learning rate after the warm-up (default "constant", the paper's): "linear" or
-   * "cosine" decay it from `lr` at step `decayStart` to `lrFinal` at step `steps`.
-   */
-  lrDecay?: "constant" | "linear" | "cosine";
-  /** The learning rate at the last step when it decays (default 0). */
-  lrFinal?: number;
-  /**
-   * The step where the decay starts (default: the end of the warm-up). A later start keeps the
-   * rate at `lr` until then (warm-up, stable, decay); a run resumed from a plateau can start its
-   * decay at the step it resumes from.
-   */
-  decayStart?: number;
-  /** Global gradient-norm clip (default 1.0). */
-  gradClip?: number;
-  /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
-  emaDecay?: number;
-  /**
-   * The class label of every image, for a class-conditional U-Net (`unet.numClasses` > 0;
-   * default: `data.labels`). Integers in [0, numClasses).
-   */
-  labels?: Int32Array;
-  /**
-   * The share of each batch trained with the "no class" label (NULL_CLASS) instead of its own,
-   * so that one network learns ε(x, y) and ε(x, ∅) for classifier-free guidance (default 0.1;
-   * conditional networks only). Drawn from (seed, step), so resume stays bit for bit.
-   */
-  classDropout?: number;
-  /**
-   * Start from the EMA weights of this checkpoint (a path, URL or loaded checkpoint) instead of
-   * a random initialization: a fine-tune, with a fresh Adam. Parameters the checkpoint lacks
-   * (a new class embedding) keep their initial values; every other shape must match. Ignored
-   * when a run is resumed.
-   */
-  initFrom?: string | URL | Checkpoint;
-  /** Random horizontal flips of the training images (default false: digits are not symmetric). */
-  flip?: boolean;
-  /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
-  seed?: number;
   /**
    * Continue from `outDir/checkpoint.safetensors` (default false). `true` needs that file;
    * `"ifPresent"` starts a new run when there is none. Without it, a folder that holds a run is
@@ -85,45 +29,14 @@ export interface TrainOptions {
   resume?: boolean | "ifPresent";
   /** Start a new run in a folder that holds one, replacing it (default false). */
   overwrite?: boolean;
-  /** Write the checkpoint every this many steps (default 500) and at the end. */
-  checkpointEvery?: number;
-  /** Write a grid of EMA samples (DDIM, 50 steps) every this many steps (default 1000; 0: never; always at the end unless 0). */
-  sampleEvery?: number;
-  /** Number of images in each sample grid (default 16). */
-  sampleCount?: number;
-  /**
-   * Threads computing each step's gradients (default 1): the batch is split into this many
-   * shards, one computed here and the others in Web Workers, each with its own tfjs (the wasm
-   * and cpu backends only; tfjs-backend-wasm uses one core per thread in Deno and Bun). The
-   * shards see the t, ε and dropout masks of the whole batch, so the result equals the
-   * one-thread step up to float rounding; a resumed run is reproduced bit for bit with the same
-   * number of workers.
-   */
-  workers?: number;
   /** Draw a progress bar on stderr (default true). */
   progress?: boolean;
-  /** Called after every step. */
-  onStep?: (info: TrainStepInfo) => void;
   /**
    * Told what the trainer decided about the folder: the step it resumes from, a torn log line
    * dropped, stale temporary files removed, a dead trainer's lock taken over (default:
    * console.warn, on stderr).
    */
   onNote?: (line: string) => void;
-}
-
-/** What one training step reports (also a line of `log.jsonl`). */
-export interface TrainStepInfo {
-  /** Optimizer steps done (1-based). */
-  step: number;
-  /** L_simple of this step's batch. */
-  loss: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  /** The learning rate used. */
-  lr: number;
-  /** Seconds since training first started (summed over resumed runs). */
-  seconds: number;
 }
 
 /** What {@linkcode train} returns. */
@@ -173,32 +86,11 @@ export interface TrainResult {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const o = _checkOptions(options);
-  const [N, H, W, C] = o.data.shape;
-  const K = o.unet.numClasses ?? 0;
-  const labels = K > 0 ? _checkLabels(o.labels ?? o.data.labels, N, K) : undefined;
-  const schedule = makeSchedule(o.schedule);
   const ckptPath = join(o.outDir, "checkpoint.safetensors");
   const logPath = join(o.outDir, "log.jsonl");
-  const net = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
-  const config: Checkpoint["config"] & { train: ReturnType<typeof _trainConfig> } = {
-    unet: net.config,
-    schedule: o.schedule,
-    train: _trainConfig(o),
-  };
-  if (K > 0) {
-    config.classes = o.data.classNames?.length === K
-      ? [...o.data.classNames]
-      : Array.from({ length: K }, (_, i) => String(i));
-  }
-  const emaNet = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
-  const adam = _adamInit(net.params);
-  let start = 0, secondsBefore = 0;
-  const history: [number, number][] = [];
-  let pool: _GradientPool | undefined;
-  let release: (() => void) | undefined;
+  // the folder is this trainer's until it returns or dies: nothing races it
+  const release = _lockRunDir(o.outDir, o.onNote);
   try {
-    // the folder is this trainer's until it returns or dies: nothing races it
-    release = _lockRunDir(o.outDir, o.onNote);
     const stale = _removeStaleTemps(o.outDir);
     if (stale.files > 0) {
       o.onNote(
@@ -206,142 +98,92 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           `(${(stale.bytes / 1e6).toFixed(1)} MB) left by an interrupted write`,
       );
     }
-    const resuming = _resumeOrStart(o, ckptPath, logPath);
-    if (resuming) {
-      const ck = await loadCheckpoint(ckptPath);
-      _checkResumable(ck, config, ckptPath);
-      setWeights(net.params, ck.params!);
-      setWeights(emaNet.params, ck.ema);
-      setWeights(adam.m, ck.adamM!);
-      setWeights(adam.v, ck.adamV!);
-      start = ck.state!.step;
-      secondsBefore = ck.state!.seconds;
-      history.push(..._truncateLog(logPath, start, o.onNote));
+    const history: [number, number][] = [];
+    let resumeFrom: Checkpoint | undefined;
+    if (_resumeOrStart(o, ckptPath, logPath)) {
+      resumeFrom = await loadCheckpoint(ckptPath);
+      const step = resumeFrom.state?.step ?? 0;
+      history.push(..._truncateLog(logPath, step, o.onNote));
+      const loss = resumeFrom.state?.loss;
       o.onNote(
-        `resuming ${ckptPath} at step ${start}` +
-          (ck.state!.loss !== undefined ? ` (mean loss ${ck.state!.loss.toFixed(4)})` : ""),
+        `resuming ${ckptPath} at step ${step}` +
+          (loss !== undefined ? ` (mean loss ${loss.toFixed(4)})` : ""),
       );
     } else {
-      if (o.initFrom !== undefined) await _initFrom(o.initFrom, [net, emaNet]);
       _atomicWrite(logPath, "");
     }
-    const resumedFrom = resuming ? start : undefined;
-    if (start >= o.steps) {
-      return { step: start, losses: [], checkpoint: ckptPath, seconds: secondsBefore, resumedFrom };
-    }
-
-    if (o.workers > 1) {
-      pool = await _gradientPool(
-        { unet: net.config, schedule: o.schedule, backend: tf.getBackend() as "wasm" | "cpu" },
-        o.workers,
-      );
-    }
-    const bar = _progress(o.steps, start, o.progress);
-    const losses: number[] = [];
-    const t0 = performance.now();
-    const seconds = () => secondsBefore + (performance.now() - t0) / 1000;
-    const save = async (step: number) => {
-      const recent = losses.slice(-50);
-      saveCheckpoint(ckptPath, {
-        config,
-        state: {
-          step,
-          adamStep: step,
-          seconds: seconds(),
-          loss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length),
+    const start = resumeFrom?.state?.step ?? 0;
+    const bar = _progress(o.steps, Math.min(start, o.steps), o.progress && start < o.steps);
+    const kept = () =>
+      existsSync(ckptPath)
+        ? `the checkpoint of the last saved step is kept (${ckptPath})`
+        : "no checkpoint was written yet";
+    let result;
+    try {
+      result = await trainLoop({
+        ...o,
+        resumeFrom,
+        checkpointName: ckptPath,
+        onCheckpoint: (ck) => saveCheckpoint(ckptPath, ck),
+        onSamples: async (x, step) =>
+          _atomicWrite(
+            join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),
+            await imageGrid(x, { scale: 2 }),
+          ),
+        onStep: async (info: TrainStepInfo) => {
+          history.push([info.step, info.loss]);
+          _appendLine(logPath, JSON.stringify(info), kept());
+          bar.update(info.step, info.loss);
+          await o.onStep?.(info);
         },
-        params: await getWeights(net.params),
-        ema: await getWeights(emaNet.params),
-        adamM: await getWeights(adam.m),
-        adamV: await getWeights(adam.v),
       });
-    };
-    const sample = async (step: number) => {
-      const shape = [o.sampleCount, H, W, C];
-      // conditional: image i of class i mod K (one column per class when K divides the width)
-      const classes = K > 0 ? Array.from({ length: o.sampleCount }, (_, i) => i % K) : undefined;
-      const x = await ddimSampleLoop(emaNet, respace(schedule, "ddim50"), {
-        shape,
-        seed: o.seed,
-        classes,
-      });
+    } finally {
+      bar.done();
+    }
+    if (result.losses.length > 0) {
       _atomicWrite(
-        join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),
-        await imageGrid(x, { scale: 2 }),
+        join(o.outDir, "loss.svg"),
+        lossCurveSvg(history, { title: `Training loss (${o.data.source})` }),
       );
-      x.dispose();
-    };
-
-    for (let k = start; k < o.steps; k++) {
-      const step = k + 1;
-      const seed = _stepSeed(o.seed, k);
-      const x0 = _batch(
-        o.data,
-        _batchIndices(N, o.batchSize, o.seed, k),
-        o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
-      );
-      const lr = _learningRate(step, o);
-      const y = labels &&
-        _batchLabels(labels, _batchIndices(N, o.batchSize, o.seed, k), o.classDropout, o.seed, k);
-      const { loss, gradNorm } = await _trainStep(
-        { net, emaNet, adam },
-        schedule,
-        x0,
-        {
-          step,
-          seed,
-          lr,
-          gradClip: o.gradClip,
-          emaDecay: o.emaDecay,
-        },
-        pool?.gradients ?? _localGradients,
-        y,
-      );
-      x0.dispose();
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        bar.done();
-        const last = existsSync(ckptPath)
-          ? `the last good checkpoint is ${ckptPath}`
-          : "no checkpoint was written yet";
-        throw new Error(
-          `Training stopped at step ${step}: the loss is ${loss} (gradient norm ${gradNorm}); ` +
-            `${last}. Try a lower --lr or check the data for NaN.`,
-        );
-      }
-
-      losses.push(loss);
-      history.push([step, loss]);
-      const info: TrainStepInfo = { step, loss, gradNorm, lr, seconds: seconds() };
-      _appendLine(
-        logPath,
-        JSON.stringify(info),
-        existsSync(ckptPath)
-          ? `the checkpoint of the last saved step is kept (${ckptPath})`
-          : "no checkpoint was written yet",
-      );
-      bar.update(step, loss);
-      o.onStep?.(info);
-      if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
-      if (o.sampleEvery > 0 && (step % o.sampleEvery === 0 || step === o.steps)) await sample(step);
     }
-    bar.done();
-    _atomicWrite(
-      join(o.outDir, "loss.svg"),
-      lossCurveSvg(history, { title: `Training loss (${o.data.source})` }),
-    );
-    return { step: o.steps, losses, checkpoint: ckptPath, seconds: seconds(), resumedFrom };
+    return {
+      step: result.step,
+      losses: result.losses,
+      checkpoint: ckptPath,
+      seconds: result.seconds,
+      resumedFrom: resumeFrom ? start : undefined,
+    };
   } finally {
-    release?.();
-    pool?.close();
-    net.dispose();
-    emaNet.dispose();
-    _disposeAdam(adam);
+    release();
   }
 }
 
-function _disposeAdam(a: _AdamState): void {
-  a.m.forEach((v) => v.dispose());
-  a.v.forEach((v) => v.dispose());
+type _Resolved = ReturnType<typeof _checkLoopOptions> & {
+  outDir: string;
+  resume: boolean | "ifPresent";
+  overwrite: boolean;
+  progress: boolean;
+  onNote: (line: string) => void;
+};
+
+function _checkOptions(options: TrainOptions): _Resolved {
+  const what = "Cannot train";
+  const base = _checkLoopOptions(options);
+  if (typeof options.outDir !== "string" || !options.outDir) {
+    throw new RangeError(`${what}: outDir must be a folder path, got ${options.outDir}`);
+  }
+  const resume = options.resume ?? false;
+  if (resume !== true && resume !== false && resume !== "ifPresent") {
+    throw new RangeError(`${what}: resume must be true, false or "ifPresent", got ${resume}`);
+  }
+  return {
+    ...base,
+    outDir: options.outDir,
+    resume,
+    overwrite: options.overwrite ?? false,
+    progress: options.progress ?? true,
+    onNote: options.onNote ?? ((line: string) => console.warn(line)),
+  };
 }
 
 /**
@@ -367,241 +209,4 @@ function _resumeOrStart(o: _Resolved, ckptPath: string, logPath: string): boolea
   }
   if (hasCheckpoint) unlinkSync(ckptPath);
   return false;
-}
-
-type _Resolved =
-  & Required<Omit<TrainOptions, "onStep" | "labels" | "initFrom">>
-  & Pick<TrainOptions, "onStep" | "labels" | "initFrom">;
-
-/** Checks the labels of a conditional run: one integer in [0, K) per image. */
-function _checkLabels(labels: Int32Array | undefined, n: number, K: number): Int32Array {
-  const what = "Cannot train";
-  if (!(labels instanceof Int32Array)) {
-    throw new RangeError(
-      `${what}: a class-conditional U-Net (numClasses ${K}) needs labels (an Int32Array, or data.labels), got ${labels}`,
-    );
-  }
-  if (labels.length !== n) {
-    throw new RangeError(
-      `${what}: labels must hold one label per image (${n}), got ${labels.length}`,
-    );
-  }
-  const bad = labels.findIndex((v) => v < 0 || v >= K);
-  if (bad >= 0) {
-    throw new RangeError(
-      `${what}: labels must be in [0, ${K - 1}] (numClasses ${K}), got labels[${bad}] = ${
-        labels[bad]
-      }`,
-    );
-  }
-  return labels;
-}
-
-/** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
-async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
-  const where = typeof source === "object" && !(source instanceof URL)
-    ? "the checkpoint"
-    : String(source);
-  const ck = typeof source === "object" && !(source instanceof URL)
-    ? source
-    : await loadCheckpoint(source);
-  for (const net of nets) {
-    for (const [name, v] of net.params) {
-      const w = ck.ema.get(name);
-      if (!w) continue; // a parameter the source lacks keeps its initial value
-      if (!tf.util.arraysEqual(w.shape, v.shape)) {
-        throw new RangeError(
-          `Cannot train: initFrom ${where} has ${name} of shape [${w.shape}], the U-Net needs [${v.shape}]`,
-        );
-      }
-      v.assign(tf.tensor(w.data, w.shape, "float32"));
-    }
-  }
-  const unknown = [...ck.ema.keys()].filter((n) => !nets[0].params.has(n));
-  if (unknown.length > 0) {
-    throw new RangeError(
-      `Cannot train: initFrom ${where} has weights this U-Net does not: ${
-        unknown.slice(0, 5).join(", ")
-      }`,
-    );
-  }
-}
-
-function _trainConfig(o: _Resolved) {
-  const { batchSize, lr, warmup, lrDecay, lrFinal, decayStart, gradClip, emaDecay, flip, seed } = o;
-  return {
-    batchSize,
-    lr,
-    warmup,
-    lrDecay,
-    lrFinal,
-    decayStart,
-    gradClip,
-    emaDecay,
-    flip,
-    seed,
-    workers: o.workers,
-    data: o.data.source,
-    ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
-    ...(o.initFrom !== undefined &&
-        !(typeof o.initFrom === "object" && !(o.initFrom instanceof URL))
-      ? { initFrom: String(o.initFrom) }
-      : {}),
-  };
-}
-
-function _checkResumable(
-  ck: Checkpoint,
-  config: {
-    unet: UNetConfig;
-    schedule: unknown;
-    train: { batchSize: number; seed: number; workers: number };
-  },
-  path: string,
-): void {
-  const want = _canonical({ unet: config.unet, schedule: config.schedule });
-  const got = _canonical({ unet: ck.config.unet, schedule: ck.config.schedule });
-  if (want !== got) {
-    throw new RangeError(
-      `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
-    );
-  }
-  if (!ck.params || !ck.adamM || !ck.adamV || !ck.state) {
-    throw new RangeError(
-      `Cannot resume from ${path}: it holds no optimizer state (a released model?)`,
-    );
-  }
-  const { batchSize, seed } = ck.config.train as { batchSize: number; seed: number };
-  if (batchSize !== config.train.batchSize || seed !== config.train.seed) {
-    console.warn(
-      `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
-        `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
-    );
-  }
-  const before = (ck.config.train as { workers?: number }).workers ?? 1;
-  if (before !== config.train.workers) {
-    console.warn(
-      `Resuming ${path} with ${config.train.workers} worker(s) (it was written with ${before}): ` +
-        `the losses will match an uninterrupted run up to float rounding, not bit for bit.`,
-    );
-  }
-}
-
-/** JSON with object keys sorted, for comparing configurations. */
-function _canonical(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, x) =>
-      x && typeof x === "object" && !Array.isArray(x)
-        ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : 1))
-        : x,
-  );
-}
-
-function _checkOptions(options: TrainOptions): _Resolved {
-  const what = "Cannot train";
-  if (!options || typeof options !== "object") {
-    throw new TypeError(`${what}: options must be an object`);
-  }
-  const d = options.data;
-  if (
-    !d || !(d.images instanceof Float32Array) || !Array.isArray(d.shape) || d.shape.length !== 4
-  ) {
-    throw new RangeError(`${what}: data must be { images: Float32Array, shape: [N, H, W, C] }`);
-  }
-  const [N, H, W, C] = d.shape;
-  if (N < 1 || d.images.length !== N * H * W * C) {
-    throw new RangeError(
-      `${what}: data.images has ${d.images.length} values, but shape [${d.shape}] needs ${
-        N * H * W * C
-      }`,
-    );
-  }
-  const u = options.unet;
-  if (!u || H !== u.imageSize || W !== u.imageSize || C !== u.inChannels) {
-    throw new RangeError(
-      `${what}: the data is ${H}×${W}×${C} but the U-Net expects ${u?.imageSize}×${u?.imageSize}×${u?.inChannels}`,
-    );
-  }
-  const steps = options.steps;
-  const int = (name: string, v: unknown, min: number) => {
-    if (!Number.isInteger(v) || (v as number) < min) {
-      throw new RangeError(`${what}: ${name} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  const pos = (name: string, v: unknown) => {
-    if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) {
-      throw new RangeError(`${what}: ${name} must be a finite number > 0, got ${v}`);
-    }
-  };
-  int("steps", steps, 1);
-  if (typeof options.outDir !== "string" || !options.outDir) {
-    throw new RangeError(`${what}: outDir must be a folder path, got ${options.outDir}`);
-  }
-  const o: _Resolved = {
-    schedule: { kind: "linear", T: 1000 },
-    batchSize: 32,
-    lr: 2e-4,
-    warmup: Math.min(5000, Math.ceil(steps / 10)),
-    lrDecay: "constant",
-    lrFinal: 0,
-    gradClip: 1,
-    emaDecay: 0.9999,
-    flip: false,
-    seed: 0,
-    resume: false,
-    overwrite: false,
-    onNote: (line: string) => console.warn(line),
-    checkpointEvery: 500,
-    sampleEvery: 1000,
-    sampleCount: 16,
-    workers: 1,
-    classDropout: 0.1,
-    progress: true,
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as _Resolved;
-  int("batchSize", o.batchSize, 1);
-  pos("lr", o.lr);
-  int("warmup", o.warmup, 1);
-  if (!_LR_DECAYS.includes(o.lrDecay)) {
-    throw new RangeError(
-      `${what}: lrDecay must be "constant", "linear" or "cosine", got ${o.lrDecay}`,
-    );
-  }
-  if (!(typeof o.lrFinal === "number" && o.lrFinal >= 0 && o.lrFinal <= o.lr)) {
-    throw new RangeError(`${what}: lrFinal must be in [0, lr = ${o.lr}], got ${o.lrFinal}`);
-  }
-  if (options.decayStart === undefined) o.decayStart = o.warmup;
-  if (!Number.isInteger(o.decayStart) || o.decayStart < o.warmup) {
-    throw new RangeError(
-      `${what}: decayStart must be an integer >= warmup (${o.warmup}), got ${o.decayStart}`,
-    );
-  }
-  pos("gradClip", o.gradClip);
-  if (!(o.emaDecay > 0 && o.emaDecay < 1)) {
-    throw new RangeError(`${what}: emaDecay must be in (0, 1), got ${o.emaDecay}`);
-  }
-  int("seed", o.seed, 0);
-  int("checkpointEvery", o.checkpointEvery, 1);
-  int("sampleEvery", o.sampleEvery, 0);
-  int("sampleCount", o.sampleCount, 1);
-  int("workers", o.workers, 1);
-  if (o.resume !== true && o.resume !== false && o.resume !== "ifPresent") {
-    throw new RangeError(`${what}: resume must be true, false or "ifPresent", got ${o.resume}`);
-  }
-  if (!(typeof o.classDropout === "number" && o.classDropout >= 0 && o.classDropout < 1)) {
-    throw new RangeError(`${what}: classDropout must be in [0, 1), got ${o.classDropout}`);
-  }
-  if (o.workers > o.batchSize) {
-    throw new RangeError(
-      `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
-    );
-  }
-  const backend = tf.getBackend();
-  if (o.workers > 1 && backend !== "wasm" && backend !== "cpu") {
-    throw new RangeError(
-      `${what}: workers > 1 needs the wasm or cpu backend (this is ${backend}; on webgpu use one)`,
-    );
-  }
-  return o;
 }

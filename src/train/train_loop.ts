@@ -1,0 +1,519 @@
+// The training loop without a file system: batches, steps, EMA, checkpoints and sample grids
+// handed to callbacks. `train` of @ddpm/core/fs runs it into an output folder; a web page runs it
+// in memory.
+import { ddimSampleLoop } from "../ddim.ts";
+import { respace } from "../respace.ts";
+import { makeSchedule, type ScheduleKind } from "../schedule.ts";
+import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import { getWeights, setWeights } from "../io/weights.ts";
+import { _adamInit, type _AdamState } from "./adam.ts";
+import { _localGradients, _trainStep } from "./_step.ts";
+import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
+import * as tf from "@tensorflow/tfjs-core";
+import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "./_batches.ts";
+import { _learningRate, _LR_DECAYS } from "./_lr.ts";
+import type { Tensor } from "../types.ts";
+
+/** Options of {@linkcode trainLoop} (and of `train`, which adds an output folder). */
+export interface TrainLoopOptions {
+  /** The training images. */
+  data: Dataset;
+  /** The U-Net's shape (its imageSize and inChannels must match the data). */
+  unet: UNetConfig;
+  /** Total optimizer steps (a resumed run continues up to this number). */
+  steps: number;
+  /** Noise schedule (default linear, T = 1000, as the paper). */
+  schedule?: { kind: ScheduleKind; T: number };
+  /** Batch size (default 32). */
+  batchSize?: number;
+  /** Peak learning rate of Adam (default 2e-4, the paper's). */
+  lr?: number;
+  /** Linear learning-rate warm-up steps (default min(5000, ⌈steps / 10⌉); the paper: 5000). */
+  warmup?: number;
+  /**
+   * The learning rate after the warm-up (default "constant", the paper's): "linear" or
+   * "cosine" decay it from `lr` at step `decayStart` to `lrFinal` at step `steps`.
+   */
+  lrDecay?: "constant" | "linear" | "cosine";
+  /** The learning rate at the last step when it decays (default 0). */
+  lrFinal?: number;
+  /**
+   * The step where the decay starts (default: the end of the warm-up). A later start keeps the
+   * rate at `lr` until then (warm-up, stable, decay); a run resumed from a plateau can start its
+   * decay at the step it resumes from.
+   */
+  decayStart?: number;
+  /** Global gradient-norm clip (default 1.0). */
+  gradClip?: number;
+  /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
+  emaDecay?: number;
+  /**
+   * The class label of every image, for a class-conditional U-Net (`unet.numClasses` > 0;
+   * default: `data.labels`). Integers in [0, numClasses).
+   */
+  labels?: Int32Array;
+  /**
+   * The share of each batch trained with the "no class" label (NULL_CLASS) instead of its own,
+   * so that one network learns ε(x, y) and ε(x, ∅) for classifier-free guidance (default 0.1;
+   * conditional networks only). Drawn from (seed, step), so resume stays bit for bit.
+   */
+  classDropout?: number;
+  /**
+   * Start from the EMA weights of this checkpoint (a path, URL or loaded checkpoint) instead of
+   * a random initialization: a fine-tune, with a fresh Adam. Parameters the checkpoint lacks
+   * (a new class embedding) keep their initial values; every other shape must match. Ignored
+   * when a run is resumed.
+   */
+  initFrom?: string | URL | Checkpoint;
+  /** Random horizontal flips of the training images (default false: digits are not symmetric). */
+  flip?: boolean;
+  /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
+  seed?: number;
+  /** Checkpoint every this many steps (default 500) and at the end. */
+  checkpointEvery?: number;
+  /** Sample a grid with the EMA weights (DDIM, 50 steps) every this many steps (default 1000; 0: never; always at the end unless 0). */
+  sampleEvery?: number;
+  /** Number of images in each sample grid (default 16). */
+  sampleCount?: number;
+  /**
+   * Threads computing each step's gradients (default 1): the batch is split into this many
+   * shards, one computed here and the others in Web Workers, each with its own tfjs (the wasm
+   * and cpu backends only; tfjs-backend-wasm uses one core per thread in Deno and Bun). The
+   * shards see the t, ε and dropout masks of the whole batch, so the result equals the
+   * one-thread step up to float rounding; a resumed run is reproduced bit for bit with the same
+   * number of workers.
+   */
+  workers?: number;
+  /** Called after every step. */
+  onStep?: (info: TrainStepInfo) => void;
+  /**
+   * Continue this checkpoint's run (it must hold the optimizer state: `params`, `adamM`,
+   * `adamV`, `state`) from its step, bit for bit as if it had not stopped.
+   */
+  resumeFrom?: Checkpoint;
+  /** Receives each checkpoint (every `checkpointEvery` steps and at the end). */
+  onCheckpoint?: (checkpoint: Checkpoint) => void | Promise<void>;
+  /** Receives each sample grid's images [sampleCount, H, W, C] in [-1, 1] (disposed after). */
+  onSamples?: (samples: Tensor, step: number) => void | Promise<void>;
+  /** How errors name the last checkpoint (default "the checkpoint of step N"). */
+  checkpointName?: string;
+}
+
+/** What one training step reports (also a line of `log.jsonl`). */
+export interface TrainStepInfo {
+  /** Optimizer steps done (1-based). */
+  step: number;
+  /** L_simple of this step's batch. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** The learning rate used. */
+  lr: number;
+  /** Seconds since training first started (summed over resumed runs). */
+  seconds: number;
+}
+
+/** What {@linkcode trainLoop} returns. */
+export interface TrainLoopResult {
+  /** Steps done in total. */
+  step: number;
+  /** The losses of the steps this call ran. */
+  losses: number[];
+  /** Seconds spent, summed over resumed runs. */
+  seconds: number;
+}
+
+/**
+ * Trains a U-Net DDPM with L_simple (Algorithm 1 of Ho et al. 2020), in memory: Adam with linear
+ * warm-up (then a constant, linear or cosine learning rate), global-norm gradient clipping, an
+ * EMA of the weights, dropout, optional flips, class labels with class dropout. Checkpoints
+ * (weights, EMA, Adam moments, config and state) and sample grids go to callbacks; the batches,
+ * t, ε, dropout masks and dropped labels are functions of (seed, step), so a run continued with
+ * `resumeFrom` reproduces the uninterrupted run's losses exactly. A NaN or infinite loss stops
+ * training with an error before the bad update.
+ *
+ * @param options See {@linkcode TrainLoopOptions}.
+ * @returns The final step, the losses and the seconds spent.
+ * @throws {RangeError} On bad options, or data that does not fit the U-Net.
+ * @throws {Error} On a non-finite loss (the message names the step and the last checkpoint).
+ *
+ * @example Three steps of a tiny U-Net on blank 8×8 images, the checkpoint kept as bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeCheckpoint, initBackend, trainLoop } from "@ddpm/core";
+ * await initBackend("cpu");
+ * let bytes: Uint8Array | undefined;
+ * const result = await trainLoop({
+ *   data: { images: new Float32Array(8 * 8 * 8).fill(-1), shape: [8, 8, 8, 1], source: "blank" },
+ *   unet: { imageSize: 8, inChannels: 1, ch: 8, chMult: [1, 2], numResBlocks: 1,
+ *     attnResolutions: [], dropout: 0.1, groups: 4 },
+ *   steps: 3, batchSize: 4, sampleEvery: 0,
+ *   onCheckpoint: (ck) => void (bytes = encodeCheckpoint(ck)),
+ * });
+ * assert.equal(result.losses.length, 3);
+ * assert.ok(bytes && bytes.length > 0);
+ * ```
+ */
+export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopResult> {
+  const o = _checkLoopOptions(options);
+  const [N, H, W, C] = o.data.shape;
+  const K = o.unet.numClasses ?? 0;
+  const labels = K > 0 ? _checkLabels(o.labels ?? o.data.labels, N, K) : undefined;
+  const schedule = makeSchedule(o.schedule);
+  const net = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
+  const config: Checkpoint["config"] & { train: ReturnType<typeof _trainConfig> } = {
+    unet: net.config,
+    schedule: o.schedule,
+    train: _trainConfig(o),
+  };
+  if (K > 0) {
+    config.classes = o.data.classNames?.length === K
+      ? [...o.data.classNames]
+      : Array.from({ length: K }, (_, i) => String(i));
+  }
+  const emaNet = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
+  const adam = _adamInit(net.params);
+  let start = 0, secondsBefore = 0;
+  let pool: _GradientPool | undefined;
+  try {
+    const ck = o.resumeFrom;
+    if (ck) {
+      const name = o.checkpointName ?? "the checkpoint";
+      _checkResumable(ck, config, name);
+      setWeights(net.params, ck.params!);
+      setWeights(emaNet.params, ck.ema);
+      setWeights(adam.m, ck.adamM!);
+      setWeights(adam.v, ck.adamV!);
+      start = ck.state!.step;
+      secondsBefore = ck.state!.seconds;
+    } else if (o.initFrom !== undefined) {
+      await _initFrom(o.initFrom, [net, emaNet]);
+    }
+    if (start >= o.steps) return { step: start, losses: [], seconds: secondsBefore };
+    let lastSaved = ck ? start : undefined;
+
+    if (o.workers > 1) {
+      pool = await _gradientPool(
+        { unet: net.config, schedule: o.schedule, backend: tf.getBackend() as "wasm" | "cpu" },
+        o.workers,
+      );
+    }
+    const losses: number[] = [];
+    const t0 = performance.now();
+    const seconds = () => secondsBefore + (performance.now() - t0) / 1000;
+    const save = async (step: number) => {
+      const recent = losses.slice(-50);
+      await o.onCheckpoint?.({
+        config,
+        state: {
+          step,
+          adamStep: step,
+          seconds: seconds(),
+          loss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length),
+        },
+        params: await getWeights(net.params),
+        ema: await getWeights(emaNet.params),
+        adamM: await getWeights(adam.m),
+        adamV: await getWeights(adam.v),
+      });
+      lastSaved = step;
+    };
+    const sample = async (step: number) => {
+      const shape = [o.sampleCount, H, W, C];
+      // conditional: image i of class i mod K (one column per class when K divides the width)
+      const classes = K > 0 ? Array.from({ length: o.sampleCount }, (_, i) => i % K) : undefined;
+      const x = await ddimSampleLoop(emaNet, respace(schedule, "ddim50"), {
+        shape,
+        seed: o.seed,
+        classes,
+      });
+      try {
+        await o.onSamples?.(x, step);
+      } finally {
+        x.dispose();
+      }
+    };
+
+    for (let k = start; k < o.steps; k++) {
+      const step = k + 1;
+      const seed = _stepSeed(o.seed, k);
+      const x0 = _batch(
+        o.data,
+        _batchIndices(N, o.batchSize, o.seed, k),
+        o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
+      );
+      const lr = _learningRate(step, o);
+      const y = labels &&
+        _batchLabels(labels, _batchIndices(N, o.batchSize, o.seed, k), o.classDropout, o.seed, k);
+      const { loss, gradNorm } = await _trainStep(
+        { net, emaNet, adam },
+        schedule,
+        x0,
+        { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
+        pool?.gradients ?? _localGradients,
+        y,
+      );
+      x0.dispose();
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        const last = lastSaved === undefined
+          ? "no checkpoint was written yet"
+          : `the last good checkpoint is ${o.checkpointName ?? `the one of step ${lastSaved}`}`;
+        throw new Error(
+          `Training stopped at step ${step}: the loss is ${loss} (gradient norm ${gradNorm}); ` +
+            `${last}. Try a lower --lr or check the data for NaN.`,
+        );
+      }
+      losses.push(loss);
+      await o.onStep?.({ step, loss, gradNorm, lr, seconds: seconds() });
+      if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
+      if (o.sampleEvery > 0 && (step % o.sampleEvery === 0 || step === o.steps)) await sample(step);
+    }
+    return { step: o.steps, losses, seconds: seconds() };
+  } finally {
+    pool?.close();
+    net.dispose();
+    emaNet.dispose();
+    _disposeAdam(adam);
+  }
+}
+
+function _disposeAdam(a: _AdamState): void {
+  a.m.forEach((v) => v.dispose());
+  a.v.forEach((v) => v.dispose());
+}
+
+type _Optional =
+  | "onStep"
+  | "labels"
+  | "initFrom"
+  | "resumeFrom"
+  | "onCheckpoint"
+  | "onSamples"
+  | "checkpointName";
+type _Resolved = Required<Omit<TrainLoopOptions, _Optional>> & Pick<TrainLoopOptions, _Optional>;
+
+/** Checks the labels of a conditional run: one integer in [0, K) per image. */
+function _checkLabels(labels: Int32Array | undefined, n: number, K: number): Int32Array {
+  const what = "Cannot train";
+  if (!(labels instanceof Int32Array)) {
+    throw new RangeError(
+      `${what}: a class-conditional U-Net (numClasses ${K}) needs labels (an Int32Array, or data.labels), got ${labels}`,
+    );
+  }
+  if (labels.length !== n) {
+    throw new RangeError(
+      `${what}: labels must hold one label per image (${n}), got ${labels.length}`,
+    );
+  }
+  const bad = labels.findIndex((v) => v < 0 || v >= K);
+  if (bad >= 0) {
+    throw new RangeError(
+      `${what}: labels must be in [0, ${K - 1}] (numClasses ${K}), got labels[${bad}] = ${
+        labels[bad]
+      }`,
+    );
+  }
+  return labels;
+}
+
+/** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
+async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
+  const where = typeof source === "object" && !(source instanceof URL)
+    ? "the checkpoint"
+    : String(source);
+  const ck = typeof source === "object" && !(source instanceof URL)
+    ? source
+    : await loadCheckpoint(source);
+  for (const net of nets) {
+    for (const [name, v] of net.params) {
+      const w = ck.ema.get(name);
+      if (!w) continue; // a parameter the source lacks keeps its initial value
+      if (!tf.util.arraysEqual(w.shape, v.shape)) {
+        throw new RangeError(
+          `Cannot train: initFrom ${where} has ${name} of shape [${w.shape}], the U-Net needs [${v.shape}]`,
+        );
+      }
+      v.assign(tf.tensor(w.data, w.shape, "float32"));
+    }
+  }
+  const unknown = [...ck.ema.keys()].filter((n) => !nets[0].params.has(n));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Cannot train: initFrom ${where} has weights this U-Net does not: ${
+        unknown.slice(0, 5).join(", ")
+      }`,
+    );
+  }
+}
+
+function _trainConfig(o: _Resolved) {
+  const { batchSize, lr, warmup, lrDecay, lrFinal, decayStart, gradClip, emaDecay, flip, seed } = o;
+  return {
+    batchSize,
+    lr,
+    warmup,
+    lrDecay,
+    lrFinal,
+    decayStart,
+    gradClip,
+    emaDecay,
+    flip,
+    seed,
+    workers: o.workers,
+    data: o.data.source,
+    ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
+    ...(o.initFrom !== undefined &&
+        !(typeof o.initFrom === "object" && !(o.initFrom instanceof URL))
+      ? { initFrom: String(o.initFrom) }
+      : {}),
+  };
+}
+
+function _checkResumable(
+  ck: Checkpoint,
+  config: {
+    unet: UNetConfig;
+    schedule: unknown;
+    train: { batchSize: number; seed: number; workers: number };
+  },
+  path: string,
+): void {
+  const want = _canonical({ unet: config.unet, schedule: config.schedule });
+  const got = _canonical({ unet: ck.config.unet, schedule: ck.config.schedule });
+  if (want !== got) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
+    );
+  }
+  if (!ck.params || !ck.adamM || !ck.adamV || !ck.state) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it holds no optimizer state (a released model?)`,
+    );
+  }
+  const { batchSize, seed } = ck.config.train as { batchSize: number; seed: number };
+  if (batchSize !== config.train.batchSize || seed !== config.train.seed) {
+    console.warn(
+      `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
+        `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
+    );
+  }
+  const before = (ck.config.train as { workers?: number }).workers ?? 1;
+  if (before !== config.train.workers) {
+    console.warn(
+      `Resuming ${path} with ${config.train.workers} worker(s) (it was written with ${before}): ` +
+        `the losses will match an uninterrupted run up to float rounding, not bit for bit.`,
+    );
+  }
+}
+
+/** JSON with object keys sorted, for comparing configurations. */
+function _canonical(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : 1))
+        : x,
+  );
+}
+
+/** Checks the options and fills in the defaults (shared with `train`). */
+export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
+  const what = "Cannot train";
+  if (!options || typeof options !== "object") {
+    throw new TypeError(`${what}: options must be an object`);
+  }
+  const d = options.data;
+  if (
+    !d || !(d.images instanceof Float32Array) || !Array.isArray(d.shape) || d.shape.length !== 4
+  ) {
+    throw new RangeError(`${what}: data must be { images: Float32Array, shape: [N, H, W, C] }`);
+  }
+  const [N, H, W, C] = d.shape;
+  if (N < 1 || d.images.length !== N * H * W * C) {
+    throw new RangeError(
+      `${what}: data.images has ${d.images.length} values, but shape [${d.shape}] needs ${
+        N * H * W * C
+      }`,
+    );
+  }
+  const u = options.unet;
+  if (!u || H !== u.imageSize || W !== u.imageSize || C !== u.inChannels) {
+    throw new RangeError(
+      `${what}: the data is ${H}×${W}×${C} but the U-Net expects ${u?.imageSize}×${u?.imageSize}×${u?.inChannels}`,
+    );
+  }
+  const steps = options.steps;
+  const int = (name: string, v: unknown, min: number) => {
+    if (!Number.isInteger(v) || (v as number) < min) {
+      throw new RangeError(`${what}: ${name} must be an integer >= ${min}, got ${v}`);
+    }
+  };
+  const pos = (name: string, v: unknown) => {
+    if (!(typeof v === "number" && v > 0 && Number.isFinite(v))) {
+      throw new RangeError(`${what}: ${name} must be a finite number > 0, got ${v}`);
+    }
+  };
+  int("steps", steps, 1);
+  const o: _Resolved = {
+    schedule: { kind: "linear", T: 1000 },
+    batchSize: 32,
+    lr: 2e-4,
+    warmup: Math.min(5000, Math.ceil(steps / 10)),
+    lrDecay: "constant",
+    lrFinal: 0,
+    gradClip: 1,
+    emaDecay: 0.9999,
+    flip: false,
+    seed: 0,
+    checkpointEvery: 500,
+    sampleEvery: 1000,
+    sampleCount: 16,
+    workers: 1,
+    classDropout: 0.1,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as _Resolved;
+  int("batchSize", o.batchSize, 1);
+  pos("lr", o.lr);
+  int("warmup", o.warmup, 1);
+  if (!_LR_DECAYS.includes(o.lrDecay)) {
+    throw new RangeError(
+      `${what}: lrDecay must be "constant", "linear" or "cosine", got ${o.lrDecay}`,
+    );
+  }
+  if (!(typeof o.lrFinal === "number" && o.lrFinal >= 0 && o.lrFinal <= o.lr)) {
+    throw new RangeError(`${what}: lrFinal must be in [0, lr = ${o.lr}], got ${o.lrFinal}`);
+  }
+  if (options.decayStart === undefined) o.decayStart = o.warmup;
+  if (!Number.isInteger(o.decayStart) || o.decayStart < o.warmup) {
+    throw new RangeError(
+      `${what}: decayStart must be an integer >= warmup (${o.warmup}), got ${o.decayStart}`,
+    );
+  }
+  pos("gradClip", o.gradClip);
+  if (!(o.emaDecay > 0 && o.emaDecay < 1)) {
+    throw new RangeError(`${what}: emaDecay must be in (0, 1), got ${o.emaDecay}`);
+  }
+  int("seed", o.seed, 0);
+  int("checkpointEvery", o.checkpointEvery, 1);
+  int("sampleEvery", o.sampleEvery, 0);
+  int("sampleCount", o.sampleCount, 1);
+  int("workers", o.workers, 1);
+  if (!(typeof o.classDropout === "number" && o.classDropout >= 0 && o.classDropout < 1)) {
+    throw new RangeError(`${what}: classDropout must be in [0, 1), got ${o.classDropout}`);
+  }
+  if (o.workers > o.batchSize) {
+    throw new RangeError(
+      `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
+    );
+  }
+  const backend = tf.getBackend();
+  if (o.workers > 1 && backend !== "wasm" && backend !== "cpu") {
+    throw new RangeError(
+      `${what}: workers > 1 needs the wasm or cpu backend (this is ${backend}; on webgpu use one)`,
+    );
+  }
+  return o;
+}
