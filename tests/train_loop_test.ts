@@ -2,7 +2,7 @@
 // (bytes with encodeCheckpoint), and a run continued from them reproduces the uninterrupted one.
 import * as tf from "@tensorflow/tfjs-core";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint, trainLoop } from "../mod.ts";
-import { stripes, TINY } from "./_tiny.ts";
+import { tinyTrainOptions } from "./_tiny.ts";
 import { useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 
@@ -12,18 +12,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     await useBackend("cpu");
-    const opts = {
-      data: stripes(),
-      unet: TINY,
-      batchSize: 4,
-      lr: 1e-3,
-      warmup: 2,
-      flip: true,
-      seed: 5,
-      checkpointEvery: 3,
-      sampleEvery: 6,
-      sampleCount: 2,
-    };
+    // the trainer tests' options, without the folder
+    const { outDir: _, progress: __, ...tiny } = tinyTrainOptions("", 1);
+    const opts = { ...tiny, sampleEvery: 6, sampleCount: 2 };
     const before = tf.memory().numTensors;
     const grids: number[][] = [];
     const whole = await trainLoop({
