@@ -56,21 +56,23 @@ Deno.test({
     const w = await finish(child(whole, STEPS));
     assertEquals(w.code, 0, w.stderr);
     const u = _uniformGenerator(20, 0);
-    const lock = join(killed, "train.lock");
     let kills = 0, resumes = 0;
     while (kills < KILLS) {
-      const before = existsSync(lock) ? readFileSync(lock, "utf8") : "";
+      const lines = () =>
+        existsSync(join(killed, "log.jsonl"))
+          ? readFileSync(join(killed, "log.jsonl"), "utf8").split("\n").length
+          : 0;
+      const before = lines();
       const p = child(killed, STEPS);
       if (kills % 2 === 0) {
         await new Promise((r) => setTimeout(r, 100 + 1500 * u())); // from the start
       } else {
-        // once this process holds the lock (it trains), 0–600 ms more: a step or two
-        for (let i = 0; i < 300; i++) {
-          const now = existsSync(lock) ? readFileSync(lock, "utf8") : "";
-          if (now !== "" && now !== before) break;
+        // once this process has trained a step (its log grew), 0–400 ms more: the next step,
+        // its checkpoint write or its log append
+        for (let i = 0; i < 1200 && lines() <= before; i++) {
           await new Promise((r) => setTimeout(r, 25));
         }
-        await new Promise((r) => setTimeout(r, 600 * u()));
+        await new Promise((r) => setTimeout(r, 400 * u()));
       }
       try {
         p.kill("SIGKILL");
