@@ -235,6 +235,14 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
   const cases: [string, string[], string][] = [
     ["sample", ["--sampler", "foo"], "--sampler must be ddpm, ddim or dpm++, got foo"],
     ["sample", ["--order", "4"], "--order must be 1, 2 or 3, got 4"],
+    ["sample", ["--steps", "5000"], "--steps must be at most the model's T = 1000, got 5000"],
+    [
+      "sample",
+      ["--steps", "999"],
+      "--steps 999: Cannot respace: no integer stride gives exactly 999",
+    ],
+    ["sample", ["--out", "grid.jpg"], "--out must end in .png, got grid.jpg"],
+    ["sample", ["--n", "-1"], "--n must be an integer >= 1, got -1"],
     [
       "sample",
       ["--spacing", "cubic"],

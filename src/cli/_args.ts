@@ -64,6 +64,23 @@ export async function _run(main: () => Promise<void>): Promise<void> {
  * through).
  */
 export function _cliArgs(): string[] {
-  const args = process.argv.slice(2);
-  return args[0] === "--" ? args.slice(1) : args;
+  const raw = process.argv.slice(2);
+  const args = raw[0] === "--" ? raw.slice(1) : raw;
+  // `--n -1`: a negative number after an option is its value (parseArgs would take it for an
+  // option), so that the option's own check can say what is wrong with it
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith("--") && !args[i].includes("=") && /^-\d/.test(args[i + 1] ?? "")) {
+      out.push(`${args[i]}=${args[++i]}`);
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
+/** Checks that an output file name ends in one of `exts` ("--out must end in .png, got x"). */
+export function _outArg(name: string, v: string, exts: string[]): string {
+  if (!exts.some((e) => v.toLowerCase().endsWith(e))) {
+    throw new RangeError(`--${name} must end in ${exts.join(" or ")}, got ${v}`);
+  }
+  return v;
 }

@@ -90,7 +90,15 @@ export async function _loadSampler(
   const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
   const base = makeSchedule(ck.config.schedule);
-  const s = samplingSchedule(base, sampler, steps, spacing);
+  if (steps !== undefined && steps > base.T) {
+    throw new RangeError(`--steps must be at most the model's T = ${base.T}, got ${steps}`);
+  }
+  let s: Schedule;
+  try {
+    s = samplingSchedule(base, sampler, steps, spacing);
+  } catch (e) {
+    throw new RangeError(`--steps ${steps}: ${(e as Error).message}`);
+  }
   return { unet, s, config: ck.config };
 }
 

@@ -14,7 +14,15 @@ import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _duration, _progress } from "../train/_progress.ts";
-import { _backendArg, _choiceArg, _cliArgs, _intArg, _nonNegativeArg, _run } from "./_args.ts";
+import {
+  _backendArg,
+  _choiceArg,
+  _cliArgs,
+  _intArg,
+  _nonNegativeArg,
+  _outArg,
+  _run,
+} from "./_args.ts";
 import {
   _checkpointHref,
   _classesArg,
@@ -84,6 +92,9 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
+  _outArg("out", a.out, [".png"]);
+  if (a.npy !== undefined) _outArg("npy", a.npy, [".npy"]);
+  if (a.progression !== undefined) _outArg("progression", a.progression, [".png"]);
   const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
   const order = _intArg("order", a.order, 1);
   if (order > 3) throw new RangeError(`--order must be 1, 2 or 3, got ${a.order}`);
