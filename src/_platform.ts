@@ -1,7 +1,7 @@
 // Internal: what differs between Deno, Bun, Node and browsers, behind functions the
-// platform-neutral core calls. Nothing here imports `node:*` statically: a Node built-in is
-// loaded only when the running runtime has one (`_nodeBuiltin`), so a browser bundle of the
-// core holds no Node import.
+// platform-neutral core calls. Nothing here imports `node:*`: a Node built-in is taken from
+// `process.getBuiltinModule` (Deno 2, Bun, Node ≥ 22.3) only when the runtime has one, so a
+// browser bundle of the core holds no Node import.
 
 /** The JavaScript runtime. */
 export type _Runtime = "deno" | "bun" | "node" | "browser" | "unknown";
@@ -19,17 +19,16 @@ export function _runtime(): _Runtime {
     : "unknown";
 }
 
-/**
- * A Node built-in module (`node:fs/promises`, `node:module`, …) in a runtime that has them
- * (Deno, Bun, Node). The specifier is computed, so bundlers leave it out of browser bundles.
- */
-export async function _nodeBuiltin<T>(name: string): Promise<T> {
+/** A Node built-in module ("fs/promises", "module", …) in a runtime that has them. */
+export function _nodeBuiltin<T>(name: string): T {
   const runtime = _runtime();
-  if (runtime === "browser" || runtime === "unknown") {
-    throw new Error(`${name} is not available in this runtime (${runtime})`);
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  if (runtime === "browser" || runtime === "unknown" || !p?.getBuiltinModule) {
+    throw new Error(
+      `node:${name} is not available in this runtime (${runtime}; Deno 2, Bun or Node >= 22.3 have it)`,
+    );
   }
-  const specifier = ["node", name].join(":");
-  return await import(specifier) as T;
+  return p.getBuiltinModule(`node:${name}`) as T;
 }
 
 /**
@@ -43,8 +42,6 @@ export async function _readFileBytes(path: string | URL): Promise<Uint8Array> {
       `cannot read ${path} here: this runtime has no file system; pass an http(s) URL or the bytes`,
     );
   }
-  const fs = await _nodeBuiltin<{ readFile(p: string | URL): Promise<Uint8Array> }>(
-    "fs/promises",
-  );
+  const fs = _nodeBuiltin<{ readFile(p: string | URL): Promise<Uint8Array> }>("fs/promises");
   return new Uint8Array(await fs.readFile(path));
 }

@@ -166,7 +166,7 @@ async function _wasmDir(): Promise<string> {
     // a bundle: the .wasm files beside it
     return new URL("./", import.meta.url).href;
   }
-  const { createRequire } = await _nodeBuiltin<
+  const { createRequire } = _nodeBuiltin<
     { createRequire(url: string): { resolve(name: string): string } }
   >("module");
   const main = createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm");
