@@ -550,6 +550,15 @@ Deno.test("misuse: an image that declares too many pixels is refused before deco
       join(dir, "big.png")
     }: it declares 16000×16000 pixels, more than maxPixels (16777216)`,
   );
+  // a folder named like an image is not read as one
+  const d1 = await Deno.makeTempDir();
+  const { encode } = await import("fast-png");
+  writeFileSync(
+    join(d1, "a.png"),
+    encode({ width: 2, height: 2, data: new Uint8Array(4), channels: 1 }),
+  );
+  Deno.mkdirSync(join(d1, "x.png"));
+  assertEquals((await loadImageFolder(d1, { size: 2, channels: 1 })).shape, [1, 2, 2, 1]);
   // a dangling link is named
   const d2 = await Deno.makeTempDir();
   Deno.symlinkSync(join(d2, "nowhere.png"), join(d2, "a.png"));
