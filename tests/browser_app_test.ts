@@ -1,0 +1,118 @@
+/// <reference lib="dom" />
+// The web app in a real browser: Debian's chromium, driven by playwright-core, samples 2 digits of
+// the bundled model on wasm and on WebGPU (SwiftShader), and the pixels equal what Deno's
+// in-process sampler gives for the same checkpoint, sampler and seed; bad input shows one message.
+import { chromium } from "playwright-core";
+import { existsSync } from "node:fs";
+import {
+  BUNDLED_MNIST_CHECKPOINT,
+  createUNet,
+  loadCheckpoint,
+  makeSchedule,
+  sampleLoop,
+  samplingSchedule,
+  setWeights,
+  toUint8,
+} from "../mod.ts";
+import { buildWeb, serveWeb } from "../web/serve.ts";
+import { useBackend } from "./_helpers.ts";
+import { assertEquals, assertTrue } from "./_assert.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const PORT = 8765;
+
+/** Deno's own samples (wasm), uint8, for the same settings as the page. */
+async function denoSamples(steps: number): Promise<Uint8Array> {
+  await useBackend("wasm");
+  const ck = await loadCheckpoint(BUNDLED_MNIST_CHECKPOINT);
+  const unet = createUNet(ck.config.unet);
+  setWeights(unet.params, ck.ema);
+  const s = samplingSchedule(makeSchedule(ck.config.schedule), "ddim", steps);
+  const x = await sampleLoop(unet, s, { sampler: "ddim", shape: [2, 28, 28, 1], seed: 0 });
+  const out = await toUint8(x);
+  x.dispose();
+  unet.dispose();
+  return out;
+}
+
+Deno.test({
+  name:
+    "browser: the sample page in Chromium (wasm and WebGPU) gives Deno's pixels; bad input is one message",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    assertTrue(existsSync(CHROMIUM), `${CHROMIUM} is needed (apt-get install chromium)`);
+    await buildWeb();
+    const server = serveWeb(PORT);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--enable-unsafe-webgpu",
+        "--enable-features=Vulkan",
+        "--use-webgpu-adapter=swiftshader",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${PORT}/`);
+      const run = async (backend: string, steps: number) => {
+        await page.evaluate(() => delete document.body.dataset.done);
+        await page.selectOption("#backend", backend);
+        await page.selectOption("#sampler", "ddim");
+        await page.fill("#steps", String(steps));
+        await page.fill("#count", "2");
+        await page.fill("#seed", "0");
+        await page.click("#run");
+        await page.waitForFunction(
+          () => document.body.dataset.done || document.getElementById("error")!.textContent,
+          null,
+          { timeout: 300_000 },
+        );
+        assertEquals(await page.textContent("#error"), "");
+        const npy = await page.evaluate(async () =>
+          Array.from(
+            new Uint8Array(
+              await (await fetch((document.getElementById("npy") as HTMLAnchorElement).href))
+                .arrayBuffer(),
+            ),
+          )
+        );
+        const bytes = Uint8Array.from(npy);
+        const headerLength = bytes[8] | (bytes[9] << 8);
+        return {
+          pixels: bytes.subarray(10 + headerLength),
+          status: await page.textContent("#status"),
+        };
+      };
+      // wasm: the same XNNPACK binary as Deno's: the same pixels
+      const wasm = await run("wasm", 10);
+      assertTrue(wasm.status!.includes("backend wasm"), wasm.status!);
+      assertEquals(wasm.pixels, await denoSamples(10), "wasm in Chromium = wasm in Deno");
+      await page.screenshot({ path: new URL("../out/web-sample.png", import.meta.url).pathname });
+      // WebGPU on SwiftShader (3 steps: ≈ 13 s a step there): float32 in another order, so
+      // pixels may differ by rounding; at most 2 gray levels, on at most 1% of the pixels
+      const gpu = await run("webgpu", 3);
+      assertTrue(gpu.status!.includes("backend webgpu"), gpu.status!);
+      const ref = await denoSamples(3);
+      let off = 0;
+      gpu.pixels.forEach((v, i) => {
+        const d = Math.abs(v - ref[i]);
+        assertTrue(d <= 2, `pixel ${i}: ${v} vs ${ref[i]}`);
+        if (d > 0) off++;
+      });
+      assertTrue(off <= 0.01 * ref.length, `${off} of ${ref.length} pixels differ`);
+      // bad input: one clear message, and the page keeps working
+      await page.fill("#steps", "0");
+      await page.click("#run");
+      await page.waitForFunction(() => document.getElementById("error")!.textContent);
+      assertEquals(
+        await page.textContent("#error"),
+        "steps must be an integer in [1, 1000], got 0",
+      );
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});

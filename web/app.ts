@@ -1,0 +1,143 @@
+/// <reference lib="dom" />
+// The web app's sample page: the bundled MNIST model, any sampler of the library, x_t and the
+// predicted x0 drawn after every step, a slider back through the trajectory, and downloads.
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  createUNet,
+  encodeNpy,
+  imageGrid,
+  initBackend,
+  loadCheckpoint,
+  makeSchedule,
+  SAMPLER_NAMES,
+  type SamplerName,
+  SAMPLERS,
+  samplingSchedule,
+  setWeights,
+  toUint8,
+  type UNet,
+} from "../mod.ts";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const form = $<HTMLFormElement>("form"), error = $("error"), status = $("status");
+const progress = $<HTMLProgressElement>("progress"), scrub = $<HTMLInputElement>("scrub");
+const samplerSelect = $<HTMLSelectElement>("sampler");
+for (const name of SAMPLER_NAMES) {
+  const o = document.createElement("option");
+  o.value = name;
+  o.textContent = `${name} — ${SAMPLERS[name].description}`;
+  samplerSelect.append(o);
+}
+samplerSelect.value = "dpm++";
+
+let model:
+  | { unet: UNet; T: number; config: Awaited<ReturnType<typeof loadCheckpoint>>["config"] }
+  | undefined;
+let backendShown = "";
+/** Frames of the trajectory: [x_t, x̂0] as uint8 per step. */
+let frames: [Uint8Array, Uint8Array][] = [];
+let shape = [0, 28, 28, 1];
+
+function draw(canvasId: string, pixels: Uint8Array, n: number) {
+  const canvas = $<HTMLCanvasElement>(canvasId);
+  const cols = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / cols), s = 28, pad = 2;
+  const scale = 3;
+  canvas.width = (cols * (s + pad) + pad) * scale;
+  canvas.height = (rows * (s + pad) + pad) * scale;
+  const ctx = canvas.getContext("2d")!;
+  ctx.fillStyle = "#444";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const img = ctx.createImageData(s * scale, s * scale);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < s * scale; y++) {
+      for (let x = 0; x < s * scale; x++) {
+        const v = pixels[i * s * s + Math.floor(y / scale) * s + Math.floor(x / scale)];
+        const o = (y * s * scale + x) * 4;
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
+        img.data[o + 3] = 255;
+      }
+    }
+    const [r, c] = [Math.floor(i / cols), i % cols];
+    ctx.putImageData(img, (pad + c * (s + pad)) * scale, (pad + r * (s + pad)) * scale);
+  }
+}
+
+function showFrame(k: number) {
+  const [xt, x0] = frames[k];
+  draw("xt", xt, shape[0]);
+  draw("x0", x0, shape[0]);
+}
+scrub.addEventListener("input", () => showFrame(Number(scrub.value)));
+
+function readInt(id: string, min: number, max: number): number {
+  const raw = $<HTMLInputElement>(id).value;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${id} must be an integer in [${min}, ${max}], got ${raw || "nothing"}`);
+  }
+  return v;
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  error.textContent = "";
+  const button = $<HTMLButtonElement>("run");
+  button.disabled = true;
+  try {
+    const sampler = samplerSelect.value as SamplerName;
+    const steps = readInt("steps", 1, 1000), seed = readInt("seed", 0, 2 ** 31 - 1);
+    const count = readInt("count", 1, 64);
+    const eta = Number($<HTMLInputElement>("eta").value);
+    if (!(eta >= 0)) {
+      throw new RangeError(`η must be a number >= 0, got ${$<HTMLInputElement>("eta").value}`);
+    }
+    const choice = $<HTMLSelectElement>("backend").value as "auto";
+    if (!backendShown || !backendShown.startsWith(choice === "auto" ? "" : choice)) {
+      const info = await initBackend(choice);
+      backendShown = `${info.backend}${info.adapter ? ` (${info.adapter})` : ""}`;
+    }
+    if (!model) {
+      status.textContent = "loading the bundled checkpoint…";
+      const ck = await loadCheckpoint(new URL("./mnist.safetensors", location.href));
+      const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
+      setWeights(unet.params, ck.ema);
+      model = { unet, T: ck.config.schedule.T, config: ck.config };
+    }
+    const s = samplingSchedule(makeSchedule(model.config.schedule), sampler, steps);
+    shape = [count, 28, 28, 1];
+    frames = [];
+    progress.max = s.T;
+    let last: tf.Tensor | undefined;
+    const t0 = performance.now();
+    let done = 0;
+    for await (
+      const { sample, predX0 } of SAMPLERS[sampler].loop(model.unet, s, { shape, seed, eta })
+    ) {
+      frames.push([await toUint8(tf.clipByValue(sample, -1, 1)), await toUint8(predX0)]);
+      predX0.dispose();
+      last?.dispose();
+      last = sample;
+      done++;
+      progress.value = done;
+      showFrame(frames.length - 1);
+      status.textContent = `${sampler}, step ${done} of ${s.T} · ${
+        ((performance.now() - t0) / done).toFixed(0)
+      } ms a step · backend ${backendShown}`;
+    }
+    scrub.max = String(frames.length - 1);
+    scrub.value = scrub.max;
+    scrub.disabled = false;
+    const png = await imageGrid(last!, { scale: 2 });
+    $<HTMLAnchorElement>("png").href = URL.createObjectURL(
+      new Blob([png as BlobPart], { type: "image/png" }),
+    );
+    const npy = encodeNpy(await toUint8(last!), shape);
+    $<HTMLAnchorElement>("npy").href = URL.createObjectURL(new Blob([npy as BlobPart]));
+    last!.dispose();
+    document.body.dataset.done = String(Date.now()); // for the browser tests
+  } catch (err) {
+    error.textContent = err instanceof Error ? err.message : String(err);
+  } finally {
+    button.disabled = false;
+  }
+});

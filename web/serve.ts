@@ -1,0 +1,78 @@
+// `deno task web`: builds the web app (esbuild, from npm; no CDN at run time) into web/dist —
+// the bundle, the page, tfjs's wasm binaries and the bundled checkpoint — and serves it at
+// http://localhost:8000 with a small static server.
+//
+//   deno task web [--port 8000] [--build-only]
+import * as esbuild from "esbuild";
+import { parseArgs } from "node:util";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, extname, join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const dist = join(root, "web", "dist");
+
+/** Builds web/dist; returns the folder. */
+export async function buildWeb(): Promise<string> {
+  mkdirSync(dist, { recursive: true });
+  await esbuild.build({
+    entryPoints: [join(root, "web", "app.ts")],
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    outfile: join(dist, "app.js"),
+    absWorkingDir: root,
+    logLevel: "warning",
+  });
+  await esbuild.stop();
+  copyFileSync(join(root, "web", "index.html"), join(dist, "index.html"));
+  copyFileSync(join(root, "checkpoints", "mnist.safetensors"), join(dist, "mnist.safetensors"));
+  const wasmDir = dirname(
+    createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"),
+  );
+  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith(".wasm"))) {
+    copyFileSync(join(wasmDir, f), join(dist, f));
+  }
+  return dist;
+}
+
+const _TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".safetensors": "application/octet-stream",
+};
+
+/** Serves web/dist on 127.0.0.1:port; returns the server (call `shutdown()` to stop it). */
+export function serveWeb(port: number): Deno.HttpServer {
+  return Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    const path = new URL(req.url).pathname.replace(/^\/$/, "/index.html");
+    if (path.includes("..")) return new Response("bad path", { status: 400 });
+    try {
+      const body = await Deno.readFile(join(dist, path));
+      return new Response(body, {
+        headers: { "content-type": _TYPES[extname(path)] ?? "application/octet-stream" },
+      });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+}
+
+if (import.meta.main) {
+  const { values: a } = parseArgs({
+    args: Deno.args,
+    options: { port: { type: "string", default: "8000" }, "build-only": { type: "boolean" } },
+  });
+  const port = Number(a.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`--port must be an integer in [1, 65535], got ${a.port}`);
+    Deno.exit(1);
+  }
+  await buildWeb();
+  console.log(`built ${dist}`);
+  if (!a["build-only"]) {
+    serveWeb(port);
+    console.log(`serving the web app at http://localhost:${port}`);
+  }
+}
