@@ -119,7 +119,7 @@ async function _start(name: BackendName, skipSoftware = false): Promise<string |
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (name === "wasm") {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    wasm.setWasmPaths(await _wasmDir());
+    wasm.setWasmPaths(_wasmDir());
   }
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
@@ -159,7 +159,7 @@ function _shareIdentityOnWasm(): void {
 }
 
 /** The folder holding the wasm backend's .wasm files. */
-async function _wasmDir(): Promise<string> {
+function _wasmDir(): string {
   if (_wasmPaths !== undefined) return _wasmPaths;
   const runtime = _runtime();
   if (runtime === "browser" || runtime === "unknown") {
