@@ -62,6 +62,52 @@ const runs: Run[] = [
   { sampler: "ddpm" as const, steps: 250, label: "DDPM" },
 ].filter((r) => !a.only || a.only.split(",").includes(r.sampler));
 
+/** Writes the table, JSON and chart of the rows so far (after every row: a stopped run keeps them). */
+function writeOutputs(): void {
+  const md = [
+    `# Sample quality against model calls`,
+    "",
+    `Checkpoint ${
+      source instanceof URL ? "bundled mnist" : source
+    }; ${n} samples per row (seed 0), ` +
+    `scored by this project's digit classifier against ${even.length} held-out digits (FID-MNIST; ` +
+    `real held-out digits score 11.8 at n = 128). Seconds per image: one core of this machine ` +
+    `(wasm), measured with ${workers} workers side by side.`,
+    "",
+    "| sampler | model calls | FID-MNIST | mean confidence | share > 0.9 | s / image |",
+    "|---|---|---|---|---|---|",
+    ...rows.map((r) =>
+      `| ${r.label} | ${r.steps} | ${r.fid.toFixed(2)} | ${r.confidence.toFixed(3)} | ${
+        (100 * r.confident).toFixed(0)
+      }% | ${r.secondsPerImage.toFixed(2)} |`
+    ),
+    "",
+    "![FID-MNIST against model calls](sampler_quality.svg)",
+    "",
+  ].join("\n");
+  _atomicWrite(`${a.out}/sampler_quality.md`, md);
+  _atomicWrite(`${a.out}/sampler_quality.json`, JSON.stringify(rows, null, 2) + "\n");
+  const labels = [...new Set(rows.map((r) => r.label))];
+  _atomicWrite(
+    `${a.out}/sampler_quality.svg`,
+    chartSvg(
+      labels.map((label) => ({
+        label,
+        points: rows.filter((r) => r.label === label).map((r) =>
+          [r.steps, r.fid] as [number, number]
+        ),
+        kind: rows.filter((r) => r.label === label).length === 1 ? "dots" as const : undefined,
+      })),
+      {
+        title: "FID-MNIST against model calls",
+        xLabel: "model calls",
+        yLabel: "FID-MNIST",
+        logX: true,
+      },
+    ),
+  );
+}
+
 const cuts = _shardCuts(n, workers);
 const rows:
   (Run & { fid: number; confidence: number; confident: number; secondsPerImage: number })[] = [];
@@ -99,6 +145,7 @@ for (const run of runs) {
     secondsPerImage: seconds * workers / n,
   };
   rows.push(row);
+  writeOutputs();
   console.log(
     `${run.label} ${run.steps} calls: FID-MNIST ${q.fid.toFixed(2)}, confidence ${
       q.meanConfidence.toFixed(3)
@@ -110,46 +157,4 @@ for (const run of runs) {
 classifier.dispose();
 void tf;
 
-const md = [
-  `# Sample quality against model calls`,
-  "",
-  `Checkpoint ${
-    source instanceof URL ? "bundled mnist" : source
-  }; ${n} samples per row (seed 0), ` +
-  `scored by this project's digit classifier against ${even.length} held-out digits (FID-MNIST; ` +
-  `real held-out digits score 11.8 at n = 128). Seconds per image: one core of this machine ` +
-  `(wasm), measured with ${workers} workers side by side.`,
-  "",
-  "| sampler | model calls | FID-MNIST | mean confidence | share > 0.9 | s / image |",
-  "|---|---|---|---|---|---|",
-  ...rows.map((r) =>
-    `| ${r.label} | ${r.steps} | ${r.fid.toFixed(2)} | ${r.confidence.toFixed(3)} | ${
-      (100 * r.confident).toFixed(0)
-    }% | ${r.secondsPerImage.toFixed(2)} |`
-  ),
-  "",
-  "![FID-MNIST against model calls](sampler_quality.svg)",
-  "",
-].join("\n");
-_atomicWrite(`${a.out}/sampler_quality.md`, md);
-_atomicWrite(`${a.out}/sampler_quality.json`, JSON.stringify(rows, null, 2) + "\n");
-const labels = [...new Set(rows.map((r) => r.label))];
-_atomicWrite(
-  `${a.out}/sampler_quality.svg`,
-  chartSvg(
-    labels.map((label) => ({
-      label,
-      points: rows.filter((r) => r.label === label).map((r) =>
-        [r.steps, r.fid] as [number, number]
-      ),
-      kind: rows.filter((r) => r.label === label).length === 1 ? "dots" as const : undefined,
-    })),
-    {
-      title: "FID-MNIST against model calls",
-      xLabel: "model calls",
-      yLabel: "FID-MNIST",
-      logX: true,
-    },
-  ),
-);
 console.log(`wrote ${a.out}/sampler_quality.md, .json, .svg`);
