@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Tensor } from "./types.ts";
-import { _pMeanVariance } from "./p_mean_variance.ts";
+import { _predictX0, _varianceAt } from "./p_mean_variance.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
 
 /** Options of the DPM-Solver++ loops: the sampling options and the solver's order. */
@@ -114,6 +114,7 @@ export function dpmSolverSampleLoopProgressive(
 ): AsyncGenerator<SampleLoopStep, void, undefined> {
   const what = "sample with DPM-Solver++";
   const order = _checkOrder(what, opts?.order);
+  _varianceAt(what, s, opts?.variance); // unused by the ODE solver, but checked as everywhere
   // newest first: the x̂0 of the last steps and their λ
   const history: { m: Tensor; lambda: number }[] = [];
   return _sampleLoop(
@@ -121,7 +122,7 @@ export function dpmSolverSampleLoopProgressive(
     s,
     opts,
     (xt, t, _seed, _stream, wantFlag, _noise, classes) => {
-      const p = _pMeanVariance(
+      const p = _predictX0(
         what,
         model,
         s,
@@ -130,7 +131,6 @@ export function dpmSolverSampleLoopProgressive(
         { ...opts, classes, checkFinite: false },
         wantFlag,
       );
-      tf.dispose([p.mean, p.variance, p.logVariance, p.eps]);
       const abar = s.alphasCumprod[t], abarPrev = s.alphasCumprodPrev[t];
       const lambda = _lambda(abar);
       history.unshift({ m: p.predX0, lambda });
@@ -151,7 +151,7 @@ export function dpmSolverSampleLoopProgressive(
         );
       }
       // keep what the next steps need (order − 1 predictions besides the newest)
-      while (history.length > Math.max(order, 1)) history.pop()!.m.dispose();
+      while (history.length > order) history.pop()!.m.dispose();
       return { sample, predX0: tf.clone(p.predX0), finite: p.finite };
     },
     () => {

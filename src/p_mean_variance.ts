@@ -132,25 +132,10 @@ export function _pMeanVariance(
   opts: ReverseOptions,
   wantFlag = false,
 ): PMeanVariance & { finite?: Tensor } {
-  const prediction = _checkPrediction(what, opts.prediction);
   const variance = _varianceAt(what, s, opts.variance);
-  const clip = opts.clipDenoised ?? true;
-  const threshold = opts.dynamicThreshold === undefined
-    ? undefined
-    : _checkThreshold(what, opts.dynamicThreshold);
   const r = xt.rank;
-  const cond = _readConditioning(what, opts, xt.shape[0]);
   return tf.tidy(() => {
-    const tModel = _modelTimesteps(s, ts, xt.shape[0]);
-    const check = !wantFlag && (opts.checkFinite ?? true);
-    const out = _callModel(what, model, xt, tModel, check, cond);
-    // x̂0 = a_t x_t - b_t out (see _x0Coefficients); the model's output itself for "x0"
-    const [a, b] = _x0Coefficients(s, prediction);
-    let predX0 = prediction === "x0"
-      ? out
-      : tf.sub(tf.mul(_coefFn(a, ts, r), xt), tf.mul(_coefFn(b, ts, r), out));
-    if (threshold) predX0 = _dynamicThreshold(predX0, threshold.ratio, threshold.maxValue);
-    else if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
+    const { predX0, finite } = _predictX0(what, model, s, xt, ts, opts, wantFlag);
     // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
     const mean = _posteriorMean(s, predX0, xt, ts);
     // ε̂ = (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1)
@@ -165,8 +150,43 @@ export function _pMeanVariance(
       logVariance: tf.mul(ones, _coefFn((t) => Math.log(variance(t)), ts, r)),
       predX0,
       eps,
-      // all(isFinite(model output)), read by the async loops
-      ...(wantFlag ? { finite: tf.all(tf.isFinite(out)) } : {}),
+      ...(finite ? { finite } : {}),
     };
+  });
+}
+
+/**
+ * The model's x̂0 at x_t: the model called (with its labels and guidance), its output read as
+ * x̂0 = a_t x_t - b_t out (see {@link _x0Coefficients}; the output itself for "x0"), then clipped
+ * to [-1, 1] or dynamically thresholded. With wantFlag, also all(isFinite(model output)) for
+ * the async loops. What pMeanVariance builds on, and all DPM-Solver++ needs of the model.
+ */
+export function _predictX0(
+  what: string,
+  model: EpsModel,
+  s: Schedule,
+  xt: Tensor,
+  ts: number | Int32Array,
+  opts: ReverseOptions,
+  wantFlag = false,
+): { predX0: Tensor; finite?: Tensor } {
+  const prediction = _checkPrediction(what, opts.prediction);
+  const clip = opts.clipDenoised ?? true;
+  const threshold = opts.dynamicThreshold === undefined
+    ? undefined
+    : _checkThreshold(what, opts.dynamicThreshold);
+  const r = xt.rank;
+  const cond = _readConditioning(what, opts, xt.shape[0]);
+  return tf.tidy(() => {
+    const tModel = _modelTimesteps(s, ts, xt.shape[0]);
+    const check = !wantFlag && (opts.checkFinite ?? true);
+    const out = _callModel(what, model, xt, tModel, check, cond);
+    const [a, b] = _x0Coefficients(s, prediction);
+    let predX0 = prediction === "x0"
+      ? out
+      : tf.sub(tf.mul(_coefFn(a, ts, r), xt), tf.mul(_coefFn(b, ts, r), out));
+    if (threshold) predX0 = _dynamicThreshold(predX0, threshold.ratio, threshold.maxValue);
+    else if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
+    return { predX0, ...(wantFlag ? { finite: tf.all(tf.isFinite(out)) } : {}) };
   });
 }
