@@ -84,3 +84,16 @@ export function _outArg(name: string, v: string, exts: string[]): string {
   }
   return v;
 }
+
+/** Parses --order: DPM-Solver++'s order, 1, 2 or 3. */
+export function _orderArg(v: string): 1 | 2 | 3 {
+  return Number(_choiceArg("order", v, ["1", "2", "3"] as const)) as 1 | 2 | 3;
+}
+
+/** Parses --spacing ("even": equal sections, respace's plain "N"); undefined stays undefined. */
+export function _spacingArg(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const kinds = ["ddim", "logsnr", "karras", "linspace", "trailing", "even"] as const;
+  const kind = _choiceArg("spacing", v, kinds);
+  return kind === "even" ? "" : kind;
+}

@@ -10,6 +10,7 @@ import { makeSchedule, type Schedule } from "../schedule.ts";
 import { type SamplerName, SAMPLERS, samplingSchedule } from "../samplers.ts";
 import type { Tensor } from "../types.ts";
 import { pathToFileURL } from "node:url";
+import { _nonNegativeArg } from "./_args.ts";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
 export interface _ShardJob {
@@ -77,6 +78,23 @@ export function _classesArg(
     );
   });
   return Array.from({ length: n }, (_, i) => list[i % list.length]);
+}
+
+/**
+ * The guidance scale from --guidance: its value, else the checkpoint's recommended scale, else 1;
+ * undefined for an unconditional checkpoint, which refuses the option.
+ */
+export function _guidanceArg(v: string | undefined, config: CheckpointConfig): number | undefined {
+  const w = v === undefined ? undefined : _nonNegativeArg("guidance", v);
+  if (!config.unet.numClasses) {
+    if (w !== undefined) {
+      throw new RangeError(
+        `--guidance needs a class-conditional checkpoint; this one is unconditional`,
+      );
+    }
+    return undefined;
+  }
+  return w ?? config.guidanceScale ?? 1;
 }
 
 /** The U-Net with the checkpoint's EMA weights and the sampling schedule. */

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
-import { _checkpointHref, _joinShards, _runShardInWorker } from "./_sample_shard.ts";
+import { _checkpointHref, _guidanceArg, _joinShards, _runShardInWorker } from "./_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import type { Tensor } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
@@ -32,7 +32,16 @@ import { CLASSIFIER_FEATURES } from "../eval/classifier.ts";
 import { _evalReport, type _EvalResults } from "../eval/_report.ts";
 import { _duration, _progress } from "../train/_progress.ts";
 import { _batch } from "../train/_batches.ts";
-import { _backendArg, _choiceArg, _cliArgs, _intArg, _nonNegativeArg, _run } from "./_args.ts";
+import {
+  _backendArg,
+  _choiceArg,
+  _cliArgs,
+  _intArg,
+  _nonNegativeArg,
+  _orderArg,
+  _run,
+  _spacingArg,
+} from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
 
 const HELP = `Evaluate a DDPM checkpoint: NLL (bits/dim) and, for MNIST, sample quality.
@@ -89,12 +98,8 @@ await _run(async () => {
   });
   if (a.help) return console.log(HELP);
   const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
-  const order = _intArg("order", a.order, 1) as 1 | 2 | 3;
-  if (order > 3) throw new RangeError(`--order must be 1, 2 or 3, got ${a.order}`);
-  const spacing = a.spacing === undefined
-    ? undefined
-    : _choiceArg("spacing", a.spacing, ["ddim", "logsnr", "karras", "linspace", "trailing", "even"])
-      .replace("even", "");
+  const order = _orderArg(a.order);
+  const spacing = _spacingArg(a.spacing);
   const variance: VarianceKind = _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"]);
   const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 2);
@@ -111,16 +116,7 @@ await _run(async () => {
   setWeights(unet.params, ck.ema);
   const { imageSize: size, inChannels: C } = unet.config;
   const K = ck.config.unet.numClasses ?? 0;
-  if (K === 0 && a.guidance !== undefined) {
-    throw new RangeError(
-      `--guidance needs a class-conditional checkpoint; this one is unconditional`,
-    );
-  }
-  const guidance = K === 0
-    ? undefined
-    : a.guidance === undefined
-    ? ck.config.guidanceScale ?? 1
-    : _nonNegativeArg("guidance", a.guidance);
+  const guidance = _guidanceArg(a.guidance, ck.config);
   const sweep = K === 0 || a.sweep === "none"
     ? []
     : a.sweep.split(",").map((v) => _nonNegativeArg("sweep", v.trim()));

@@ -20,12 +20,15 @@ import {
   _cliArgs,
   _intArg,
   _nonNegativeArg,
+  _orderArg,
   _outArg,
   _run,
+  _spacingArg,
 } from "./_args.ts";
 import {
   _checkpointHref,
   _classesArg,
+  _guidanceArg,
   _joinShards,
   _loadSampler,
   _runShard,
@@ -35,8 +38,6 @@ import {
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { SAMPLER_NAMES } from "../samplers.ts";
 
-/** The --spacing choices ("even": equal sections, respace's "N"). */
-const _SPACINGS = ["ddim", "logsnr", "karras", "linspace", "trailing", "even"] as const;
 import type { Tensor } from "../types.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
@@ -96,13 +97,8 @@ await _run(async () => {
   if (a.npy !== undefined) _outArg("npy", a.npy, [".npy"]);
   if (a.progression !== undefined) _outArg("progression", a.progression, [".png"]);
   const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
-  const order = _intArg("order", a.order, 1);
-  if (order > 3) throw new RangeError(`--order must be 1, 2 or 3, got ${a.order}`);
-  const spacing = a.spacing === undefined
-    ? undefined
-    : _choiceArg("spacing", a.spacing, _SPACINGS) === "even"
-    ? ""
-    : a.spacing;
+  const order = _orderArg(a.order);
+  const spacing = _spacingArg(a.spacing);
   const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
@@ -113,14 +109,7 @@ await _run(async () => {
   const names = conditional
     ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
     : undefined;
-  const guidance = a.guidance === undefined
-    ? config.guidanceScale ?? 1
-    : _nonNegativeArg("guidance", a.guidance);
-  if (!conditional && a.guidance !== undefined) {
-    throw new RangeError(
-      `--guidance needs a class-conditional checkpoint; this one is unconditional`,
-    );
-  }
+  const guidance = _guidanceArg(a.guidance, config);
   // --guidance 0 is the unconditional model: no labels needed
   const classArg = a.class ?? (conditional ? "all" : "none");
   const classes = guidance === 0 ? undefined : _classesArg(classArg, n, names);
@@ -155,7 +144,7 @@ await _run(async () => {
     sampler,
     steps,
     spacing,
-    order: order as 1 | 2 | 3,
+    order,
     eta,
     seed,
     start: cuts[w],

@@ -69,8 +69,8 @@ Options:
                           subfolder per class), for classifier-free guidance
   --class-dropout X       share of each batch trained as "no class" (conditional)  [0.1]
   --init-from FILE        start from the EMA weights of a checkpoint ("bundled": the
-                          bundled MNIST model) with a fresh Adam; new parameters (the
-                          class embedding) start at zero
+                          bundled MNIST model) with a fresh Adam; parameters it lacks
+                          (the class embedding) keep their initial values
   --limit N               use only the first N images (quick runs)
   --help                  this text`;
 
@@ -106,8 +106,7 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  const grayscale28 = a.data === "mnist" || a.data === "fashion-mnist" ||
-    ["", ".gz"].some((ext) => existsSync(join(a.data, `train-images-idx3-ubyte${ext}`)));
+  const grayscale28 = a.data === "mnist" || a.data === "fashion-mnist" || _isIdxFolder(a.data);
   const presetName = a.preset ?? (grayscale28 ? "mnist" : "cifar10");
   const preset = unetPresets[_choiceArg("preset", presetName, ["mnist", "cifar10"] as const)];
   const limit = a.limit === undefined ? undefined : _intArg("limit", a.limit, 1);
@@ -179,11 +178,15 @@ async function _loadData(
     }
     return await loadIdx(_FASHION_DIR, { classNames: [...FASHION_MNIST_CLASSES], limit });
   }
-  const idx = ["", ".gz"].some((ext) => existsSync(join(spec, `train-images-idx3-ubyte${ext}`)));
-  if (idx) return await loadIdx(spec, { limit });
+  if (_isIdxFolder(spec)) return await loadIdx(spec, { limit });
   return await loadImageFolder(spec, {
     size: preset.imageSize,
     channels: preset.inChannels as 1 | 3,
     limit,
   });
+}
+
+/** Whether a folder holds the IDX training images (gzipped or not). */
+function _isIdxFolder(dir: string): boolean {
+  return ["", ".gz"].some((ext) => existsSync(join(dir, `train-images-idx3-ubyte${ext}`)));
 }
