@@ -239,14 +239,10 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
     for (let k = start; k < o.steps; k++) {
       const step = k + 1;
       const seed = _stepSeed(o.seed, k);
-      const x0 = _batch(
-        o.data,
-        _batchIndices(N, o.batchSize, o.seed, k),
-        o.flip ? _flips(o.batchSize, o.seed, k) : undefined,
-      );
+      const idx = _batchIndices(N, o.batchSize, o.seed, k);
+      const x0 = _batch(o.data, idx, o.flip ? _flips(o.batchSize, o.seed, k) : undefined);
       const lr = _learningRate(step, o);
-      const y = labels &&
-        _batchLabels(labels, _batchIndices(N, o.batchSize, o.seed, k), o.classDropout, o.seed, k);
+      const y = labels && _batchLabels(labels, idx, o.classDropout, o.seed, k);
       const { loss, gradNorm } = await _trainStep(
         { net, emaNet, adam },
         schedule,
@@ -320,12 +316,9 @@ function _checkLabels(labels: Int32Array | undefined, n: number, K: number): Int
 
 /** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
 async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
-  const where = typeof source === "object" && !(source instanceof URL)
-    ? "the checkpoint"
-    : String(source);
-  const ck = typeof source === "object" && !(source instanceof URL)
-    ? source
-    : await loadCheckpoint(source);
+  const given = _isCheckpoint(source);
+  const where = given ? "the checkpoint" : String(source);
+  const ck = given ? source : await loadCheckpoint(source);
   for (const net of nets) {
     for (const [name, v] of net.params) {
       const w = ck.ema.get(name);
@@ -335,7 +328,7 @@ async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promi
           `Cannot train: initFrom ${where} has ${name} of shape [${w.shape}], the U-Net needs [${v.shape}]`,
         );
       }
-      v.assign(tf.tensor(w.data, w.shape, "float32"));
+      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, "float32")));
     }
   }
   const unknown = [...ck.ema.keys()].filter((n) => !nets[0].params.has(n));
@@ -364,11 +357,16 @@ function _trainConfig(o: _Resolved) {
     workers: o.workers,
     data: o.data.source,
     ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
-    ...(o.initFrom !== undefined &&
-        !(typeof o.initFrom === "object" && !(o.initFrom instanceof URL))
+    // a path or URL is recorded; a checkpoint given as an object has no name
+    ...(o.initFrom !== undefined && !_isCheckpoint(o.initFrom)
       ? { initFrom: String(o.initFrom) }
       : {}),
   };
+}
+
+/** Whether initFrom is a loaded checkpoint (not a path or URL). */
+function _isCheckpoint(source: string | URL | Checkpoint): source is Checkpoint {
+  return typeof source === "object" && !(source instanceof URL);
 }
 
 function _checkResumable(
