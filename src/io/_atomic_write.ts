@@ -52,7 +52,7 @@ export function _atomicWrite(path: string, bytes: Uint8Array | string): void {
 }
 
 /** fsync of a folder, so that a rename or a new file in it is durable. */
-export function _fsyncDir(dir: string): void {
+function _fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

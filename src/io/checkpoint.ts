@@ -3,6 +3,7 @@ import type { ScheduleKind } from "../schedule.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
 import { _readFileBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
+import { _isObject } from "./_json.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -217,9 +218,6 @@ function _parseJson(text: string, field: string, bad: (why: string) => Error): u
     throw bad(`${field} is not JSON (${(e as Error).message})`);
   }
 }
-
-const _isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The fields every reader of a checkpoint relies on, with their types. */
 function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {

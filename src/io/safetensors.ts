@@ -1,3 +1,5 @@
+import { _isObject } from "./_json.ts";
+
 /** A tensor as stored in a safetensors file: float32 or uint8 data with its shape. */
 export interface StoredTensor {
   /** The element type: "F32" (float32) or "U8" (uint8). */
@@ -197,6 +199,3 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
 
 /** The safetensors format's bound on the header (the Rust reader's MAX_HEADER_SIZE). */
 const _MAX_HEADER = 100_000_000;
-
-const _isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
