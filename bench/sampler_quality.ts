@@ -1,9 +1,13 @@
 // `deno task bench:samplers`: sample quality against model calls for every sampler on a checkpoint
 // (default: the bundled MNIST model) — FID-MNIST, classifier confidence and the share above 0.9
 // of n samples (same seed), and the seconds per image on this machine. Writes
-// bench/sampler_quality.{json,md,svg}.
+// bench/sampler_quality.{json,md,svg}. The quality runs use every worker; the seconds come from a
+// separate pass on one worker (`--time-images` per row, timed from its first step to its last, so
+// the worker's start and the checkpoint load are left out). `--timing-only` keeps the quality
+// columns of an earlier run's JSON and measures the seconds again (for a machine left idle).
 //
 //   deno task bench:samplers [--checkpoint FILE] [--n 128] [--workers N] [--out bench]
+//                            [--time-images 8] [--timing-only] [--only ddim@50,dpm++@20,…]
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend.ts";
@@ -28,9 +32,12 @@ const { values: a } = parseArgs({
     workers: { type: "string" },
     out: { type: "string", default: "bench" },
     only: { type: "string" },
+    "time-images": { type: "string", default: "8" },
+    "timing-only": { type: "boolean", default: false },
   },
 });
 const n = Number(a.n);
+const timeImages = Number(a["time-images"]);
 const info = await initBackend("wasm");
 const workers = a.workers ? Number(a.workers) : _defaultWorkers(info.backend, n);
 const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
@@ -60,7 +67,17 @@ const runs: Run[] = [
   })),
   ...[25, 50, 100].map((steps) => ({ sampler: "ddim" as const, steps, label: "DDIM (η = 0)" })),
   { sampler: "ddpm" as const, steps: 250, label: "DDPM" },
-].filter((r) => !a.only || a.only.split(",").includes(r.sampler));
+].filter((r) =>
+  !a.only ||
+  a.only.split(",").some((o) => o === r.sampler || o === `${r.sampler}@${r.steps}`)
+);
+
+/** Seconds per image of DDIM-50 over this row's, as "2.5×" (blank until both are timed). */
+function speedUp(r: Row): string {
+  const baseRow = rows.find((b) => b.sampler === "ddim" && b.steps === 50);
+  if (!baseRow || !(r.secondsPerImage > 0) || !(baseRow.secondsPerImage > 0)) return "";
+  return `${(baseRow.secondsPerImage / r.secondsPerImage).toFixed(1)}×`;
+}
 
 /** Writes the table, JSON and chart of the rows so far (after every row: a stopped run keeps them). */
 function writeOutputs(): void {
@@ -72,14 +89,15 @@ function writeOutputs(): void {
     }; ${n} samples per row (seed 0), ` +
     `scored by this project's digit classifier against ${even.length} held-out digits (FID-MNIST; ` +
     `real held-out digits score 11.8 at n = 128). Seconds per image: one core of this machine ` +
-    `(wasm), measured with ${workers} workers side by side.`,
+    `(wasm, one worker, ${timeImages} images per row, from the first step to the last), and the ` +
+    `speed-up against DDIM with 50 steps measured in the same pass.`,
     "",
-    "| sampler | model calls | FID-MNIST | mean confidence | share > 0.9 | s / image |",
-    "|---|---|---|---|---|---|",
+    "| sampler | model calls | FID-MNIST | mean confidence | share > 0.9 | s / image | speed-up vs DDIM-50 |",
+    "|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
       `| ${r.label} | ${r.steps} | ${r.fid.toFixed(2)} | ${r.confidence.toFixed(3)} | ${
         (100 * r.confident).toFixed(0)
-      }% | ${r.secondsPerImage.toFixed(2)} |`
+      }% | ${r.secondsPerImage > 0 ? r.secondsPerImage.toFixed(2) : ""} | ${speedUp(r)} |`
     ),
     "",
     "![FID-MNIST against model calls](sampler_quality.svg)",
@@ -108,50 +126,87 @@ function writeOutputs(): void {
   );
 }
 
-const cuts = _shardCuts(n, workers);
-const rows:
-  (Run & { fid: number; confidence: number; confident: number; secondsPerImage: number })[] = [];
-for (const run of runs) {
-  const t0 = performance.now();
-  const parts = await Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      _runShardInWorker(
-        {
-          checkpoint: _checkpointHref(source),
-          sampler: run.sampler,
-          steps: run.steps,
-          order: run.order,
-          eta: 0,
-          seed: 0,
-          start: cuts[w],
-          count: cuts[w + 1] - cuts[w],
-          of: n,
-          snapAt: [],
-          show: 0,
-        },
-        "wasm",
-        () => {},
-      ).then((r) => r.samples)),
+/**
+ * Seconds per image of one run on one worker: `timeImages` images, timed from the first step's
+ * message to the result (the first step's own time is scaled in), so the worker's start-up and
+ * the checkpoint load are not counted.
+ */
+async function secondsPerImage(run: Run): Promise<number> {
+  let first = 0, stepsSeen = 0;
+  await _runShardInWorker(
+    {
+      checkpoint: _checkpointHref(source),
+      sampler: run.sampler,
+      steps: run.steps,
+      order: run.order,
+      eta: 0,
+      seed: 0,
+      start: 0,
+      count: timeImages,
+      of: timeImages,
+      snapAt: [],
+      show: 0,
+    },
+    "wasm",
+    () => {
+      if (stepsSeen++ === 0) first = performance.now();
+    },
   );
-  const seconds = (performance.now() - t0) / 1000;
-  const x = _joinShards(parts, cuts, [28, 28, 1]);
-  const q = await sampleQuality(classifier, x, reference);
-  x.dispose();
-  const row = {
-    ...run,
-    fid: q.fid,
-    confidence: q.meanConfidence,
-    confident: q.confidentFraction,
-    secondsPerImage: seconds * workers / n,
-  };
-  rows.push(row);
+  const seconds = (performance.now() - first) / 1000;
+  return seconds * stepsSeen / Math.max(stepsSeen - 1, 1) / timeImages;
+}
+
+type Row = Run & { fid: number; confidence: number; confident: number; secondsPerImage: number };
+const rows: Row[] = [];
+if (a["timing-only"]) {
+  const earlier: Row[] = JSON.parse(Deno.readTextFileSync(`${a.out}/sampler_quality.json`));
+  rows.push(...earlier.filter((r) => runs.some((q) => q.label === r.label && q.steps === r.steps)));
+} else {
+  const cuts = _shardCuts(n, workers);
+  for (const run of runs) {
+    const parts = await Promise.all(
+      Array.from({ length: workers }, (_, w) =>
+        _runShardInWorker(
+          {
+            checkpoint: _checkpointHref(source),
+            sampler: run.sampler,
+            steps: run.steps,
+            order: run.order,
+            eta: 0,
+            seed: 0,
+            start: cuts[w],
+            count: cuts[w + 1] - cuts[w],
+            of: n,
+            snapAt: [],
+            show: 0,
+          },
+          "wasm",
+          () => {},
+        ).then((r) => r.samples)),
+    );
+    const x = _joinShards(parts, cuts, [28, 28, 1]);
+    const q = await sampleQuality(classifier, x, reference);
+    x.dispose();
+    rows.push({
+      ...run,
+      fid: q.fid,
+      confidence: q.meanConfidence,
+      confident: q.confidentFraction,
+      secondsPerImage: NaN,
+    });
+    writeOutputs();
+    console.log(
+      `${run.label} ${run.steps} calls: FID-MNIST ${q.fid.toFixed(2)}, confidence ${
+        q.meanConfidence.toFixed(3)
+      }, > 0.9 ${(100 * q.confidentFraction).toFixed(0)}%`,
+    );
+  }
+}
+for (const row of rows) {
+  row.secondsPerImage = await secondsPerImage(row);
   writeOutputs();
   console.log(
-    `${run.label} ${run.steps} calls: FID-MNIST ${q.fid.toFixed(2)}, confidence ${
-      q.meanConfidence.toFixed(3)
-    }, > 0.9 ${(100 * q.confidentFraction).toFixed(0)}%, ${
-      row.secondsPerImage.toFixed(2)
-    } s/image (one core)`,
+    `${row.label} ${row.steps} calls: ${row.secondsPerImage.toFixed(2)} s/image (one core)`,
   );
 }
 classifier.dispose();
