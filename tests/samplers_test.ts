@@ -25,6 +25,8 @@ import {
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { _randomNormal } from "../src/_random.ts";
+import { _runShard } from "../src/cli/_sample_shard.ts";
+import { TINY } from "./_tiny.ts";
 
 // Gaussian data N(m, s²) per dimension: the exact ε-oracle, and the exact ODE solution — the
 // standardized value z = (x_t − √ᾱ m)/√(ᾱ s² + 1 − ᾱ) is constant along it.
@@ -371,5 +373,49 @@ Deno.test("samplers: DDPM and DDIM give the previous release's samples for a fix
       ["ddim", "ddpm", "ddim η=1"][k],
     );
   }
+  unet.dispose();
+});
+
+Deno.test("a sampling shard larger than one model call's chunk gives the whole batch's images bit for bit", async () => {
+  await useBackend("cpu");
+  const unet = createUNet({ ...TINY, numClasses: 3, dropout: 0 }, { seed: 4 });
+  const s = respace(base, "ddim3");
+  const of = 80, classes = Array.from({ length: of }, (_, i) => i % 3);
+  const whole = await read(
+    await sampleLoop(unet, s, {
+      sampler: "ddim",
+      shape: [of, 8, 8, 1],
+      seed: 9,
+      classes,
+      guidanceScale: 2,
+    }),
+  );
+  // rows [5, 75) of the batch: two chunks (64 + 6), the first 66 rows shown (in both)
+  let steps = 0, largest = 0;
+  const watched = Object.assign((xt: tf.Tensor, t: tf.Tensor1D, y?: tf.Tensor1D) => {
+    largest = Math.max(largest, xt.shape[0]);
+    return unet(xt, t, y);
+  }, { config: unet.config }) as unknown as typeof unet;
+  const { samples, snaps } = await _runShard(watched, s, {
+    checkpoint: "",
+    sampler: "ddim",
+    steps: 3,
+    eta: 0,
+    seed: 9,
+    start: 5,
+    count: 70,
+    of,
+    snapAt: [1],
+    show: 66,
+    classes,
+    guidance: 2,
+  }, () => steps++);
+  assertEquals(steps, 3);
+  assertEquals(largest, 2 * 64); // both guidance branches of one chunk in one call
+  assertEquals(await read(samples), whole.slice(5 * 64, 75 * 64));
+  assertEquals(snaps.length, 1);
+  assertEquals(snaps[0][0].shape, [66, 8, 8, 1]);
+  samples.dispose();
+  snaps.flat().forEach((x) => x.dispose());
   unet.dispose();
 });
