@@ -28,4 +28,5 @@ export type { LoadImageFolderOptions } from "./src/data/image_folder.ts";
 export { loadIdx } from "./src/data/idx.ts";
 export type { LoadIdxOptions } from "./src/data/idx.ts";
 export { saveCheckpoint } from "./src/io/save_checkpoint.ts";
+export { loadDiffusersFolder, saveDiffusersFolder } from "./src/convert/diffusers_folder.ts";
 export { saveClassifier } from "./src/eval/save_classifier.ts";

@@ -73,7 +73,11 @@ export type { CreateUNetOptions, ResolvedUNetConfig, UNet, UNetConfig } from "./
 export { classifierFreeGuidance, NULL_CLASS } from "./src/guidance.ts";
 export type { ClassLabels, GuidanceOptions } from "./src/guidance.ts";
 export { unetPresets } from "./src/unet/presets.ts";
-export { timestepEmbedding } from "./src/unet/timestep_embedding.ts";
+export {
+  HO_TIMESTEP_EMBEDDING,
+  timestepEmbedding,
+  type TimestepEmbeddingVariant,
+} from "./src/unet/timestep_embedding.ts";
 export type { Dataset } from "./src/data/dataset.ts";
 export { trainLoop } from "./src/train/train_loop.ts";
 export type { TrainLoopOptions, TrainLoopResult, TrainStepInfo } from "./src/train/train_loop.ts";
@@ -81,6 +85,16 @@ export { encodeCheckpoint, loadCheckpoint } from "./src/io/checkpoint.ts";
 export type { Checkpoint, CheckpointConfig, TrainState, Weights } from "./src/io/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors } from "./src/io/safetensors.ts";
 export type { Safetensors, StoredTensor } from "./src/io/safetensors.ts";
+export {
+  type DiffusersModel,
+  fromDiffusers,
+  type FromDiffusersOptions,
+  toDiffusers,
+} from "./src/convert/diffusers.ts";
+export {
+  fromImprovedDiffusion,
+  type ImprovedDiffusionOptions,
+} from "./src/convert/improved_diffusion.ts";
 export { getWeights, setWeights } from "./src/io/weights.ts";
 export { imageGrid, toUint8 } from "./src/io/image_grid.ts";
 export type { ImageGridOptions } from "./src/io/image_grid.ts";

@@ -295,3 +295,56 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     assertTrue(!r.stderr.includes("    at "), `no stack trace: ${r.stderr}`);
   }
 });
+
+Deno.test("cli: convert a diffusers folder, sample it, and export it back; bad arguments are one clear line", () => {
+  const dir = Deno.makeTempDirSync();
+  const fixture = new URL("./fixtures/interop/diffusers_ddpm_tiny", import.meta.url).pathname;
+  const model = join(dir, "ddpm.safetensors");
+  const c = _cli("convert", ["--from", "diffusers", "--in", fixture, "--out", model]);
+  assertEquals(c.code, 0, c.stderr);
+  assertTrue(c.stdout.includes("177,427 parameters"), c.stdout);
+  const s = _cli("sample", [
+    "--checkpoint",
+    model,
+    "--n",
+    "2",
+    "--steps",
+    "3",
+    "--backend",
+    "cpu",
+    "--out",
+    join(dir, "s.png"),
+  ]);
+  assertEquals(s.code, 0, s.stderr);
+  assertEquals(decodePng(Deno.readFileSync(join(dir, "s.png"))).channels, 3);
+  const back = _cli("convert", ["--to", "diffusers", "--in", model, "--out", join(dir, "back")]);
+  assertEquals(back.code, 0, back.stderr);
+  const config = JSON.parse(Deno.readTextFileSync(join(dir, "back", "config.json")));
+  assertEquals([config.downsample_padding, config.norm_eps, config.freq_shift], [0, 1e-6, 1]);
+  const cases: [string[], string][] = [
+    [
+      ["--from", "keras", "--in", fixture, "--out", model],
+      "--from must be diffusers or improved-diffusion, got keras",
+    ],
+    [["--from", "diffusers", "--out", model], "--in is required"],
+    [["--from", "improved-diffusion", "--in", model, "--out", model], "--image-size is required"],
+    [
+      ["--from", "diffusers", "--in", "/no/such", "--out", model],
+      "Cannot read diffusers folder: /no/such/config.json",
+    ],
+    [
+      ["--from", "diffusers", "--in", fixture, "--out", "x.bin"],
+      "--out must end in .safetensors, got x.bin",
+    ],
+    [
+      ["--from", "diffusers", "--to", "diffusers", "--in", fixture, "--out", model],
+      "give --from or --to, not both",
+    ],
+  ];
+  for (const [args, msg] of cases) {
+    const r = _cli("convert", args);
+    assertEquals(r.code, 1, args.join(" "));
+    assertTrue(r.stderr.includes(msg), `${args.join(" ")}: ${r.stderr}`);
+    assertTrue(!r.stderr.includes("    at "), `no stack trace: ${r.stderr}`);
+  }
+});

@@ -256,6 +256,7 @@ function _refGroupNorm(
   [B, H, W, C, G]: number[],
   gv: ArrayLike<number>,
   bv: ArrayLike<number>,
+  eps = 1e-5,
 ): Float64Array {
   const ref = new Float64Array(xv.length);
   for (let b = 0; b < B; b++) {
@@ -266,7 +267,7 @@ function _refGroupNorm(
       }
       const mean = idx.reduce((a, i) => a + xv[i], 0) / idx.length;
       const v = idx.reduce((a, i) => a + (xv[i] - mean) ** 2, 0) / idx.length;
-      for (const i of idx) ref[i] = (xv[i] - mean) / Math.sqrt(v + 1e-5) * gv[i % C] + bv[i % C];
+      for (const i of idx) ref[i] = (xv[i] - mean) / Math.sqrt(v + eps) * gv[i % C] + bv[i % C];
     }
   }
   return ref;
@@ -281,6 +282,16 @@ backendTest("groupNorm and its gradients match a float64 reference", async () =>
   const got = await read(_groupNorm(x, gamma, beta, G));
   // normalized values are O(1); float32 mean/variance over 24 values: ≈ 1e-6 relative
   assertClose(got, ref, "groupNorm", { atol: 1e-5, rtol: 1e-5 });
+  // ε honoured (the paper's 1e-6): on values of spread 1e-3 (variance ~1e-6) ε moves the output
+  // by ~30% between 1e-5 and 1e-6, far beyond the float32 error
+  for (const eps of [1e-5, 1e-6]) {
+    const small = xv.map((v) => v * 1e-3);
+    const gotSmall = await read(_groupNorm(tf.tensor4d(small, [B, H, W, C]), gamma, beta, G, eps));
+    assertClose(gotSmall, _refGroupNorm(small, dims, gv, bv, eps), `groupNorm ε ${eps}`, {
+      atol: 1e-4,
+      rtol: 1e-4,
+    });
+  }
   // gradients of L = Σ r ⊙ GN(x) against float64 central differences (h = 1e-5: error ~1e-10)
   const loss = (xs: ArrayLike<number>, gs: ArrayLike<number>, bs: ArrayLike<number>) =>
     _refGroupNorm(xs, dims, gs, bs).reduce((a, v, i) => a + v * rv[i], 0);
@@ -423,6 +434,18 @@ Deno.test("createUNet and the U-Net reject bad configurations and inputs, naming
     [{ chMult: [] }, "chMult must be a non-empty array"],
     [{ numResBlocks: 0 }, "numResBlocks must be a positive integer, got 0"],
     [{ inChannels: 1.5 }, "inChannels must be a positive integer, got 1.5"],
+    [{ numHeads: 3 }, "numHeads 3 must divide the attention width 16"],
+    [{ headDim: 5 }, "headDim 5 must divide the attention width 16"],
+    [{ numHeads: 2, headDim: 8 }, "give numHeads or headDim, not both"],
+    [{ groupNormEps: 0 }, "groupNormEps must be in (0, 1), got 0"],
+    [
+      { downsamplePadding: "valid" as "same" },
+      'downsamplePadding must be "symmetric" or "same", got valid',
+    ],
+    [
+      { timestepEmbedding: { flipSinToCos: true, freqShift: 4 } },
+      "timestepEmbedding must be { flipSinToCos: boolean, freqShift in [0, 4) }",
+    ],
   ];
   for (const [patch, msg] of bad) {
     assertThrows(() => createUNet({ ...TINY, ...patch }), RangeError, msg);

@@ -52,7 +52,14 @@ Deno.test({
       const want = await read(_silu(_groupNorm(x, g, b, G)));
       // float32 sums over ≤ 7,000 values in a different order: measured ≤ 1e-6
       assertClose(got, want, `[${B},${H},${W},${C}] G=${G}`, { atol: 1e-5, rtol: 1e-5 });
-      tf.dispose([x, g, b]);
+      // GroupNorm ε 1e-6 (the paper's) on values of spread 1e-3, where ε matters
+      const small = tf.mul(x, 1e-3);
+      const gotEps = await read(
+        await _valid("GroupNorm+SiLU ε", () => _groupNormSiluWebGPU(small, g, b, G, 1e-6)),
+      );
+      const wantEps = await read(_silu(_groupNorm(small, g, b, G, 1e-6)));
+      assertClose(gotEps, wantEps, `ε 1e-6 [${B},${H},${W},${C}]`, { atol: 1e-4, rtol: 1e-4 });
+      tf.dispose([x, g, b, small]);
     }
   },
 });
@@ -239,7 +246,20 @@ Deno.test({
       // float32 sums of ≤ 512 products in another order: measured ≤ 1e-6
       assertClose(got, want, `B=${B} ch=${ch}`, { atol: 1e-5, rtol: 1e-5 });
       assertTrue(want.some((v) => Math.abs(v) > 0.1), "non-trivial values");
-      tf.dispose([t, w0, b0, w1, b1, freqs]);
+      // diffusers' and improved-diffusion's embedding: cosines first, frequencies over half
+      const variant = { flipSinToCos: true, freqShift: 0 };
+      const freqs0 = tf.tensor1d(_sinusoidFrequencies(ch, 0));
+      const gotFlip = await read(
+        await _valid(
+          "timestep MLP, cosines first",
+          () => _timestepMlpWebGPU(t, freqs0, w0, b0, w1, b1, true),
+        ),
+      );
+      const wantFlip = await read(
+        _silu(_dense(_silu(_dense(timestepEmbedding(t, ch, variant), w0, b0)), w1, b1)),
+      );
+      assertClose(gotFlip, wantFlip, `cosines first B=${B} ch=${ch}`, { atol: 1e-5, rtol: 1e-5 });
+      tf.dispose([t, w0, b0, w1, b1, freqs, freqs0]);
     }
   },
 });

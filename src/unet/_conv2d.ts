@@ -67,9 +67,19 @@ const _CONVS = { 1: _validConv(1), 2: _validConv(2) };
 
 /**
  * 3×3 convolution with zero padding 1 on each side (PyTorch's `padding=1`), stride 1 or 2,
- * plus bias: x [B, H, W, Ci], w [3, 3, Ci, Co], b [Co] → [B, ⌈H/s⌉, ⌈W/s⌉, Co].
+ * plus bias: x [B, H, W, Ci], w [3, 3, Ci, Co], b [Co] → [B, ⌈H/s⌉, ⌈W/s⌉, Co]. With
+ * padding "same" (stride 2, even H and W) one zero row and column at the bottom and right only:
+ * TensorFlow's SAME padding at stride 2, the same output size.
  */
-export function _conv3x3(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, stride: 1 | 2 = 1): tf.Tensor {
-  const xp = tf.pad(x as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]); // [B, H+2, W+2, Ci]
+export function _conv3x3(
+  x: tf.Tensor,
+  w: tf.Tensor,
+  b: tf.Tensor,
+  stride: 1 | 2 = 1,
+  padding: "symmetric" | "same" = "symmetric",
+): tf.Tensor {
+  const before = padding === "same" && stride === 2 ? 0 : 1;
+  // [B, H+1+before, W+1+before, Ci]
+  const xp = tf.pad(x as tf.Tensor4D, [[0, 0], [before, 1], [before, 1], [0, 0]]);
   return tf.add(_CONVS[stride](xp, w as tf.Tensor4D), b);
 }

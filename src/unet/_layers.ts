@@ -48,12 +48,13 @@ export function _groupNormSilu(
   gamma: tf.Tensor,
   beta: tf.Tensor,
   groups: number,
+  eps = 1e-5,
 ): tf.Tensor {
-  if (!_canFuseGroupNormSilu(x)) return _silu(_groupNorm(x, gamma, beta, groups));
+  if (!_canFuseGroupNormSilu(x)) return _silu(_groupNorm(x, gamma, beta, groups, eps));
   // outside tf.grad the forward program alone; under it, with the gradient programs
   return _recordingGradient()
-    ? _groupNormSiluWithGradWebGPU(x, gamma, beta, groups)
-    : _groupNormSiluWebGPU(x, gamma, beta, groups);
+    ? _groupNormSiluWithGradWebGPU(x, gamma, beta, groups, eps)
+    : _groupNormSiluWebGPU(x, gamma, beta, groups, eps);
 }
 
 const _AXES = [1, 2, 4];

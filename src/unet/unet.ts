@@ -5,12 +5,18 @@ import { _conv3x3 } from "./_conv2d.ts";
 import { _batchMatMul } from "./_matmul.ts";
 import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
 import { _checkRows } from "../_checks.ts";
-import { _sinusoidFrequencies, timestepEmbedding } from "./timestep_embedding.ts";
+import {
+  _sinusoidFrequencies,
+  HO_TIMESTEP_EMBEDDING,
+  timestepEmbedding,
+  type TimestepEmbeddingVariant,
+} from "./timestep_embedding.ts";
 import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
 import { _matMul } from "./_matmul.ts";
 import { NULL_CLASS } from "../guidance.ts";
 import { _randomNormal } from "../_random.ts";
 import { _readSync } from "../_timesteps.ts";
+import { _unetParts } from "./_layout.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
 export interface UNetConfig {
@@ -41,6 +47,37 @@ export interface UNetConfig {
    * computes what the unconditional one with the same weights does.
    */
   numClasses?: number;
+  /**
+   * The sinusoidal timestep embedding (default Ho et al.'s: sines first, frequencies over
+   * half − 1). diffusers' `flip_sin_to_cos` and `freq_shift`; improved-diffusion's is
+   * `{ flipSinToCos: true, freqShift: 0 }`.
+   */
+  timestepEmbedding?: TimestepEmbeddingVariant;
+  /** ε of every GroupNorm (default 1e-5; the paper's model and diffusers' port of it: 1e-6). */
+  groupNormEps?: number;
+  /**
+   * Padding of the stride-2 downsampling convolutions: "symmetric" (default; one pixel on each
+   * side, improved-diffusion's `padding=1`) or "same" (TensorFlow's SAME at stride 2: one pixel
+   * at the bottom and right only; the paper's model, diffusers' `downsample_padding = 0`).
+   */
+  downsamplePadding?: "symmetric" | "same";
+  /**
+   * Attention heads (default 1): the channels are split into numHeads contiguous heads of
+   * C / numHeads (improved-diffusion's `num_heads`). Give at most one of numHeads and headDim.
+   */
+  numHeads?: number;
+  /**
+   * Channels per attention head instead of a head count: C / headDim heads at a width of C
+   * (diffusers' `attention_head_dim`).
+   */
+  headDim?: number;
+  /**
+   * Scale-shift norm (improved-diffusion's `use_scale_shift_norm`, diffusers'
+   * `resnet_time_scale_shift: "scale_shift"`): each residual block projects the embedding to
+   * 2·C_out, [scale, shift], and computes GroupNorm(h)·(1 + scale) + shift instead of adding the
+   * projection before the norm.
+   */
+  scaleShiftNorm?: boolean;
 }
 
 /** A {@linkcode UNetConfig} with its defaults filled in. */
@@ -133,30 +170,38 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     const [g, b] = [add(`${name}.gamma`, [c], "one"), add(`${name}.beta`, [c], "zero")];
     // with silu: SiLU(GroupNorm(h)), one fused WGSL program on webgpu outside tf.grad
     return (h: tf.Tensor, silu = false) =>
-      silu ? _groupNormSilu(h, g, b, cfg.groups) : _groupNorm(h, g, b, cfg.groups);
+      silu ? _groupNormSilu(h, g, b, cfg.groups, eps) : _groupNorm(h, g, b, cfg.groups, eps);
   };
   const conv = (name: string, ci: number, co: number, init: "fanAvg" | "zero" = "fanAvg") => {
     const [w, b] = [add(`${name}.w`, [3, 3, ci, co], init), add(`${name}.b`, [co], "zero")];
-    return (h: tf.Tensor, stride: 1 | 2 = 1) => _conv3x3(h, w, b, stride);
+    return (h: tf.Tensor, stride: 1 | 2 = 1) =>
+      _conv3x3(h, w, b, stride, stride === 2 ? cfg.downsamplePadding : "symmetric");
   };
   const dense = (name: string, ci: number, co: number, init: "fanAvg" | "zero" = "fanAvg") => {
     const [w, b] = [add(`${name}.w`, [ci, co], init), add(`${name}.b`, [co], "zero")];
     return (h: tf.Tensor) => _dense(h, w, b);
   };
   const tembCh = 4 * cfg.ch;
+  const eps = cfg.groupNormEps ?? 1e-5;
   let dropCounter = 0;
 
   const resBlock = (name: string, ci: number, co: number): Block => {
     const norm1 = norm(`${name}.norm1`, ci), conv1 = conv(`${name}.conv1`, ci, co);
-    const tproj = dense(`${name}.temb`, tembCh, co);
+    const tproj = dense(`${name}.temb`, tembCh, cfg.scaleShiftNorm ? 2 * co : co);
     const norm2 = norm(`${name}.norm2`, co), conv2 = conv(`${name}.conv2`, co, co, "zero");
     const skip = ci !== co ? dense(`${name}.skip`, ci, co) : (x: tf.Tensor) => x;
     const id = dropCounter++;
     return (x, embAct, drop) => {
       let h = conv1(norm1(x, true)); // [B, H, W, Co]
-      const e = tproj(embAct); // [B, Co]
-      h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
-      h = norm2(h, true);
+      const e = tproj(embAct); // [B, Co] or [B, 2Co]
+      if (cfg.scaleShiftNorm) {
+        // SiLU(GroupNorm(h) · (1 + scale) + shift), [scale, shift] = e
+        const [scale, shift] = tf.split(tf.reshape(e, [e.shape[0], 1, 1, 2 * co]), 2, 3);
+        h = _silu(tf.add(tf.mul(norm2(h), tf.add(scale, 1)), shift));
+      } else {
+        h = tf.add(h, tf.reshape(e, [e.shape[0], 1, 1, co]));
+        h = norm2(h, true);
+      }
       if (drop !== undefined && cfg.dropout > 0) {
         h = _dropout(h, cfg.dropout, `${drop.seed}:${id}`, drop.rows);
       }
@@ -167,16 +212,26 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     const n = norm(`${name}.norm`, c);
     const q = dense(`${name}.q`, c, c), k = dense(`${name}.k`, c, c), v = dense(`${name}.v`, c, c);
     const proj = dense(`${name}.proj`, c, c, "zero");
+    const heads = _attentionHeads(cfg, c), d = c / heads;
     return (x) => {
       const [B, H, W] = x.shape;
       const h = n(x);
-      const flat = (y: tf.Tensor) => tf.reshape(y, [B, H * W, c]) as tf.Tensor3D; // [B, HW, C]
-      // softmax(q kᵀ / √C) over the keys: [B, HW, HW]
+      // [B, H, W, C] → [B·heads, HW, d]: head j holds channels [j·d, (j + 1)·d)
+      const split = (y: tf.Tensor) =>
+        (heads === 1 ? tf.reshape(y, [B, H * W, c]) : tf.reshape(
+          tf.transpose(tf.reshape(y, [B, H * W, heads, d]), [0, 2, 1, 3]),
+          [B * heads, H * W, d],
+        )) as tf.Tensor3D;
+      // softmax(q kᵀ / √d) over the keys: [B·heads, HW, HW]
       const w = tf.softmax(
-        tf.mul(_batchMatMul(flat(q(h)), flat(k(h)), false, true), 1 / Math.sqrt(c)),
+        tf.mul(_batchMatMul(split(q(h)), split(k(h)), false, true), 1 / Math.sqrt(d)),
       );
-      const o = tf.reshape(_batchMatMul(w as tf.Tensor3D, flat(v(h))), [B, H, W, c]);
-      return tf.add(x, proj(o));
+      const o = _batchMatMul(w as tf.Tensor3D, split(v(h))); // [B·heads, HW, d]
+      const merged = heads === 1 ? o : tf.transpose(
+        tf.reshape(o, [B, heads, H * W, d]),
+        [0, 2, 1, 3],
+      );
+      return tf.add(x, proj(tf.reshape(merged, [B, H, W, c])));
     };
   };
 
@@ -185,66 +240,50 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const K = cfg.numClasses ?? 0;
   // class embedding: row y of [K + 1, 4ch], row K for "no class"
   const labelEmb = K > 0 ? _labelEmbedding(K, tembCh, seed, add) : undefined;
-  const freqs = _sinusoidFrequencies(cfg.ch);
+  const variant = cfg.timestepEmbedding ?? HO_TIMESTEP_EMBEDDING;
+  const freqs = _sinusoidFrequencies(cfg.ch, variant.freqShift);
   // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; one
   // WGSL program on webgpu outside tf.grad for unconditional networks
   const embedding = (t: Tensor1D, y: tf.Tensor | undefined): tf.Tensor => {
     if (labelEmb) {
-      const temb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch))));
+      const temb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant))));
       // one-hot rows times the table (a gather whose gradient every backend has)
       const rows = tf.cast(tf.oneHot(y!, K + 1), "float32") as tf.Tensor2D;
       return _silu(tf.add(temb, _matMul(rows, labelEmb as tf.Tensor2D)));
     }
-    if (!_canFuseTimestepMlp()) return _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch)))));
+    if (!_canFuseTimestepMlp()) {
+      return _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant)))));
+    }
     const [w0, b0, w1, b1] = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
       .map((n) => params.get(`temb.${n}`)!);
-    return _timestepMlpWebGPU(t, tf.tensor1d(freqs), w0, b0, w1, b1);
+    return _timestepMlpWebGPU(t, tf.tensor1d(freqs), w0, b0, w1, b1, variant.flipSinToCos);
   };
   const convIn = conv("conv_in", cfg.inChannels, cfg.ch);
 
-  // down path: every output is kept for the up path
-  const down: { blocks: ResAttn[]; downsample?: ReturnType<typeof conv> }[] = [];
-  const skipCh: number[] = [cfg.ch];
-  let c = cfg.ch, res = cfg.imageSize;
-  cfg.chMult.forEach((mult, i) => {
-    const blocks: ResAttn[] = [];
-    for (let j = 0; j < cfg.numResBlocks; j++) {
-      const r = resBlock(`down.${i}.res.${j}`, c, cfg.ch * mult);
-      c = cfg.ch * mult;
-      const attn = cfg.attnResolutions.includes(res)
-        ? attnBlock(`down.${i}.attn.${j}`, c)
-        : undefined;
-      blocks.push({ res: r, attn });
-      skipCh.push(c);
+  // the blocks in order (src/unet/_layout.ts): down path (every output kept for the up
+  // path), middle, up path (num_res_blocks + 1 blocks per level, each fed one concatenated skip)
+  type Level = { level: number; blocks: ResAttn[]; resample?: ReturnType<typeof conv> };
+  const down: Level[] = [], up: Level[] = [], mid: Block[] = [];
+  let c = cfg.ch;
+  for (const part of _unetParts(cfg)) {
+    const { path, level } = part.place;
+    const levels = path === "down" ? down : up;
+    if (path !== "mid" && levels[levels.length - 1]?.level !== level) {
+      levels.push({ level, blocks: [] });
     }
-    const level: (typeof down)[number] = { blocks };
-    if (i < cfg.chMult.length - 1) {
-      level.downsample = conv(`down.${i}.downsample`, c, c);
-      skipCh.push(c);
-      res /= 2;
+    const here = levels[levels.length - 1];
+    if (part.kind === "res") {
+      const r = resBlock(part.ours, part.ci, part.co);
+      if (path === "mid") mid.push(r);
+      else here.blocks.push({ res: r });
+      c = part.co;
+    } else if (part.kind === "attn") {
+      const a = attnBlock(part.ours, part.c);
+      if (path === "mid") mid.push(a);
+      else here.blocks[here.blocks.length - 1].attn = a;
+    } else {
+      here.resample = conv(part.ours, part.c, part.c);
     }
-    down.push(level);
-  });
-  const mid = [resBlock("mid.res.0", c, c), attnBlock("mid.attn", c), resBlock("mid.res.1", c, c)];
-  // up path: num_res_blocks + 1 blocks per level, each fed one concatenated skip
-  const up: { blocks: ResAttn[]; upsample?: ReturnType<typeof conv> }[] = [];
-  for (let i = cfg.chMult.length - 1; i >= 0; i--) {
-    const blocks: ResAttn[] = [];
-    for (let j = 0; j <= cfg.numResBlocks; j++) {
-      const co = cfg.ch * cfg.chMult[i];
-      const res_ = resBlock(`up.${i}.res.${j}`, c + skipCh.pop()!, co);
-      c = co;
-      const attn = cfg.attnResolutions.includes(res)
-        ? attnBlock(`up.${i}.attn.${j}`, c)
-        : undefined;
-      blocks.push({ res: res_, attn });
-    }
-    const level: (typeof up)[number] = { blocks };
-    if (i > 0) {
-      level.upsample = conv(`up.${i}.upsample`, c, c);
-      res *= 2;
-    }
-    up.push(level);
   }
   const normOut = norm("norm_out", c), convOut = conv("conv_out", c, cfg.outChannels, "zero");
 
@@ -265,7 +304,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
           if (attn) h = attn(h, embAct, drop);
           hs.push(h);
         }
-        if (level.downsample) hs.push(h = level.downsample(h, 2)); // [B, H/2, W/2, C]
+        if (level.resample) hs.push(h = level.resample(h, 2)); // [B, H/2, W/2, C]
       }
       for (const block of mid) h = block(h, embAct, drop);
       for (const level of up) {
@@ -273,8 +312,8 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
           h = r(tf.concat([h, hs.pop()!], 3), embAct, drop);
           if (attn) h = attn(h, embAct, drop);
         }
-        if (level.upsample) {
-          h = level.upsample(_upsample2x(h)); // [B, 2H, 2W, C]
+        if (level.resample) {
+          h = level.resample(_upsample2x(h)); // [B, 2H, 2W, C]
         }
       }
       return convOut(normOut(h, true)); // [B, H, W, outChannels]
@@ -356,6 +395,7 @@ function _checkConfig(config: UNetConfig): ResolvedUNetConfig {
       `${what}: imageSize must be divisible by 2^(chMult.length - 1) = ${factor}, got ${cfg.imageSize}`,
     );
   }
+  _checkArchitectureOptions(cfg);
   if (!(typeof cfg.dropout === "number" && cfg.dropout >= 0 && cfg.dropout < 1)) {
     throw new RangeError(`${what}: dropout must be in [0, 1), got ${cfg.dropout}`);
   }
@@ -384,6 +424,70 @@ function _checkConfig(config: UNetConfig): ResolvedUNetConfig {
     }
   }
   return cfg;
+}
+
+/**
+ * The optional architecture fields (timestep embedding variant, GroupNorm ε, downsampling
+ * padding, heads, scale-shift norm): each one well-formed, and heads dividing every attention
+ * width.
+ */
+function _checkArchitectureOptions(cfg: ResolvedUNetConfig): void {
+  const what = "Cannot create U-Net";
+  const te = cfg.timestepEmbedding;
+  if (te !== undefined) {
+    if (
+      te === null || typeof te !== "object" || typeof te.flipSinToCos !== "boolean" ||
+      !(typeof te.freqShift === "number" && te.freqShift >= 0 && te.freqShift < cfg.ch / 2)
+    ) {
+      throw new RangeError(
+        `${what}: timestepEmbedding must be { flipSinToCos: boolean, freqShift in [0, ${
+          cfg.ch / 2
+        }) }, got ${JSON.stringify(te)}`,
+      );
+    }
+    cfg.timestepEmbedding = { flipSinToCos: te.flipSinToCos, freqShift: te.freqShift };
+  }
+  const eps = cfg.groupNormEps;
+  if (eps !== undefined && !(typeof eps === "number" && eps > 0 && eps < 1)) {
+    throw new RangeError(`${what}: groupNormEps must be in (0, 1), got ${eps}`);
+  }
+  const pad = cfg.downsamplePadding;
+  if (pad !== undefined && pad !== "symmetric" && pad !== "same") {
+    throw new RangeError(`${what}: downsamplePadding must be "symmetric" or "same", got ${pad}`);
+  }
+  if (cfg.scaleShiftNorm !== undefined && typeof cfg.scaleShiftNorm !== "boolean") {
+    throw new RangeError(`${what}: scaleShiftNorm must be a boolean, got ${cfg.scaleShiftNorm}`);
+  }
+  if (cfg.numHeads !== undefined && cfg.headDim !== undefined) {
+    throw new RangeError(
+      `${what}: give numHeads or headDim, not both, got numHeads ${cfg.numHeads} and headDim ${cfg.headDim}`,
+    );
+  }
+  for (const k of ["numHeads", "headDim"] as const) {
+    const v = cfg[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(`${what}: ${k} must be a positive integer, got ${v}`);
+    }
+  }
+  // every attention width: the levels at attnResolutions and the middle
+  const widths = new Set<number>([cfg.ch * cfg.chMult[cfg.chMult.length - 1]]);
+  cfg.chMult.forEach((m, i) => {
+    if (cfg.attnResolutions.includes(cfg.imageSize / 2 ** i)) widths.add(cfg.ch * m);
+  });
+  for (const c of widths) _attentionHeads(cfg, c);
+}
+
+/** Heads of an attention block of width c: numHeads, or c / headDim, or 1. */
+function _attentionHeads(cfg: UNetConfig, c: number): number {
+  const heads = cfg.headDim !== undefined ? c / cfg.headDim : cfg.numHeads ?? 1;
+  if (!Number.isInteger(heads) || c % heads !== 0) {
+    throw new RangeError(
+      `Cannot create U-Net: ${
+        cfg.headDim !== undefined ? `headDim ${cfg.headDim}` : `numHeads ${cfg.numHeads}`
+      } must divide the attention width ${c}`,
+    );
+  }
+  return heads;
 }
 
 /** The labels y as host values (checked), or undefined for an unconditional call. */

@@ -16,6 +16,7 @@ export function _canFuseTimestepMlp(): boolean {
  * @param t Timesteps [B] (int32 or float32).
  * @param freqs The sinusoidal frequencies f_i, float32 [dim / 2].
  * @param w0 [dim, hidden]; b0 [hidden]; w1 [hidden, hidden]; b1 [hidden].
+ * @param flip Cosines first (diffusers' flip_sin_to_cos).
  * @returns [B, hidden].
  */
 export function _timestepMlpWebGPU(
@@ -25,9 +26,10 @@ export function _timestepMlpWebGPU(
   b0: tf.Tensor,
   w1: tf.Tensor,
   b1: tf.Tensor,
+  flip = false,
 ): tf.Tensor {
   const [dim, hidden] = w0.shape;
-  const program = new _TimestepMlpProgram(t.shape[0], dim, hidden);
+  const program = new _TimestepMlpProgram(t.shape[0], dim, hidden, flip);
   const backend = tf.backend() as unknown as _WebGPUBackend;
   const info = backend.runWebGPUProgram(program, [t, freqs, w0, b0, w1, b1], "float32", [
     { type: "int32", data: [t.shape[0]] },

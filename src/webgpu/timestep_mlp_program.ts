@@ -18,19 +18,25 @@ export class _TimestepMlpProgram {
   uniforms = "batch : i32,";
   private dim: number;
   private hidden: number;
+  private flip: boolean;
 
-  /** B examples, sinusoidal width dim (= ch), hidden and output width (= 4ch). */
-  constructor(batch: number, dim: number, hidden: number) {
+  /**
+   * B examples, sinusoidal width dim (= ch), hidden and output width (= 4ch); `flip`: cosines
+   * first (diffusers' flip_sin_to_cos).
+   */
+  constructor(batch: number, dim: number, hidden: number, flip = false) {
     this.outputShape = [batch, hidden];
     this.dim = dim;
     this.hidden = hidden;
-    this.shaderKey = `ddpm_timestep_mlp_${dim}_${hidden}`; // sizes are compiled in
+    this.flip = flip;
+    this.shaderKey = `ddpm_timestep_mlp_${dim}_${hidden}_${flip}`; // sizes are compiled in
     this.dispatchLayout = { x: [0, 1] }; // flat: main(index) gets the global index
     this.dispatch = [batch, 1, 1]; // one workgroup per example
   }
 
   getUserCode(): string {
     const [D, H, half] = [this.dim, this.hidden, this.dim / 2];
+    const [first, second] = this.flip ? ["cos", "sin"] : ["sin", "cos"];
     return `
       var<workgroup> sinus : array<f32, ${D}>;
       var<workgroup> act : array<f32, ${H}>;
@@ -41,8 +47,8 @@ export class _TimestepMlpProgram {
         let t = f32(T[b]);
         for (var i = lane; i < ${half}; i = i + ${_WG}) {
           let arg = t * FREQ[i];
-          sinus[i] = sin(arg);
-          sinus[i + ${half}] = cos(arg);
+          sinus[i] = ${first}(arg);
+          sinus[i + ${half}] = ${second}(arg);
         }
         workgroupBarrier();
         for (var j = lane; j < ${H}; j = j + ${_WG}) {
