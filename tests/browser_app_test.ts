@@ -1,7 +1,9 @@
 /// <reference lib="dom" />
 // The web app in a real browser: Debian's chromium, driven by playwright-core, samples 2 digits of
-// the bundled model on wasm and on WebGPU (SwiftShader), and the pixels equal what Deno's
-// in-process sampler gives for the same checkpoint, sampler and seed; bad input shows one message.
+// the bundled model on wasm and on WebGPU (SwiftShader), a model converted from diffusers (RGB)
+// and a class-conditional one (class and guidance controls), picked as files; the pixels equal
+// what Deno's in-process sampler gives for the same checkpoint, sampler, seed and classes; bad
+// input shows one message.
 import { chromium } from "playwright-core";
 import { existsSync } from "node:fs";
 import {
@@ -15,6 +17,8 @@ import {
   toUint8,
 } from "../mod.ts";
 import { buildWeb, serveWeb } from "../web/serve.ts";
+import { fromDiffusers } from "../mod.ts";
+import { loadDiffusersFolder, saveCheckpoint } from "../fs.ts";
 import { useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 
@@ -22,13 +26,23 @@ const CHROMIUM = "/usr/bin/chromium";
 const PORT = 8765;
 
 /** Deno's own samples (wasm), uint8, for the same settings as the page. */
-async function denoSamples(steps: number): Promise<Uint8Array> {
+async function denoSamples(
+  steps: number,
+  source: URL | string | Uint8Array = BUNDLED_MNIST_CHECKPOINT,
+  conditioning: { classes?: number[]; guidanceScale?: number } = {},
+): Promise<Uint8Array> {
   await useBackend("wasm");
-  const ck = await loadCheckpoint(BUNDLED_MNIST_CHECKPOINT);
+  const ck = await loadCheckpoint(source);
   const unet = createUNet(ck.config.unet);
   setWeights(unet.params, ck.ema);
   const s = samplingSchedule(makeSchedule(ck.config.schedule), "ddim", steps);
-  const x = await sampleLoop(unet, s, { sampler: "ddim", shape: [2, 28, 28, 1], seed: 0 });
+  const { imageSize: S, inChannels: C } = ck.config.unet;
+  const x = await sampleLoop(unet, s, {
+    sampler: "ddim",
+    shape: [2, S, S, C],
+    seed: 0,
+    ...conditioning,
+  });
   const out = await toUint8(x);
   x.dispose();
   unet.dispose();
@@ -89,7 +103,6 @@ Deno.test({
       const wasm = await run("wasm", 10);
       assertTrue(wasm.status!.includes("backend wasm"), wasm.status!);
       assertEquals(wasm.pixels, await denoSamples(10), "wasm in Chromium = wasm in Deno");
-      await page.screenshot({ path: new URL("../out/web-sample.png", import.meta.url).pathname });
       // WebGPU on SwiftShader (3 steps: ≈ 13 s a step there): float32 in another order, so
       // pixels may differ by rounding; at most 2 gray levels, on at most 1% of the pixels
       const gpu = await run("webgpu", 3);
@@ -102,6 +115,43 @@ Deno.test({
         if (d > 0) off++;
       });
       assertTrue(off <= 0.01 * ref.length, `${off} of ${ref.length} pixels differ`);
+      // a model converted from diffusers (8×8 RGB), picked as a file
+      const dir = Deno.makeTempDirSync();
+      const converted = `${dir}/diffusers_ddpm_tiny.safetensors`;
+      saveCheckpoint(
+        converted,
+        fromDiffusers(
+          loadDiffusersFolder(
+            new URL("./fixtures/interop/diffusers_ddpm_tiny", import.meta.url).pathname,
+          ),
+        ),
+      );
+      await page.setInputFiles("#file", converted);
+      await page.waitForFunction(() =>
+        document.getElementById("model")!.textContent!.includes("8×8×3")
+      );
+      const rgb = await run("wasm", 4);
+      assertEquals(rgb.pixels, await denoSamples(4, converted), "a converted RGB model");
+      // a class-conditional model: class 7 at guidance 3 (the controls appear with it)
+      const conditional =
+        new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url)
+          .pathname;
+      await page.setInputFiles("#file", conditional);
+      await page.waitForFunction(() => !document.getElementById("class-label")!.hidden);
+      await page.selectOption("#class", "7");
+      await page.fill("#guidance", "3");
+      const seven = await run("wasm", 4);
+      assertEquals(
+        seven.pixels,
+        await denoSamples(4, conditional, { classes: [7, 7], guidanceScale: 3 }),
+        "class 7, guidance 3",
+      );
+      await page.screenshot({ path: new URL("../out/web-sample.png", import.meta.url).pathname });
+      await page.fill("#guidance", "-1");
+      await page.click("#run");
+      await page.waitForFunction(() => document.getElementById("error")!.textContent);
+      assertEquals(await page.textContent("#error"), "guidance must be a number >= 0, got -1");
+      await page.fill("#guidance", "3");
       // bad input: one clear message, and the page keeps working
       await page.fill("#steps", "0");
       await page.click("#run");

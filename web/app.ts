@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
-// The web app's sample page: the bundled MNIST model, any sampler of the library, x_t and the
-// predicted x0 drawn after every step, a slider back through the trajectory, and downloads.
+// The web app's sample page: the bundled MNIST model or any checkpoint the user picks (one of
+// `deno task convert`'s included: RGB, any size), any sampler of the library, the class and the
+// guidance scale of a class-conditional model, x_t and the predicted x0 drawn after every step, a
+// slider back through the trajectory, and downloads.
 import * as tf from "@tensorflow/tfjs-core";
 import {
   createUNet,
@@ -30,18 +32,21 @@ for (const name of SAMPLER_NAMES) {
 }
 samplerSelect.value = "dpm++";
 
-let model:
-  | { unet: UNet; T: number; config: Awaited<ReturnType<typeof loadCheckpoint>>["config"] }
-  | undefined;
+type Config = Awaited<ReturnType<typeof loadCheckpoint>>["config"];
+let model: { unet: UNet; T: number; config: Config } | undefined;
+/** The checkpoint to load next: the bundled one, or the bytes of the file picked. */
+let source: URL | Uint8Array = new URL("./mnist.safetensors", location.href);
 let backendShown = "";
 /** Frames of the trajectory: [x_t, x̂0] as uint8 per step. */
 let frames: [Uint8Array, Uint8Array][] = [];
 let shape = [0, 28, 28, 1];
 
+/** Draws n images [n, s, s, C] (C = 1 gray, 3 RGB; uint8) as a grid, each about 84 px wide. */
 function draw(canvasId: string, pixels: Uint8Array, n: number) {
   const canvas = $<HTMLCanvasElement>(canvasId);
-  const cols = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / cols), s = 28, pad = 2;
-  const scale = 3;
+  const [, s, , C] = shape;
+  const cols = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / cols), pad = 2;
+  const scale = Math.max(1, Math.round(84 / s));
   canvas.width = (cols * (s + pad) + pad) * scale;
   canvas.height = (rows * (s + pad) + pad) * scale;
   const ctx = canvas.getContext("2d")!;
@@ -51,9 +56,11 @@ function draw(canvasId: string, pixels: Uint8Array, n: number) {
   for (let i = 0; i < n; i++) {
     for (let y = 0; y < s * scale; y++) {
       for (let x = 0; x < s * scale; x++) {
-        const v = pixels[i * s * s + Math.floor(y / scale) * s + Math.floor(x / scale)];
+        const p = ((i * s + Math.floor(y / scale)) * s + Math.floor(x / scale)) * C;
         const o = (y * s * scale + x) * 4;
-        img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
+        img.data[o] = pixels[p];
+        img.data[o + 1] = pixels[p + (C === 3 ? 1 : 0)];
+        img.data[o + 2] = pixels[p + (C === 3 ? 2 : 0)];
         img.data[o + 3] = 255;
       }
     }
@@ -68,6 +75,62 @@ function showFrame(k: number) {
   draw("x0", x0, shape[0]);
 }
 scrub.addEventListener("input", () => showFrame(Number(scrub.value)));
+
+/** After a model is loaded: the class and guidance controls of a class-conditional one. */
+function showConditioning(config: Config) {
+  const K = config.unet.numClasses ?? 0;
+  $("class-label").hidden = $("guidance-label").hidden = K === 0;
+  const select = $<HTMLSelectElement>("class");
+  select.replaceChildren();
+  const names = config.classes ?? Array.from({ length: K }, (_, k) => String(k));
+  const options: [string, string][] = [
+    ["all", `all (image i: class i mod ${K})`],
+    ["none", "none (unconditional)"],
+    ...names.map((n, k) => [String(k), n] as [string, string]),
+  ];
+  for (const [value, text] of options) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = text;
+    select.append(o);
+  }
+  $<HTMLInputElement>("guidance").value = String(config.guidanceScale ?? 1);
+}
+
+/** The classes and guidance scale to sample with (none for an unconditional model). */
+function readConditioning(count: number): { classes?: number[]; guidanceScale?: number } {
+  const K = model!.config.unet.numClasses ?? 0;
+  if (K === 0) return {};
+  const raw = $<HTMLInputElement>("guidance").value, w = Number(raw);
+  if (raw === "" || !(w >= 0)) {
+    throw new RangeError(`guidance must be a number >= 0, got ${raw || "nothing"}`);
+  }
+  const choice = $<HTMLSelectElement>("class").value;
+  const classes = Array.from(
+    { length: count },
+    (_, i) => choice === "all" ? i % K : choice === "none" ? -1 : Number(choice),
+  );
+  return { classes, guidanceScale: w };
+}
+
+$<HTMLInputElement>("file").addEventListener("change", async () => {
+  const file = $<HTMLInputElement>("file").files?.[0];
+  if (!file) return;
+  error.textContent = "";
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const ck = await loadCheckpoint(bytes); // checked here: a bad file is one message now
+    source = bytes;
+    model?.unet.dispose();
+    model = undefined;
+    const u = ck.config.unet;
+    $("model").textContent = `${file.name}: ${u.imageSize}×${u.imageSize}×${u.inChannels}` +
+      (u.numClasses ? `, ${u.numClasses} classes` : "");
+    showConditioning(ck.config);
+  } catch (err) {
+    error.textContent = err instanceof Error ? err.message : String(err);
+  }
+});
 
 function readInt(id: string, min: number, max: number): number {
   const raw = $<HTMLInputElement>(id).value;
@@ -97,21 +160,28 @@ form.addEventListener("submit", async (e) => {
       backendShown = `${info.backend}${info.adapter ? ` (${info.adapter})` : ""}`;
     }
     if (!model) {
-      status.textContent = "loading the bundled checkpoint…";
-      const ck = await loadCheckpoint(new URL("./mnist.safetensors", location.href));
+      status.textContent = "loading the checkpoint…";
+      const ck = await loadCheckpoint(source);
       const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
       setWeights(unet.params, ck.ema);
       model = { unet, T: ck.config.schedule.T, config: ck.config };
     }
+    const conditioning = readConditioning(count);
     const s = samplingSchedule(makeSchedule(model.config.schedule), sampler, steps);
-    shape = [count, 28, 28, 1];
+    const u = model.config.unet;
+    shape = [count, u.imageSize, u.imageSize, u.inChannels];
     frames = [];
     progress.max = s.T;
     let last: tf.Tensor | undefined;
     const t0 = performance.now();
     let done = 0;
     for await (
-      const { sample, predX0 } of SAMPLERS[sampler].loop(model.unet, s, { shape, seed, eta })
+      const { sample, predX0 } of SAMPLERS[sampler].loop(model.unet, s, {
+        shape,
+        seed,
+        eta,
+        ...conditioning,
+      })
     ) {
       frames.push([await toUint8(tf.clipByValue(sample, -1, 1)), await toUint8(predX0)]);
       predX0.dispose();
