@@ -124,3 +124,4 @@ export type {
   SampleQualityOptions,
 } from "./src/eval/sample_quality.ts";
 export { nearestNeighbours } from "./src/eval/nearest_neighbours.ts";
+export { createToyMlp, TOY2D_NAMES, toy2dData, type Toy2dName, type ToyMlp } from "./src/toy2d.ts";

@@ -166,3 +166,126 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "browser: the forward-process page (closed form = composed steps in distribution) and the train page (the 2-D loss falls; the mnist checkpoint downloads)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    assertTrue(existsSync(CHROMIUM), `${CHROMIUM} is needed (apt-get install chromium)`);
+    await buildWeb();
+    const server = serveWeb(PORT);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const page = await browser.newPage();
+      // forward process: at each t, both x_t have the moments q(x_t | x_0) gives, within 5
+      // standard errors of 784 pixels
+      await page.goto(`http://127.0.0.1:${PORT}/forward.html`);
+      const statsAt = async (t: number) => {
+        await page.evaluate((t) => {
+          const input = document.getElementById("t") as HTMLInputElement;
+          input.value = String(t);
+          input.dispatchEvent(new Event("change"));
+        }, t);
+        await page.waitForFunction(
+          (t) =>
+            JSON.parse(document.body.dataset.stats ?? "{}").t === t &&
+            "meanComposed" in JSON.parse(document.body.dataset.stats!),
+          t,
+          { timeout: 60_000 },
+        );
+        return JSON.parse(await page.evaluate(() => document.body.dataset.stats!));
+      };
+      const linear = makeSchedule({ kind: "linear", T: 1000 });
+      for (const t of [100, 999]) {
+        const st = await statsAt(t);
+        const abar = linear.alphasCumprod[t];
+        assertEquals(st.abar, abar);
+        const se = 5 * Math.sqrt(1 - abar) / 28; // the noise's mean over 784 pixels, 5σ
+        for (const k of ["meanClosed", "meanComposed"]) {
+          assertTrue(
+            Math.abs(st[k] - Math.sqrt(abar) * st.meanX0) < se,
+            `${k} at t ${t}: ${JSON.stringify(st)}`,
+          );
+        }
+        // the variance across pixels: at t = 999 the image is almost pure noise (1 ± 5·√(2/784))
+        if (t === 999) {
+          for (const k of ["varClosed", "varComposed"]) {
+            assertTrue(Math.abs(st[k] - 1) < 0.26, `${k}: ${st[k]}`);
+          }
+        }
+      }
+      await page.screenshot({ path: new URL("../out/web-forward.png", import.meta.url).pathname });
+      await page.fill("#digit", "5000");
+      await page.dispatchEvent("#digit", "change");
+      await page.waitForFunction(() => document.getElementById("error")!.textContent);
+      assertEquals(
+        await page.textContent("#error"),
+        "digit must be an integer in [0, 999], got 5000",
+      );
+
+      // train in this tab: the 2-D MLP's loss falls over 100 steps; 2 mnist steps download a
+      // checkpoint that loadCheckpoint reads
+      await page.goto(`http://127.0.0.1:${PORT}/train.html`);
+      await page.selectOption("#backend", "wasm");
+      await page.fill("#toy-steps", "100");
+      await page.fill("#toy-every", "50");
+      await page.click("#toy-run");
+      await page.waitForFunction(
+        () => document.body.dataset.toyLosses || document.getElementById("error")!.textContent,
+        null,
+        {
+          timeout: 300_000,
+        },
+      );
+      assertEquals(await page.textContent("#error"), "");
+      const losses: number[] = JSON.parse(
+        await page.evaluate(() => document.body.dataset.toyLosses!),
+      );
+      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+      assertEquals(losses.length, 100);
+      assertTrue(mean(losses.slice(80)) < 0.8 * mean(losses.slice(0, 20)), `losses ${losses}`);
+      await page.fill("#mnist-steps", "2");
+      await page.fill("#mnist-batch", "2");
+      await page.fill("#mnist-every", "2");
+      await page.click("#mnist-run");
+      await page.waitForFunction(
+        () => document.body.dataset.mnistDone || document.getElementById("error")!.textContent,
+        null,
+        {
+          timeout: 300_000,
+        },
+      );
+      assertEquals(await page.textContent("#error"), "");
+      const bytes = Uint8Array.from(
+        await page.evaluate(async () =>
+          Array.from(
+            new Uint8Array(
+              await (await fetch(
+                (document.getElementById("mnist-download") as HTMLAnchorElement).href,
+              )).arrayBuffer(),
+            ),
+          )
+        ),
+      );
+      const ck = await loadCheckpoint(bytes);
+      assertEquals(ck.state?.step, 2);
+      assertEquals(ck.config.unet.ch, 32);
+      await page.screenshot({
+        path: new URL("../out/web-train.png", import.meta.url).pathname,
+        fullPage: true,
+      });
+      await page.fill("#toy-steps", "0");
+      await page.click("#toy-run");
+      await page.waitForFunction(() => document.getElementById("error")!.textContent);
+      assertEquals(
+        await page.textContent("#error"),
+        "toy-steps must be an integer in [1, 20000], got 0",
+      );
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});

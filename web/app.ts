@@ -19,8 +19,8 @@ import {
   toUint8,
   type UNet,
 } from "../mod.ts";
+import { $, drawGrid } from "./_draw.ts";
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>("form"), error = $("error"), status = $("status");
 const progress = $<HTMLProgressElement>("progress"), scrub = $<HTMLInputElement>("scrub");
 const samplerSelect = $<HTMLSelectElement>("sampler");
@@ -41,38 +41,10 @@ let backendShown = "";
 let frames: [Uint8Array, Uint8Array][] = [];
 let shape = [0, 28, 28, 1];
 
-/** Draws n images [n, s, s, C] (C = 1 gray, 3 RGB; uint8) as a grid, each about 84 px wide. */
-function draw(canvasId: string, pixels: Uint8Array, n: number) {
-  const canvas = $<HTMLCanvasElement>(canvasId);
-  const [, s, , C] = shape;
-  const cols = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / cols), pad = 2;
-  const scale = Math.max(1, Math.round(84 / s));
-  canvas.width = (cols * (s + pad) + pad) * scale;
-  canvas.height = (rows * (s + pad) + pad) * scale;
-  const ctx = canvas.getContext("2d")!;
-  ctx.fillStyle = "#444";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const img = ctx.createImageData(s * scale, s * scale);
-  for (let i = 0; i < n; i++) {
-    for (let y = 0; y < s * scale; y++) {
-      for (let x = 0; x < s * scale; x++) {
-        const p = ((i * s + Math.floor(y / scale)) * s + Math.floor(x / scale)) * C;
-        const o = (y * s * scale + x) * 4;
-        img.data[o] = pixels[p];
-        img.data[o + 1] = pixels[p + (C === 3 ? 1 : 0)];
-        img.data[o + 2] = pixels[p + (C === 3 ? 2 : 0)];
-        img.data[o + 3] = 255;
-      }
-    }
-    const [r, c] = [Math.floor(i / cols), i % cols];
-    ctx.putImageData(img, (pad + c * (s + pad)) * scale, (pad + r * (s + pad)) * scale);
-  }
-}
-
 function showFrame(k: number) {
   const [xt, x0] = frames[k];
-  draw("xt", xt, shape[0]);
-  draw("x0", x0, shape[0]);
+  drawGrid($<HTMLCanvasElement>("xt"), xt, shape);
+  drawGrid($<HTMLCanvasElement>("x0"), x0, shape);
 }
 scrub.addEventListener("input", () => showFrame(Number(scrub.value)));
 

@@ -1,13 +1,15 @@
 // `deno task web`: builds the web app (esbuild, from npm; no CDN at run time) into web/dist —
-// the bundle, the page, tfjs's wasm binaries and the bundled checkpoint — and serves it at
+// the three pages (sample, forward process, train in this tab) and their bundles, tfjs's wasm
+// binaries, the bundled checkpoint and 1,000 built-in digits — and serves it at
 // http://localhost:8000 with a small static server.
 //
 //   deno task web [--port 8000] [--build-only]
 import * as esbuild from "esbuild";
 import { parseArgs } from "node:util";
-import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
+import { loadMnist } from "../src/data/mnist.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const dist = join(root, "web", "dist");
@@ -16,16 +18,19 @@ const dist = join(root, "web", "dist");
 export async function buildWeb(): Promise<string> {
   mkdirSync(dist, { recursive: true });
   await esbuild.build({
-    entryPoints: [join(root, "web", "app.ts")],
+    entryPoints: ["app", "forward", "train"].map((p) => join(root, "web", `${p}.ts`)),
     bundle: true,
     platform: "browser",
     format: "esm",
-    outfile: join(dist, "app.js"),
+    outdir: dist,
     absWorkingDir: root,
     logLevel: "warning",
   });
   await esbuild.stop();
-  copyFileSync(join(root, "web", "index.html"), join(dist, "index.html"));
+  for (const f of ["index.html", "forward.html", "train.html", "style.css"]) {
+    copyFileSync(join(root, "web", f), join(dist, f));
+  }
+  _writeDigits(dist);
   copyFileSync(join(root, "checkpoints", "mnist.safetensors"), join(dist, "mnist.safetensors"));
   const wasmDir = dirname(
     createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"),
@@ -36,8 +41,30 @@ export async function buildWeb(): Promise<string> {
   return dist;
 }
 
+/**
+ * The built-in digits for the forward-process and training pages: the first 1,000 MNIST training
+ * digits and their labels as IDX files (the format decodeIdx reads).
+ */
+function _writeDigits(dir: string): void {
+  const d = loadMnist({ limit: 1000 });
+  const n = d.shape[0];
+  const idx = (dims: number[], data: Uint8Array) => {
+    const head = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+    head.setUint32(0, 0x800 + dims.length); // magic: unsigned bytes, dims.length dimensions
+    dims.forEach((v, i) => head.setUint32(4 + 4 * i, v));
+    const out = new Uint8Array(head.byteLength + data.length);
+    out.set(new Uint8Array(head.buffer));
+    out.set(data, head.byteLength);
+    return out;
+  };
+  const pixels = Uint8Array.from(d.images, (v) => Math.round((v + 1) * 127.5));
+  writeFileSync(join(dir, "digits.idx"), idx([n, 28, 28], pixels));
+  writeFileSync(join(dir, "digits-labels.idx"), idx([n], Uint8Array.from(d.labels!)));
+}
+
 const _TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".wasm": "application/wasm",
   ".safetensors": "application/octet-stream",
