@@ -18,7 +18,7 @@ const dist = join(root, "web", "dist");
 export async function buildWeb(): Promise<string> {
   mkdirSync(dist, { recursive: true });
   await esbuild.build({
-    entryPoints: ["app", "forward", "train"].map((p) => join(root, "web", `${p}.ts`)),
+    entryPoints: ["app", "forward", "train", "bench"].map((p) => join(root, "web", `${p}.ts`)),
     bundle: true,
     platform: "browser",
     format: "esm",
@@ -27,7 +27,7 @@ export async function buildWeb(): Promise<string> {
     logLevel: "warning",
   });
   await esbuild.stop();
-  for (const f of ["index.html", "forward.html", "train.html", "style.css"]) {
+  for (const f of ["index.html", "forward.html", "train.html", "bench.html", "style.css"]) {
     copyFileSync(join(root, "web", f), join(dist, f));
   }
   _writeDigits(dist);
