@@ -1,0 +1,91 @@
+// loadPipeline: the three-line way to sample a trained model gives exactly what the explicit
+// calls give (bundled model; a class-conditional one by class name, with its recommended
+// guidance), and bad classes are one clear error.
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  BUNDLED_MNIST_CHECKPOINT,
+  createUNet,
+  loadCheckpoint,
+  loadPipeline,
+  makeSchedule,
+  sampleLoop,
+  samplingSchedule,
+  setWeights,
+} from "../mod.ts";
+import { read, useBackend } from "./_helpers.ts";
+import { assertEquals, assertRejects } from "./_assert.ts";
+
+const CONDITIONAL = new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url);
+
+/** The explicit way: load, build, set weights, respace, sample. */
+async function explicit(
+  source: URL,
+  sampler: "ddim" | "dpm++",
+  steps: number,
+  extra: { classes?: number[]; guidanceScale?: number } = {},
+) {
+  const ck = await loadCheckpoint(source);
+  const unet = createUNet(ck.config.unet);
+  setWeights(unet.params, ck.ema);
+  const s = samplingSchedule(makeSchedule(ck.config.schedule), sampler, steps);
+  const n = extra.classes?.length ?? 1;
+  const x = await sampleLoop(unet, s, { sampler, shape: [n, 28, 28, 1], seed: 4, ...extra });
+  unet.dispose();
+  return read(x);
+}
+
+Deno.test("loadPipeline: the bundled model's samples equal the explicit calls' bit for bit", async () => {
+  await useBackend("wasm");
+  const before = tf.memory().numTensors;
+  const pipe = await loadPipeline();
+  const got = await read(await pipe.sample({ n: 1, sampler: "ddim", steps: 4, seed: 4 }));
+  assertEquals(got, await explicit(BUNDLED_MNIST_CHECKPOINT, "ddim", 4));
+  // the default sampler: DPM-Solver++ (2M) with 20 calls
+  assertEquals(
+    await read(await pipe.sample({ n: 1, seed: 4 })),
+    await explicit(BUNDLED_MNIST_CHECKPOINT, "dpm++", 20),
+  );
+  await assertRejects(
+    () => pipe.sample({ n: 2, classes: 3 }),
+    RangeError,
+    "classes and guidanceScale need a class-conditional model",
+  );
+  await assertRejects(
+    () => pipe.sample({ n: 0 }),
+    RangeError,
+    "n must be a positive integer, got 0",
+  );
+  pipe.dispose();
+  assertEquals(tf.memory().numTensors, before);
+});
+
+Deno.test("loadPipeline: a conditional model by class name, at its recommended guidance or one given", async () => {
+  await useBackend("wasm");
+  const pipe = await loadPipeline(CONDITIONAL);
+  const w = pipe.config.guidanceScale ?? 1;
+  assertEquals(
+    await read(
+      await pipe.sample({ n: 3, sampler: "ddim", steps: 3, seed: 4, classes: ["7", 2, null] }),
+    ),
+    await explicit(CONDITIONAL, "ddim", 3, { classes: [7, 2, -1], guidanceScale: w }),
+  );
+  assertEquals(
+    await read(
+      await pipe.sample({
+        n: 3,
+        sampler: "ddim",
+        steps: 3,
+        seed: 4,
+        classes: "5",
+        guidanceScale: 3,
+      }),
+    ),
+    await explicit(CONDITIONAL, "ddim", 3, { classes: [5, 5, 5], guidanceScale: 3 }),
+  );
+  await assertRejects(
+    () => pipe.sample({ n: 1, classes: "sneaker" }),
+    RangeError,
+    "classes must be among 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (or their indices), got sneaker",
+  );
+  pipe.dispose();
+});
