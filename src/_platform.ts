@@ -45,3 +45,32 @@ export async function _readFileBytes(path: string | URL): Promise<Uint8Array> {
   const fs = _nodeBuiltin<{ readFile(p: string | URL): Promise<Uint8Array> }>("fs/promises");
   return new Uint8Array(await fs.readFile(path));
 }
+
+/**
+ * Gives a headless Linux process an XDG_RUNTIME_DIR before WebGPU starts: without one, the
+ * graphics stack under Deno's WebGPU prints "error: XDG_RUNTIME_DIR is invalid or not set in the
+ * environment." at every adapter request. The folder is the user's own (`<tmp>/ddpm-xdg-<uid>`,
+ * mode 0700), made once and reused. Elsewhere (browsers, other systems, a variable already set)
+ * it does nothing.
+ */
+export function _ensureXdgRuntimeDir(): void {
+  const runtime = _runtime();
+  if (runtime !== "deno" && runtime !== "bun" && runtime !== "node") return;
+  const proc = (globalThis as {
+    process?: { platform?: string; env?: Record<string, string | undefined> };
+  }).process;
+  if (proc?.platform !== "linux" || !proc.env || proc.env.XDG_RUNTIME_DIR) return;
+  try {
+    const os = _nodeBuiltin<{ tmpdir(): string; userInfo(): { uid: number } }>("os");
+    const fs = _nodeBuiltin<{
+      mkdirSync(p: string, o: { recursive: boolean; mode: number }): void;
+      chmodSync(p: string, mode: number): void;
+    }>("fs");
+    const dir = `${os.tmpdir()}/ddpm-xdg-${os.userInfo().uid}`;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dir, 0o700);
+    proc.env.XDG_RUNTIME_DIR = dir;
+  } catch {
+    // no folder: the message stays, nothing else changes
+  }
+}

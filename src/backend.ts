@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { _nodeBuiltin, _runtime } from "./_platform.ts";
+import { _ensureXdgRuntimeDir, _nodeBuiltin, _runtime } from "./_platform.ts";
 
 /** The tfjs backends this library runs on, fastest first. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -106,6 +106,7 @@ async function _start(name: BackendName, skipSoftware = false): Promise<string |
   if (name === "webgpu") {
     const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
     if (!gpu) throw new Error("navigator.gpu is not available in this runtime");
+    _ensureXdgRuntimeDir();
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error("navigator.gpu.requestAdapter() found no adapter");
     const i = adapter.info;

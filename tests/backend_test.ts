@@ -50,3 +50,21 @@ Deno.test({
     tf.dispose([b, g]);
   },
 });
+
+Deno.test("initBackend on webgpu gives a headless Linux process its XDG_RUNTIME_DIR (no complaint from the graphics stack)", async () => {
+  // a child without the variable: initBackend sets one of its own before the adapter request
+  const env = { ...Deno.env.toObject() };
+  delete env.XDG_RUNTIME_DIR;
+  const code = `import { initBackend } from "${new URL("../mod.ts", import.meta.url).href}";
+    await initBackend("webgpu"); console.log(Deno.env.get("XDG_RUNTIME_DIR"));`;
+  const out = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
+    env,
+    clearEnv: true,
+  }).outputSync();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, stderr);
+  assertTrue(!stderr.includes("XDG_RUNTIME_DIR"), stderr);
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertTrue(stdout.includes("ddpm-xdg-"), stdout);
+});
