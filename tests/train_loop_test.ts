@@ -40,3 +40,23 @@ Deno.test({
     assertTrue(resumed.step === 6, "ran to step 6");
   },
 });
+
+Deno.test("trainLoop: the sample grid reports each of its DDIM steps (no silent stretch after the last training step)", async () => {
+  await useBackend("cpu");
+  const { outDir: _o, ...opts } = tinyTrainOptions("", 2);
+  const calls: [number, number, number][] = [];
+  let grids = 0;
+  await trainLoop({
+    ...opts,
+    sampleEvery: 2,
+    sampleCount: 2,
+    onSampleProgress: (done, total, step) => calls.push([done, total, step]),
+    onSamples: () => {
+      grids++;
+    },
+  });
+  assertEquals(grids, 1);
+  assertEquals(calls.length, 50);
+  assertEquals(calls[0], [1, 50, 2]);
+  assertEquals(calls[49], [50, 50, 2]);
+});

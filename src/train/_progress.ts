@@ -4,6 +4,8 @@ import process from "node:process";
 
 export interface _Progress {
   update(step: number, loss: number): void;
+  /** Work between steps (the sample grid): "what: done/total" on the bar's line. */
+  sub(what: string, done: number, total: number): void;
   done(): void;
 }
 
@@ -30,6 +32,16 @@ export function _progress(total: number, start: number, enabled: boolean, every 
         process.stderr.write(`\r${line(step, loss)}\x1b[K`);
       } else if (step % every === 0 || step === total) {
         process.stderr.write(`${line(step, loss)}\n`);
+      }
+    },
+    sub(what, done, total) {
+      if (!enabled) return;
+      if (tty) {
+        if (performance.now() - last < 100 && done < total) return;
+        last = performance.now();
+        process.stderr.write(`\r${what}: ${done}/${total}\x1b[K`);
+      } else if (done === 1 || done === total) {
+        process.stderr.write(`${what}: ${done}/${total}\n`);
       }
     },
     done() {

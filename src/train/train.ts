@@ -17,8 +17,11 @@ import {
 export type { TrainStepInfo } from "./train_loop.ts";
 
 /** Options of {@linkcode train}: the training loop's and an output folder. */
-export interface TrainOptions
-  extends Omit<TrainLoopOptions, "resumeFrom" | "onCheckpoint" | "onSamples" | "checkpointName"> {
+export interface TrainOptions extends
+  Omit<
+    TrainLoopOptions,
+    "resumeFrom" | "onCheckpoint" | "onSamples" | "onSampleProgress" | "checkpointName"
+  > {
   /** Folder for the checkpoint, the JSONL log, sample grids and the loss curve. */
   outDir: string;
   /**
@@ -125,6 +128,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         resumeFrom,
         checkpointName: ckptPath,
         onCheckpoint: (ck) => saveCheckpoint(ckptPath, ck),
+        onSampleProgress: (done, total, step) =>
+          bar.sub(`sample grid of step ${step} (DDIM)`, done, total),
         onSamples: async (x, step) =>
           _atomicWrite(
             join(o.outDir, "samples", `step-${String(step).padStart(6, "0")}.png`),

@@ -95,6 +95,8 @@ export interface TrainLoopOptions {
   resumeFrom?: Checkpoint;
   /** Receives each checkpoint (every `checkpointEvery` steps and at the end). */
   onCheckpoint?: (checkpoint: Checkpoint) => void | Promise<void>;
+  /** Called after each of the sample grid's 50 DDIM steps, with the training step it is for. */
+  onSampleProgress?: (done: number, total: number, step: number) => void;
   /** Receives each sample grid's images [sampleCount, H, W, C] in [-1, 1] (disposed after). */
   onSamples?: (samples: Tensor, step: number) => void | Promise<void>;
   /** How errors name the last checkpoint (default "the checkpoint of step N"). */
@@ -228,6 +230,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         shape,
         seed: o.seed,
         classes,
+        onStep: o.onSampleProgress &&
+          ((done: number, total: number) => o.onSampleProgress!(done, total, step)),
       });
       try {
         await o.onSamples?.(x, step);
