@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Tensor } from "./types.ts";
-import { _predictX0, _varianceAt } from "./p_mean_variance.ts";
+import { _predictX0, _varianceAt } from "./_reverse.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
 
 /** Options of the DPM-Solver++ loops: the sampling options and the solver's order. */

@@ -1,4 +1,5 @@
-import { _scheduleFromBetas, type Schedule } from "./schedule.ts";
+import type { Schedule } from "./schedule.ts";
+import { _scheduleFromBetas } from "./_schedule_tables.ts";
 
 /**
  * A respaced schedule that keeps only some of the original timesteps (improved-diffusion's

@@ -7,24 +7,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { _posteriorMean } from "./_formulas.ts";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel } from "./types.ts";
 import { _coef, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSameShape, _checkSchedule, _checkSeed } from "./_checks.ts";
-import { _pMeanVariance, type ReverseOptions } from "./p_mean_variance.ts";
+import type { ReverseOptions } from "./p_mean_variance.ts";
+import { _meanBits, _vlbTerm } from "./_vlb_term.ts";
 import { normalKl } from "./normal_kl.ts";
 import { forwardNoise } from "./forward_noise.ts";
-import { discretizedGaussianLogLikelihood } from "./discretized_gaussian_log_likelihood.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
-
-/** Mean over all but the batch axis, divided by ln 2: nats per element → bits per dim. */
-function _meanBits(x: Tensor): Tensor1D {
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i + 1);
-  const m = axes.length ? tf.mean(x, axes) : x;
-  return tf.div(m, Math.LN2) as Tensor1D;
-}
 
 /**
  * The prior term L_T = KL(q(x_T | x0) ‖ N(0, I)) in bits per dimension, per example. It has
@@ -98,45 +90,6 @@ export function vlbTerm(model: EpsModel, s: Schedule, args: VlbTermArgs): Tensor
   const x0 = _checkSameShape(what, "xt", xt, "x0", args.x0);
   const ts = _readTimesteps(what, s, args.t, xt.shape[0]);
   return _vlbTerm(what, model, s, x0, xt, ts, args);
-}
-
-// Internal (shared with the subsampled estimate in eval/bpd_estimate.ts).
-export function _vlbTerm(
-  what: string,
-  model: EpsModel,
-  s: Schedule,
-  x0: Tensor,
-  xt: Tensor,
-  ts: number | Int32Array,
-  opts: ReverseOptions,
-): Tensor1D {
-  return tf.tidy(() => {
-    const r = xt.rank;
-    const p = _pMeanVariance(what, model, s, xt, ts, opts);
-    const anyZero = typeof ts === "number" ? ts === 0 : ts.includes(0);
-    const allZero = typeof ts === "number" ? ts === 0 : ts.every((t) => t === 0);
-    let kl: Tensor1D | undefined;
-    if (!allZero) {
-      // KL(q(x_{t-1} | x_t, x0) ‖ p_θ(x_{t-1} | x_t))
-      const qMean = _posteriorMean(s, x0, xt, ts);
-      const qLogVar = tf.mul(tf.onesLike(xt), _coef(s.posteriorLogVarianceClipped, ts, r));
-      kl = _meanBits(
-        normalKl({ mean1: qMean, logVar1: qLogVar, mean2: p.mean, logVar2: p.logVariance }),
-      );
-    }
-    if (!anyZero) return kl!;
-    // -log p_θ(x0 | x_1), the discretized Gaussian decoder
-    const nll = _meanBits(
-      tf.neg(discretizedGaussianLogLikelihood({
-        x: x0,
-        means: p.mean,
-        logScales: tf.mul(0.5, p.logVariance),
-      })),
-    );
-    if (!kl) return nll;
-    const isZero = tf.tensor1d(Array.from(ts as Int32Array, (t) => (t === 0 ? 1 : 0)), "bool");
-    return tf.where(isZero, nll, kl);
-  });
 }
 
 /** Options of {@linkcode vlbBound}. */

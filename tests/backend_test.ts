@@ -51,7 +51,7 @@ Deno.test({
   },
 });
 
-Deno.test("initBackend on webgpu gives a headless Linux process its XDG_RUNTIME_DIR (no complaint from the graphics stack)", async () => {
+Deno.test("initBackend on webgpu gives a headless Linux process its XDG_RUNTIME_DIR (no complaint from the graphics stack)", () => {
   // a child without the variable: initBackend sets one of its own before the adapter request
   const env = { ...Deno.env.toObject() };
   delete env.XDG_RUNTIME_DIR;

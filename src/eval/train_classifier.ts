@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.ts";
-import { _adamInit, _adamStep } from "../train/adam.ts";
+import { _adamInit, _adamStep } from "../train/_adam.ts";
 import { _batch, _batchIndices } from "../train/_batches.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";

@@ -10,7 +10,8 @@ import type { Schedule } from "../schedule.ts";
 import type { EpsModel, Tensor } from "../types.ts";
 import { _modelTimesteps, _timestepsArray } from "../_timesteps.ts";
 import { _callModel, _checkPrediction } from "../_model.ts";
-import { _x0Coefficients, type ReverseOptions } from "../p_mean_variance.ts";
+import type { ReverseOptions } from "../p_mean_variance.ts";
+import { _x0Coefficients } from "../_reverse.ts";
 import { _readConditioning } from "../guidance.ts";
 
 /**

@@ -1,0 +1,120 @@
+// Internal: the reverse process after the public functions checked their arguments — σ_t² by t,
+// the coefficients of x̂0, the mean and variance, and x̂0 alone (what DPM-Solver++ needs) — shared
+// by pMeanVariance, the samplers, the fused WebGPU step and the variational bound.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Schedule } from "./schedule.ts";
+import type { EpsModel, Prediction, VarianceKind } from "./types.ts";
+import { _coef, _coefFn, _modelTimesteps } from "./_timesteps.ts";
+import { _callModel, _checkPrediction } from "./_model.ts";
+import type { Tensor } from "./types.ts";
+import { _posteriorMean } from "./_formulas.ts";
+import { _readConditioning } from "./guidance.ts";
+import { _checkThreshold, _dynamicThreshold } from "./dynamic_threshold.ts";
+import type { PMeanVariance, ReverseOptions } from "./p_mean_variance.ts";
+
+/** The model's σ_t² as a function of t, for a variance kind. */
+/** σ_t² as a function of t for the variance kind. */
+export function _varianceAt(
+  what: string,
+  s: Schedule,
+  kind: VarianceKind | undefined,
+): (t: number) => number {
+  if (kind === undefined || kind === "fixedSmall") {
+    return (t) => Math.exp(s.posteriorLogVarianceClipped[t]);
+  }
+  if (kind === "fixedLarge") {
+    // σ_t² = β_t, with β̃_1 at t = 0 (the first step's β would make L_0 too loose).
+    return (t) => t === 0 && s.T > 1 ? s.posteriorVariance[1] : s.betas[t];
+  }
+  throw new RangeError(
+    `Cannot ${what}: variance must be "fixedSmall" or "fixedLarge", got ${JSON.stringify(kind)}`,
+  );
+}
+
+/** pMeanVariance after the arguments were read: ts are host timesteps. */
+/**
+ * The predicted x̂0 as a_t x_t - b_t out for each parameterization:
+ * - eps: x̂0 = √(1/ᾱ_t) x_t - √(1/ᾱ_t - 1) ε_θ
+ * - v:   x̂0 = √ᾱ_t x_t - √(1 - ᾱ_t) v_θ
+ * - x0:  x̂0 = 0 · x_t - (-1) · x̂0_θ
+ */
+export function _x0Coefficients(
+  s: Schedule,
+  prediction: Prediction,
+): [(t: number) => number, (t: number) => number] {
+  if (prediction === "eps") {
+    return [(t) => s.sqrtRecipAlphasCumprod[t], (t) => s.sqrtRecipm1AlphasCumprod[t]];
+  }
+  if (prediction === "v") {
+    return [(t) => s.sqrtAlphasCumprod[t], (t) => s.sqrtOneMinusAlphasCumprod[t]];
+  }
+  return [() => 0, () => -1];
+}
+
+export function _pMeanVariance(
+  what: string,
+  model: EpsModel,
+  s: Schedule,
+  xt: Tensor,
+  ts: number | Int32Array,
+  opts: ReverseOptions,
+  wantFlag = false,
+): PMeanVariance & { finite?: Tensor } {
+  const variance = _varianceAt(what, s, opts.variance);
+  const r = xt.rank;
+  return tf.tidy(() => {
+    const { predX0, finite } = _predictX0(what, model, s, xt, ts, opts, wantFlag);
+    // μ̃_t(x̂0, x_t) = coef1 x̂0 + coef2 x_t
+    const mean = _posteriorMean(s, predX0, xt, ts);
+    // ε̂ = (√(1/ᾱ_t) x_t - x̂0) / √(1/ᾱ_t - 1)
+    const eps = tf.div(
+      tf.sub(tf.mul(_coef(s.sqrtRecipAlphasCumprod, ts, r), xt), predX0),
+      _coef(s.sqrtRecipm1AlphasCumprod, ts, r),
+    );
+    const ones = tf.onesLike(xt);
+    return {
+      mean,
+      variance: tf.mul(ones, _coefFn(variance, ts, r)),
+      logVariance: tf.mul(ones, _coefFn((t) => Math.log(variance(t)), ts, r)),
+      predX0,
+      eps,
+      ...(finite ? { finite } : {}),
+    };
+  });
+}
+
+/**
+ * The model's x̂0 at x_t: the model called (with its labels and guidance), its output read as
+ * x̂0 = a_t x_t - b_t out (see {@link _x0Coefficients}; the output itself for "x0"), then clipped
+ * to [-1, 1] or dynamically thresholded. With wantFlag, also all(isFinite(model output)) for
+ * the async loops. What pMeanVariance builds on, and all DPM-Solver++ needs of the model.
+ */
+export function _predictX0(
+  what: string,
+  model: EpsModel,
+  s: Schedule,
+  xt: Tensor,
+  ts: number | Int32Array,
+  opts: ReverseOptions,
+  wantFlag = false,
+): { predX0: Tensor; finite?: Tensor } {
+  const prediction = _checkPrediction(what, opts.prediction);
+  const clip = opts.clipDenoised ?? true;
+  const threshold = opts.dynamicThreshold === undefined
+    ? undefined
+    : _checkThreshold(what, opts.dynamicThreshold);
+  const r = xt.rank;
+  const cond = _readConditioning(what, opts, xt.shape[0]);
+  return tf.tidy(() => {
+    const tModel = _modelTimesteps(s, ts, xt.shape[0]);
+    const check = !wantFlag && (opts.checkFinite ?? true);
+    const out = _callModel(what, model, xt, tModel, check, cond);
+    const [a, b] = _x0Coefficients(s, prediction);
+    let predX0 = prediction === "x0"
+      ? out
+      : tf.sub(tf.mul(_coefFn(a, ts, r), xt), tf.mul(_coefFn(b, ts, r), out));
+    if (threshold) predX0 = _dynamicThreshold(predX0, threshold.ratio, threshold.maxValue);
+    else if (clip) predX0 = tf.clipByValue(predX0, -1, 1);
+    return { predX0, ...(wantFlag ? { finite: tf.all(tf.isFinite(out)) } : {}) };
+  });
+}
