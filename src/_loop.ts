@@ -8,6 +8,7 @@ import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import type { Tensor } from "./types.ts";
 import { _readConditioning } from "./guidance.ts";
+import { _SAMPLER_START, _stepNoise } from "./_streams.ts";
 
 /** Options of the sampling loops. */
 export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {
@@ -95,19 +96,19 @@ export async function* _sampleLoop(
     );
   let x: Tensor;
   if (rows && opts.noise === undefined) {
-    x = shardNoise(0);
+    x = shardNoise(_SAMPLER_START);
   } else {
-    const z = _noiseFor(what, { shape }, "shape", opts.noise, seed, 0);
+    const z = _noiseFor(what, { shape }, "shape", opts.noise, seed, _SAMPLER_START);
     x = z.owned ? z.noise : tf.clone(z.noise);
   }
   try {
     for (let i = 0; i < s.T; i++) {
       const t = s.T - 1 - i;
       const check = i === 0 || t === 0 || (every > 0 && i % every === 0);
-      const noise = rows ? shardNoise(t + 1) : undefined;
+      const noise = rows ? shardNoise(_stepNoise(t)) : undefined;
       const { sample, predX0, finite } = (() => {
         try {
-          return step(x, t, seed, t + 1, check, noise, classes);
+          return step(x, t, seed, _stepNoise(t), check, noise, classes);
         } finally {
           noise?.dispose();
         }

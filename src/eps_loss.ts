@@ -9,6 +9,7 @@ import { _randomInts, _randomSeed } from "./_random.ts";
 import type { Scalar, Tensor, Tensor1D } from "./types.ts";
 import { _qSample, _vTarget } from "./_formulas.ts";
 import { _readClasses, type ClassLabels } from "./guidance.ts";
+import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "./_streams.ts";
 
 /** Arguments of {@linkcode epsLoss}. */
 export interface EpsLossArgs {
@@ -72,9 +73,9 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
   const seed = args.seed ?? _randomSeed();
   const B = x0.shape[0];
   // t: the caller's, or uniform on [0, T-1] from stream 1 of the seed
-  const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, 1), B);
+  const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, _LOSS_TIMESTEPS), B);
   const classes = _readClasses(what, args.classes, B);
-  const z = _noiseFor(what, x0, "x0", args.noise, seed, 2);
+  const z = _noiseFor(what, x0, "x0", args.noise, seed, _LOSS_NOISE);
   try {
     return tf.tidy(() => {
       const r = x0.rank;

@@ -17,6 +17,7 @@ import { normalKl } from "./normal_kl.ts";
 import { forwardNoise } from "./forward_noise.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
+import { _stepNoise } from "./_streams.ts";
 
 /**
  * The prior term L_T = KL(q(x_T | x0) ‖ N(0, I)) in bits per dimension, per example. It has
@@ -148,7 +149,7 @@ export async function vlbBound(
   try {
     for (let t = s.T - 1; t >= 0; t--) {
       termTensors.push(tf.tidy(() => {
-        const noise = _randomNormal(x0.shape, seed, t + 1);
+        const noise = _randomNormal(x0.shape, seed, _stepNoise(t));
         const xt = forwardNoise(s, { x0, t, noise }); // √ᾱ_t x0 + √(1 - ᾱ_t) ε
         return _vlbTerm(what, model, s, x0, xt, t, { ...opts, checkFinite: t === s.T - 1 });
       }));

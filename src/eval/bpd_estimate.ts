@@ -21,6 +21,7 @@ import { _vlbTerm } from "../_vlb_term.ts";
 import { _qSample } from "../_formulas.ts";
 import { _checkBatch, _checkSchedule, _checkSeed } from "../_checks.ts";
 import { _randomNormal, _randomSeed, _uniformGenerator } from "../_random.ts";
+import { _bpdStratum } from "../_streams.ts";
 
 /** Options of {@linkcode bpdEstimate}. */
 export interface BpdEstimateOptions extends ReverseOptions {
@@ -118,7 +119,7 @@ export async function bpdEstimate(
   const decoderBpd = new Float64Array(N), decoderEpsMse = new Float64Array(N);
   let done = 0;
   for (const { k, ts } of rows) {
-    const noiseAll = _randomNormal(x0.shape, seed, 0x10000 + k + 1); // [N, ...], ε of this row
+    const noiseAll = _randomNormal(x0.shape, seed, _bpdStratum(k)); // [N, ...], ε of this row
     try {
       for (let i = 0; i < N; i += batch) {
         const n = Math.min(batch, N - i), tc = ts.subarray(i, i + n);

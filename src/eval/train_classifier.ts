@@ -11,6 +11,7 @@ import { _batch, _batchIndices } from "../train/_batches.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
 import { classifierAccuracy } from "./classifier_accuracy.ts";
+import { _classifierShift } from "../_streams.ts";
 
 /** Options of {@linkcode trainClassifier}. */
 export interface TrainClassifierOptions {
@@ -85,7 +86,7 @@ export async function trainClassifier(
     const x = _batch(data, idx); // [B, 28, 28, 1]
     const yb = Int32Array.from(idx, (j) => data.labels![j]);
     // one shift (dy, dx) ∈ [-2, 2]² for the whole batch
-    const u = _uniformGenerator(seed, 0x300000 + step);
+    const u = _uniformGenerator(seed, _classifierShift(step));
     const [dy, dx] = [Math.floor(u() * 5) - 2, Math.floor(u() * 5) - 2];
     const { value, grads } = tf.variableGrads(() =>
       tf.tidy(() => {

@@ -4,14 +4,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { NULL_CLASS } from "../guidance.ts";
-
-const _EPOCH_STREAM = 0x100000;
-const _FLIP_STREAM = 0x200000;
-const _CLASS_DROP_STREAM = 0x300000;
+import { _classDrop, _epoch, _flips as _flipStream } from "../_streams.ts";
 
 /** A permutation of [0, n) for one epoch: Fisher–Yates with the epoch's stream. */
 function _permutation(n: number, seed: number, epoch: number): Int32Array {
-  const u = _uniformGenerator(seed, _EPOCH_STREAM + epoch);
+  const u = _uniformGenerator(seed, _epoch(epoch));
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {
@@ -39,7 +36,7 @@ export function _batchIndices(n: number, batch: number, seed: number, step: numb
 
 /** Whether each example of batch `step` is flipped left–right (probability 1/2 each). */
 export function _flips(batch: number, seed: number, step: number): boolean[] {
-  const u = _uniformGenerator(seed, _FLIP_STREAM + step);
+  const u = _uniformGenerator(seed, _flipStream(step));
   return Array.from({ length: batch }, () => u() < 0.5);
 }
 
@@ -54,7 +51,7 @@ export function _batchLabels(
   seed: number,
   step: number,
 ): Int32Array {
-  const u = _uniformGenerator(seed, _CLASS_DROP_STREAM + step);
+  const u = _uniformGenerator(seed, _classDrop(step));
   return Int32Array.from({ length: idx.length }, (_, i) => {
     const dropped = u() < dropout; // one draw per row, dropped or not
     return dropped ? NULL_CLASS : labels[idx[i]];

@@ -10,6 +10,7 @@ import type { UNet } from "../unet/unet.ts";
 import { type _AdamState, _adamStep } from "./_adam.ts";
 import { _clipByGlobalNorm } from "./_clip.ts";
 import { _emaDecay, _emaUpdate } from "./_ema.ts";
+import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "../_streams.ts";
 
 /** What a step needs: the network, its EMA copy and Adam's moments. */
 export interface _StepState {
@@ -66,11 +67,13 @@ export function _shardGradients(
   const B = x0.shape[0];
   // epsLoss's own draws for the whole batch: t from stream 1, ε from stream 2 of the seed
   const t = rows && tf.tensor1d(
-    _randomInts(rows.of, schedule.T, seed, 1).subarray(rows.start, rows.start + B),
+    _randomInts(rows.of, schedule.T, seed, _LOSS_TIMESTEPS).subarray(rows.start, rows.start + B),
     "int32",
   );
   const noise = rows &&
-    tf.tidy(() => tf.slice(_randomNormal([rows.of, ...x0.shape.slice(1)], seed, 2), rows.start, B));
+    tf.tidy(() =>
+      tf.slice(_randomNormal([rows.of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), rows.start, B)
+    );
   try {
     const { value, grads } = tf.variableGrads(
       () => epsLoss(model, schedule, { x0, seed, t, noise, classes: y }),

@@ -17,6 +17,7 @@ import { NULL_CLASS } from "../guidance.ts";
 import { _randomNormal } from "../_random.ts";
 import { _readSync } from "../_timesteps.ts";
 import { _unetParts } from "./_layout.ts";
+import { _LABEL_EMBEDDING } from "../_streams.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
 export interface UNetConfig {
@@ -567,8 +568,8 @@ function _labelEmbedding(
   seed: number,
   add: (name: string, shape: number[], init: "zero", own: number) => Variable,
 ): Variable {
-  const v = add("label_emb.w", [K + 1, width], "zero", 0x10000);
-  const draw = _randomNormal([K * width], seed, 0x10000);
+  const v = add("label_emb.w", [K + 1, width], "zero", _LABEL_EMBEDDING);
+  const draw = _randomNormal([K * width], seed, _LABEL_EMBEDDING);
   const values = draw.dataSync() as Float32Array;
   draw.dispose();
   const rows = new Float32Array((K + 1) * width);
