@@ -13,12 +13,13 @@
  *
  * @example Train-free sampling with a model that predicts zero noise
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend, makeSchedule, pSampleLoop } from "@ddpm/core";
  * await initBackend("cpu");
  * const s = makeSchedule({ kind: "linear", T: 100 });
  * const x0 = await pSampleLoop((xt) => tf.zerosLike(xt), s, { shape: [4, 2], seed: 0 });
- * console.log(x0.shape); // [4, 2]
+ * assert.deepEqual(x0.shape, [4, 2]);
  * ```
  *
  * @module

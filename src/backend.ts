@@ -44,9 +44,10 @@ let _wasmPaths: string | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "@ddpm/core";
  * const info = await initBackend("cpu");
- * console.log(info.backend); // "cpu"
+ * assert.equal(info.backend, "cpu");
  * ```
  */
 export async function initBackend(

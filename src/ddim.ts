@@ -45,12 +45,13 @@ export interface DdimSampleArgs extends Omit<ReverseOptions, "variance"> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSample, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x = ddimSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999 });
- * console.log(x.shape); // [4, 2]
+ * assert.deepEqual(x.shape, [4, 2]);
  * ```
  */
 export function ddimSample(model: EpsModel, s: Schedule, args: DdimSampleArgs): Tensor {
@@ -132,6 +133,7 @@ function _ddimStep(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoopProgressive, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim10");
@@ -141,7 +143,7 @@ function _ddimStep(
  *   steps++;
  *   tf.dispose([sample, predX0]);
  * }
- * console.log(steps); // 10
+ * assert.equal(steps, 10);
  * ```
  */
 export function ddimSampleLoopProgressive(
@@ -179,12 +181,13 @@ export function ddimSampleLoopProgressive(
  *
  * @example 50 deterministic DDIM steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ddimSampleLoop, makeSchedule, respace } from "@ddpm/core";
  * const s = respace(makeSchedule({ kind: "linear", T: 1000 }), "ddim50");
  * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x0 = await ddimSampleLoop(model, s, { shape: [4, 2], eta: 0, seed: 3 });
- * console.log(x0.shape); // [4, 2]
+ * assert.deepEqual(x0.shape, [4, 2]);
  * ```
  */
 export async function ddimSampleLoop(

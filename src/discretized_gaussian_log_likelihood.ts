@@ -26,12 +26,13 @@ export interface DiscretizedGaussianArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { discretizedGaussianLogLikelihood } from "@ddpm/core";
  * const ll = discretizedGaussianLogLikelihood({
  *   x: tf.tensor1d([-1, 1 / 255, 1]), means: tf.zeros([3]), logScales: tf.fill([3], -2),
  * });
- * console.log(ll.shape); // [3]
+ * assert.deepEqual(ll.shape, [3]);
  * ```
  */
 export function discretizedGaussianLogLikelihood(args: DiscretizedGaussianArgs): Tensor {

@@ -24,12 +24,13 @@ export interface ForwardNoiseArgs {
  *
  * @example Noise a batch of two 2-D points to step 500
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { forwardNoise, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const x0 = tf.tensor2d([[1, 0], [0, -1]]);
  * const xt = forwardNoise(s, { x0, t: 500, noise: tf.randomNormal([2, 2]) });
- * console.log(xt.shape); // [2, 2]
+ * assert.deepEqual(xt.shape, [2, 2]);
  * ```
  */
 export function forwardNoise(s: Schedule, args: ForwardNoiseArgs): Tensor {

@@ -24,11 +24,12 @@ export interface ForwardStepArgs {
  *
  * @example One step of noise from x0
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { forwardStep, makeSchedule } from "@ddpm/core";
  * const s = makeSchedule({ kind: "cosine", T: 100 });
  * const x1 = forwardStep(s, { xPrev: tf.ones([4, 2]), t: 0, noise: tf.randomNormal([4, 2]) });
- * console.log(x1.shape); // [4, 2]
+ * assert.deepEqual(x1.shape, [4, 2]);
  * ```
  */
 export function forwardStep(s: Schedule, args: ForwardStepArgs): Tensor {

@@ -23,12 +23,13 @@ export interface NormalKlArgs {
  *
  * @example KL of N(1, 1) from N(0, 1) is ½
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { normalKl } from "@ddpm/core";
  * const kl = normalKl({
  *   mean1: tf.scalar(1), logVar1: tf.scalar(0), mean2: tf.scalar(0), logVar2: tf.scalar(0),
  * });
- * console.log(kl.dataSync()[0]); // 0.5
+ * assert.equal(kl.dataSync()[0], 0.5);
  * ```
  */
 export function normalKl(args: NormalKlArgs): Tensor {

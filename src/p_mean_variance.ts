@@ -57,12 +57,13 @@ export interface PMeanVariance {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pMeanVariance } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const { mean, predX0 } = pMeanVariance(model, s, { xt: tf.ones([2, 3]), t: 5 });
- * console.log(mean.shape, predX0.shape); // [2, 3] [2, 3]
+ * assert.deepEqual([mean.shape, predX0.shape], [[2, 3], [2, 3]]);
  * ```
  */
 export function pMeanVariance(

@@ -35,12 +35,13 @@ export interface PSampleArgs extends ReverseOptions {
  *
  * @example One step with a model that predicts zero noise
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSample } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x = pSample(model, s, { xt: tf.randomNormal([4, 2]), t: 999, seed: 1 });
- * console.log(x.shape); // [4, 2]
+ * assert.deepEqual(x.shape, [4, 2]);
  * ```
  */
 export function pSample(model: EpsModel, s: Schedule, args: PSampleArgs): Tensor {

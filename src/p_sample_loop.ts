@@ -61,12 +61,13 @@ export function pSampleLoopProgressive(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, pSampleLoop } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 50 });
  * const model = (xt: tf.Tensor) => tf.zerosLike(xt);
  * const x0 = await pSampleLoop(model, s, { shape: [8, 2], seed: 42 });
- * console.log(x0.shape); // [8, 2]
+ * assert.deepEqual(x0.shape, [8, 2]);
  * ```
  */
 export async function pSampleLoop(

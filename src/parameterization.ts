@@ -20,11 +20,12 @@ import type { Tensor } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, predictX0FromEps } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const x0 = predictX0FromEps(s, { xt: tf.ones([1, 2]), t: 0, eps: tf.zeros([1, 2]) });
- * console.log(x0.dataSync()); // ≈ [1.00005, 1.00005]
+ * for (const v of x0.dataSync()) assert.ok(Math.abs(v - 1.00005) < 1e-6); // 1/√ᾱ_0
  * ```
  */
 export function predictX0FromEps(
@@ -49,11 +50,12 @@ export function predictX0FromEps(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, predictEpsFromX0 } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const eps = predictEpsFromX0(s, { xt: tf.ones([1, 2]), t: 999, x0: tf.zeros([1, 2]) });
- * console.log(eps.shape); // [1, 2]
+ * assert.deepEqual(eps.shape, [1, 2]);
  * ```
  */
 export function predictEpsFromX0(
@@ -79,11 +81,12 @@ export function predictEpsFromX0(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, predictV } from "@ddpm/core";
  * const s = makeSchedule({ kind: "cosine", T: 1000 });
  * const v = predictV(s, { x0: tf.ones([1, 2]), eps: tf.zeros([1, 2]), t: 500 });
- * console.log(v.shape); // [1, 2]
+ * assert.deepEqual(v.shape, [1, 2]);
  * ```
  */
 export function predictV(
@@ -108,11 +111,12 @@ export function predictV(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, predictX0FromV } from "@ddpm/core";
  * const s = makeSchedule({ kind: "cosine", T: 1000 });
  * const x0 = predictX0FromV(s, { xt: tf.ones([1, 2]), t: 500, v: tf.zeros([1, 2]) });
- * console.log(x0.shape); // [1, 2]
+ * assert.deepEqual(x0.shape, [1, 2]);
  * ```
  */
 export function predictX0FromV(
@@ -137,11 +141,12 @@ export function predictX0FromV(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, predictEpsFromV } from "@ddpm/core";
  * const s = makeSchedule({ kind: "cosine", T: 1000 });
  * const eps = predictEpsFromV(s, { xt: tf.ones([1, 2]), t: 500, v: tf.zeros([1, 2]) });
- * console.log(eps.shape); // [1, 2]
+ * assert.deepEqual(eps.shape, [1, 2]);
  * ```
  */
 export function predictEpsFromV(

@@ -29,11 +29,12 @@ export interface PosteriorArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, posterior } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const { mean, variance } = posterior(s, { x0: tf.zeros([2, 4]), xt: tf.ones([2, 4]), t: 10 });
- * console.log(mean.shape, variance.shape); // [2, 4] [2, 4]
+ * assert.deepEqual([mean.shape, variance.shape], [[2, 4], [2, 4]]);
  * ```
  */
 export function posterior(s: Schedule, args: PosteriorArgs): GaussianParams {

@@ -24,11 +24,12 @@ export interface GaussianParams {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, qMeanVariance } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const { mean, variance } = qMeanVariance(s, { x0: tf.ones([1, 3]), t: 999 });
- * console.log(variance.dataSync()[0]); // ≈ 1
+ * assert.ok(Math.abs(variance.dataSync()[0] - 1) < 1e-4); // 1 − ᾱ_999
  * ```
  */
 export function qMeanVariance(

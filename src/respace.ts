@@ -30,10 +30,12 @@ import { _scheduleFromBetas } from "./_schedule_tables.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule, respace } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const fast = respace(s, "ddim50");
- * console.log(fast.T, fast.timestepMap[1], fast.alphasCumprod[1] === s.alphasCumprod[20]); // 50 20 true
+ * assert.deepEqual([fast.T, fast.timestepMap[1]], [50, 20]);
+ * assert.equal(fast.alphasCumprod[1], s.alphasCumprod[20]); // ᾱ kept exactly
  * ```
  */
 export function respace(s: Schedule, spacing: string | ArrayLike<number>): Schedule {

@@ -29,10 +29,11 @@ import { _stepNoise } from "./_streams.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, priorBpd } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
- * console.log(priorBpd(s, { x0: tf.ones([1, 4]) }).dataSync()[0] < 1e-4); // true
+ * assert.ok(priorBpd(s, { x0: tf.ones([1, 4]) }).dataSync()[0] < 1e-4);
  * ```
  */
 export function priorBpd(s: Schedule, args: { x0: Tensor }): Tensor1D {
@@ -75,13 +76,14 @@ export interface VlbTermArgs extends ReverseOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { forwardNoise, makeSchedule, vlbTerm } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 1000 });
  * const x0 = tf.zeros([2, 4]);
  * const xt = forwardNoise(s, { x0, t: 10, noise: tf.randomNormal([2, 4]) });
  * const model = (x: tf.Tensor) => tf.zerosLike(x);
- * console.log(vlbTerm(model, s, { x0, xt, t: 10 }).shape); // [2]
+ * assert.deepEqual(vlbTerm(model, s, { x0, xt, t: 10 }).shape, [2]);
  * ```
  */
 export function vlbTerm(model: EpsModel, s: Schedule, args: VlbTermArgs): Tensor1D {
@@ -126,12 +128,13 @@ export interface VlbBound {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { makeSchedule, vlbBound } from "@ddpm/core";
  * const s = makeSchedule({ kind: "linear", T: 100 });
  * const model = (x: tf.Tensor) => tf.zerosLike(x);
  * const { totalBpd } = await vlbBound(model, s, { x0: tf.zeros([2, 3]), seed: 0 });
- * console.log(totalBpd.length); // 2
+ * assert.equal(totalBpd.length, 2);
  * ```
  */
 export async function vlbBound(

@@ -44,13 +44,15 @@ const _EXT = new Set([".png", ".jpg", ".jpeg"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encode } from "fast-png";
  * import { loadImageFolder } from "@ddpm/core/fs";
  * const dir = await Deno.makeTempDir();
  * const data = new Uint8Array(4 * 6).fill(200); // a 6×4 gray picture
  * await Deno.writeFile(`${dir}/a.png`, encode({ width: 6, height: 4, data, channels: 1 }));
  * const ds = await loadImageFolder(dir, { size: 2, channels: 3 });
- * console.log(ds.shape, ds.images[0].toFixed(3)); // [1, 2, 2, 3] 0.569
+ * assert.deepEqual(ds.shape, [1, 2, 2, 3]);
+ * assert.equal(ds.images[0].toFixed(3), "0.569"); // gray 200 → 200/127.5 − 1
  * ```
  */
 export async function loadImageFolder(

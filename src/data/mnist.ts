@@ -25,9 +25,10 @@ const _TRAIN_FRACTION = 0.9;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadMnist } from "@ddpm/core/fs";
  * const test = loadMnist({ split: "test" });
- * console.log(test.shape); // [999, 28, 28, 1]
+ * assert.deepEqual(test.shape, [999, 28, 28, 1]);
  * ```
  */
 export function loadMnist(options: LoadMnistOptions = {}): Dataset {

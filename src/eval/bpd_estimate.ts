@@ -80,12 +80,13 @@ export interface BpdEstimate {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { bpdEstimate, initBackend, makeSchedule } from "@ddpm/core";
  * await initBackend("cpu");
  * const s = makeSchedule({ kind: "linear", T: 100 });
  * const est = await bpdEstimate((x) => tf.zerosLike(x), s, { x0: tf.zeros([4, 3]), strata: 8, seed: 0 });
- * console.log(est.totalBpd.length, est.strata.length); // 4 8
+ * assert.deepEqual([est.totalBpd.length, est.strata.length], [4, 8]);
  * ```
  */
 export async function bpdEstimate(

@@ -40,11 +40,12 @@ export const CLASSIFIER_FEATURES = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { createMnistClassifier, initBackend } from "@ddpm/core";
  * await initBackend("cpu");
  * const net = createMnistClassifier({ seed: 1 });
- * console.log(net(tf.zeros([2, 28, 28, 1])).shape); // [2, 10]
+ * assert.deepEqual(net(tf.zeros([2, 28, 28, 1])).shape, [2, 10]);
  * net.dispose();
  * ```
  */

@@ -17,12 +17,13 @@ import type { MnistClassifier } from "./classifier.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classifierAccuracy, createMnistClassifier, initBackend } from "@ddpm/core";
  * import { loadMnist } from "@ddpm/core/fs";
  * await initBackend("cpu");
  * const net = createMnistClassifier();
  * const acc = await classifierAccuracy(net, loadMnist({ split: "test", limit: 20 }));
- * console.log(acc >= 0 && acc <= 1); // true
+ * assert.ok(acc >= 0 && acc <= 1);
  * net.dispose();
  * ```
  */

@@ -51,10 +51,11 @@ export async function encodeClassifier(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend, loadMnistClassifier } from "@ddpm/core";
  * await initBackend("cpu");
  * const { classifier } = await loadMnistClassifier();
- * console.log(classifier.params.size); // 12
+ * assert.equal(classifier.params.size, 12);
  * classifier.dispose();
  * ```
  */

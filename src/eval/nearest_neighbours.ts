@@ -18,12 +18,13 @@ import type { Tensor } from "../types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend, nearestNeighbours } from "@ddpm/core";
  * await initBackend("cpu");
  * const pool = new Float32Array([0, 0, 5, 5, 1, 1]); // three 2-pixel images
  * const { index } = await nearestNeighbours(tf.tensor2d([[4, 4]]), pool, 2);
- * console.log(index); // [ [ 1, 2 ] ]
+ * assert.deepEqual(index, [[1, 2]]);
  * ```
  */
 export async function nearestNeighbours(

@@ -55,12 +55,13 @@ export interface SampleQualityOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { classifierOutputs, initBackend, loadMnistClassifier } from "@ddpm/core";
  * await initBackend("cpu");
  * const { classifier } = await loadMnistClassifier();
  * const { features, probs } = await classifierOutputs(classifier, tf.zeros([3, 28, 28, 1]));
- * console.log(features.length, probs.length); // 192 30
+ * assert.deepEqual([features.length, probs.length], [192, 30]);
  * classifier.dispose();
  * ```
  */
@@ -101,6 +102,7 @@ export async function classifierOutputs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import {
  *   classifierOutputs, featureStats, initBackend, loadMnistClassifier, sampleQuality,
@@ -112,7 +114,7 @@ export async function classifierOutputs(
  * const real = tf.tensor4d(test.images, test.shape);
  * const ref = featureStats((await classifierOutputs(classifier, real)).features, 64);
  * const q = await sampleQuality(classifier, tf.randomUniform([50, 28, 28, 1], -1, 1), ref);
- * console.log(q.fid > 1); // true: noise is far from digits
+ * assert.ok(q.fid > 1); // noise is far from digits
  * classifier.dispose();
  * ```
  */

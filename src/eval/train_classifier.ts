@@ -49,6 +49,7 @@ export interface TrainClassifierResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend, trainClassifier } from "@ddpm/core";
  * import { loadMnist } from "@ddpm/core/fs";
  * await initBackend("cpu");
@@ -57,7 +58,7 @@ export interface TrainClassifierResult {
  *   steps: 2,
  *   batch: 8,
  * });
- * console.log(losses.length); // 2
+ * assert.equal(losses.length, 2);
  * classifier.dispose();
  * ```
  */

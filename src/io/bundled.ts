@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BUNDLED_MNIST_CHECKPOINT, loadCheckpoint } from "@ddpm/core";
  * const ck = await loadCheckpoint(BUNDLED_MNIST_CHECKPOINT);
- * console.log(ck.config.unet.imageSize); // 28
+ * assert.equal(ck.config.unet.imageSize, 28);
  * ```
  */
 export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
@@ -22,10 +23,11 @@ export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BUNDLED_MNIST_CLASSIFIER, initBackend, loadMnistClassifier } from "@ddpm/core";
  * await initBackend("cpu");
  * const { classifier, metadata } = await loadMnistClassifier(BUNDLED_MNIST_CLASSIFIER);
- * console.log(Number(metadata.testAccuracy) > 0.97); // true
+ * assert.ok(Number(metadata.testAccuracy) > 0.97);
  * classifier.dispose();
  * ```
  */

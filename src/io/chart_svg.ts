@@ -45,13 +45,14 @@ const _PALETTE = ["#1f5fbf", "#d9480f", "#2b8a3e", "#862e9c", "#868e96"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chartSvg } from "@ddpm/core";
  * const svg = chartSvg([{ points: [[1, 1], [2, 4], [3, 9]], label: "x²" }], {
  *   title: "Squares",
  *   xLabel: "x",
  *   yLabel: "x²",
  * });
- * console.log(svg.startsWith("<svg")); // true
+ * assert.ok(svg.startsWith("<svg"));
  * ```
  */
 export function chartSvg(series: ChartSeries[], options: ChartOptions): string {

@@ -22,9 +22,10 @@ export interface ImageGridOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { toUint8 } from "@ddpm/core";
- * console.log(await toUint8(tf.tensor4d([-1, 0, 1], [1, 1, 3, 1]))); // Uint8Array [0, 128, 255]
+ * assert.deepEqual(Array.from(await toUint8(tf.tensor4d([-1, 0, 1], [1, 1, 3, 1]))), [0, 128, 255]);
  * ```
  */
 export async function toUint8(images: Tensor): Promise<Uint8Array> {
@@ -47,10 +48,11 @@ export async function toUint8(images: Tensor): Promise<Uint8Array> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { imageGrid } from "@ddpm/core";
  * const png = await imageGrid(tf.zeros([4, 8, 8, 1]), { cols: 2 });
- * console.log(png.slice(1, 4)); // "PNG" in ASCII: Uint8Array [80, 78, 71]
+ * assert.deepEqual(Array.from(png.slice(1, 4)), [80, 78, 71]); // "PNG" in ASCII
  * ```
  */
 export async function imageGrid(

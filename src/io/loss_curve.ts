@@ -20,9 +20,10 @@ export interface LossCurveOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lossCurveSvg } from "@ddpm/core";
  * const svg = lossCurveSvg([[1, 1], [2, 0.5], [3, 0.25]]);
- * console.log(svg.startsWith("<svg")); // true
+ * assert.ok(svg.startsWith("<svg"));
  * ```
  */
 export function lossCurveSvg(points: [number, number][], options: LossCurveOptions = {}): string {

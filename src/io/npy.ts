@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNpy } from "@ddpm/core";
  * const bytes = encodeNpy(new Uint8Array([1, 2, 3, 4]), [2, 2]);
- * console.log(bytes.length); // 68: a 64-byte header, then the 4 values
+ * assert.equal(bytes.length, 132); // a 128-byte header (magic, version, the dict, padding), then the 4 values
  * ```
  */
 export function encodeNpy(data: Uint8Array, shape: number[]): Uint8Array {

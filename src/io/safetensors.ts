@@ -33,12 +33,13 @@ const _BYTES = { F32: 4, U8: 1 } as const;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "@ddpm/core";
  * const bytes = encodeSafetensors(
  *   new Map([["w", { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }]]),
  *   { note: "hi" },
  * );
- * console.log(decodeSafetensors(bytes).tensors.get("w")?.data); // Float32Array [1, 2]
+ * assert.deepEqual(Array.from(decodeSafetensors(bytes).tensors.get("w")!.data), [1, 2]);
  * ```
  */
 export function encodeSafetensors(
@@ -104,10 +105,11 @@ export function encodeSafetensors(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "@ddpm/core";
  * const t = { dtype: "U8" as const, shape: [3], data: new Uint8Array([1, 2, 3]) };
  * const back = decodeSafetensors(encodeSafetensors(new Map([["x", t]])));
- * console.log(back.tensors.get("x")?.shape); // [3]
+ * assert.deepEqual(back.tensors.get("x")?.shape, [3]);
  * ```
  */
 export function decodeSafetensors(bytes: Uint8Array): Safetensors {

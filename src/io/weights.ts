@@ -11,10 +11,11 @@ import type { Weights } from "./checkpoint.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { getWeights } from "@ddpm/core";
  * const w = await getWeights(new Map([["a", tf.variable(tf.ones([2]))]]));
- * console.log(w.get("a")?.data); // Float32Array [1, 1]
+ * assert.deepEqual(Array.from(w.get("a")!.data), [1, 1]);
  * ```
  */
 export async function getWeights(vars: ReadonlyMap<string, Variable>): Promise<Weights> {
@@ -35,11 +36,12 @@ export async function getWeights(vars: ReadonlyMap<string, Variable>): Promise<W
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { setWeights } from "@ddpm/core";
  * const vars = new Map([["a", tf.variable(tf.zeros([2]))]]);
  * setWeights(vars, new Map([["a", { shape: [2], data: new Float32Array([3, 4]) }]]));
- * console.log(vars.get("a")!.dataSync()); // Float32Array [3, 4]
+ * assert.deepEqual(Array.from(vars.get("a")!.dataSync()), [3, 4]);
  * ```
  */
 export function setWeights(vars: ReadonlyMap<string, Variable>, weights: Weights): void {

@@ -74,6 +74,7 @@ export interface TrainResult {
  *
  * @example Two steps of a tiny U-Net on 8 MNIST digits, cropped to 8×8
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "@ddpm/core";
  * import { train } from "@ddpm/core/fs";
  * await initBackend("cpu");
@@ -84,7 +85,7 @@ export interface TrainResult {
  *     attnResolutions: [], dropout: 0.1, groups: 4 },
  *   outDir: await Deno.makeTempDir(), steps: 2, batchSize: 4, sampleEvery: 0, progress: false,
  * });
- * console.log(result.step, result.losses.length); // 2 2
+ * assert.deepEqual([result.step, result.losses.length], [2, 2]);
  * ```
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {

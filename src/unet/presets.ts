@@ -8,10 +8,11 @@ import type { UNetConfig } from "./unet.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createUNet, initBackend, unetPresets } from "@ddpm/core";
  * await initBackend("cpu");
  * const unet = createUNet(unetPresets.mnist);
- * console.log(unet.numParams); // 1623169
+ * assert.equal(unet.numParams, 1623169);
  * unet.dispose();
  * ```
  */

@@ -141,6 +141,7 @@ type ResAttn = { res: Block; attn?: Block };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { createUNet, initBackend } from "@ddpm/core";
  * await initBackend("cpu");
@@ -149,7 +150,7 @@ type ResAttn = { res: Block; attn?: Block };
  *   attnResolutions: [4], dropout: 0, groups: 4,
  * });
  * const eps = unet(tf.zeros([2, 8, 8, 1]), tf.tensor1d([0, 5], "int32"));
- * console.log(eps.shape, unet.numParams); // [2, 8, 8, 1] 44969
+ * assert.deepEqual([eps.shape, unet.numParams], [[2, 8, 8, 1], 44969]);
  * unet.dispose();
  * ```
  */
