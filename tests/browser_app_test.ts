@@ -160,6 +160,31 @@ Deno.test({
         await page.textContent("#error"),
         "steps must be an integer in [1, 1000], got 0",
       );
+      await page.fill("#steps", "4");
+      await page.fill("#count", "10000");
+      await page.click("#run");
+      await page.waitForFunction(() =>
+        document.getElementById("error")!.textContent!.startsWith("count")
+      );
+      assertEquals(
+        await page.textContent("#error"),
+        "count must be an integer in [1, 64], got 10000",
+      );
+      // a PNG picked as the checkpoint: one message, and the model loaded before stays
+      await page.setInputFiles(
+        "#file",
+        new URL("../web/screenshot-sample.png", import.meta.url).pathname,
+      );
+      await page.waitForFunction(() =>
+        document.getElementById("error")!.textContent!.startsWith("Cannot load checkpoint")
+      );
+      assertTrue(
+        (await page.textContent("#model"))!.includes("mnist-conditional"),
+        "the previous model is kept",
+      );
+      await page.fill("#count", "2");
+      const again = await run("wasm", 4);
+      assertEquals(again.pixels, seven.pixels, "the page keeps working with the model it had");
     } finally {
       await browser.close();
       await server.shutdown();
