@@ -12,6 +12,10 @@ import { makeSchedule, type Schedule } from "./schedule.ts";
 import { sampleLoop, type SamplerName, type SamplerOptions, samplingSchedule } from "./samplers.ts";
 import { createUNet, type UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
+import * as tf from "@tensorflow/tfjs-core";
+
+/** Images sampled in one model call at most (twice that with guidance's two branches). */
+const _CHUNK = 64;
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
@@ -43,7 +47,7 @@ export interface Pipeline {
   readonly schedule: Schedule;
   /**
    * Samples `n` images, [n, H, W, C] in [-1, 1] (`toUint8` and `imageGrid` turn them into bytes
-   * and a PNG).
+   * and a PNG); more than 64 are sampled 64 at a time, the same images as in one batch.
    */
   sample(options?: PipelineSampleOptions): Promise<Tensor>;
   /** Frees the network. */
@@ -118,7 +122,30 @@ export async function loadPipeline(
         );
       }
       const { classes: _c, guidanceScale: _w, n: _n, steps: _s, spacing: _sp, ...rest } = o;
-      return await sampleLoop(unet, s, { ...rest, ...cond, sampler, shape: [n, S, S, C] });
+      if (n <= _CHUNK) {
+        return await sampleLoop(unet, s, { ...rest, ...cond, sampler, shape: [n, S, S, C] });
+      }
+      // large batches in chunks of rows (one model call on all of them can overflow wasm's
+      // memory): each chunk draws its own rows of the whole batch's noise, so the images are
+      // those of one call
+      const parts: Tensor[] = [];
+      try {
+        for (let start = 0; start < n; start += _CHUNK) {
+          const count = Math.min(_CHUNK, n - start);
+          parts.push(
+            await sampleLoop(unet, s, {
+              ...rest,
+              ...cond,
+              sampler,
+              shape: [count, S, S, C],
+              rows: { start, of: n },
+            }),
+          );
+        }
+        return tf.concat(parts);
+      } finally {
+        tf.dispose(parts);
+      }
     },
     dispose: () => unet.dispose(),
   };

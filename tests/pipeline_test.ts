@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   BUNDLED_MNIST_CHECKPOINT,
   createUNet,
+  getWeights,
   loadCheckpoint,
   loadPipeline,
   makeSchedule,
@@ -14,6 +15,7 @@ import {
 } from "../mod.ts";
 import { read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects } from "./_assert.ts";
+import { TINY } from "./_tiny.ts";
 
 const CONDITIONAL = new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url);
 
@@ -88,4 +90,34 @@ Deno.test("loadPipeline: a conditional model by class name, at its recommended g
     "classes must be among 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (or their indices), got sneaker",
   );
   pipe.dispose();
+});
+
+Deno.test("loadPipeline: more than 64 images are sampled in chunks, the same images as one batch", async () => {
+  await useBackend("cpu");
+  const net = createUNet({ ...TINY, numClasses: 3, dropout: 0 }, { seed: 2 });
+  const ckpt = {
+    config: {
+      unet: { ...TINY, numClasses: 3, dropout: 0 },
+      schedule: { kind: "linear" as const, T: 100 },
+    },
+    ema: await getWeights(net.params),
+  };
+  const pipe = await loadPipeline(ckpt);
+  const classes = Array.from({ length: 70 }, (_, i) => i % 3);
+  const chunked = await read(
+    await pipe.sample({ n: 70, sampler: "ddim", steps: 3, seed: 5, classes, guidanceScale: 2 }),
+  );
+  const s = samplingSchedule(makeSchedule(ckpt.config.schedule), "ddim", 3);
+  const whole = await read(
+    await sampleLoop(pipe.unet, s, {
+      sampler: "ddim",
+      shape: [70, 8, 8, 1],
+      seed: 5,
+      classes,
+      guidanceScale: 2,
+    }),
+  );
+  assertEquals(chunked, whole);
+  pipe.dispose();
+  net.dispose();
 });
