@@ -10,7 +10,7 @@ import { initBackend } from "../src/backend.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../src/io/bundled.ts";
 import { _atomicWrite } from "../src/io/_atomic_write.ts";
 import { timeForward } from "../web/_forward_timing.ts";
-import { buildWeb, serveWeb } from "../web/serve.ts";
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, serveWeb } from "../web/serve.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -24,15 +24,7 @@ const rows: Row[] = [];
 // Chromium first (each backend in a fresh page: one tfjs backend per page)
 await buildWeb();
 const server = serveWeb(PORT);
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--enable-unsafe-webgpu",
-    "--enable-features=Vulkan",
-    "--use-webgpu-adapter=swiftshader",
-  ],
-});
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
 try {
   for (const backend of ["wasm", "webgpu"]) {
     const page = await browser.newPage();

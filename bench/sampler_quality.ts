@@ -141,6 +141,23 @@ function writeOutputs(): void {
   }).outputSync();
 }
 
+/** The shard job of rows [start, start + count) of a batch of `of` for one run (seed 0, η 0). */
+function shardJob(run: Run, start: number, count: number, of: number) {
+  return {
+    checkpoint: _checkpointHref(source),
+    sampler: run.sampler,
+    steps: run.steps,
+    order: run.order,
+    eta: 0,
+    seed: 0,
+    start,
+    count,
+    of,
+    snapAt: [],
+    show: 0,
+  };
+}
+
 /**
  * Seconds per image of one run on one worker: `timeImages` images, timed from the first step's
  * message to the result (the first step's own time is scaled in), so the worker's start-up and
@@ -149,19 +166,7 @@ function writeOutputs(): void {
 async function secondsPerImage(run: Run): Promise<number> {
   let first = 0, stepsSeen = 0;
   await _runShardInWorker(
-    {
-      checkpoint: _checkpointHref(source),
-      sampler: run.sampler,
-      steps: run.steps,
-      order: run.order,
-      eta: 0,
-      seed: 0,
-      start: 0,
-      count: timeImages,
-      of: timeImages,
-      snapAt: [],
-      show: 0,
-    },
+    shardJob(run, 0, timeImages, timeImages),
     "wasm",
     () => {
       if (stepsSeen++ === 0) first = performance.now();
@@ -182,19 +187,7 @@ if (a["timing-only"]) {
     const parts = await Promise.all(
       Array.from({ length: workers }, (_, w) =>
         _runShardInWorker(
-          {
-            checkpoint: _checkpointHref(source),
-            sampler: run.sampler,
-            steps: run.steps,
-            order: run.order,
-            eta: 0,
-            seed: 0,
-            start: cuts[w],
-            count: cuts[w + 1] - cuts[w],
-            of: n,
-            snapAt: [],
-            show: 0,
-          },
+          shardJob(run, cuts[w], cuts[w + 1] - cuts[w], n),
           "wasm",
           () => {},
         ).then((r) => r.samples)),

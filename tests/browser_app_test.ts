@@ -4,7 +4,7 @@
 // and a class-conditional one (class and guidance controls), picked as files; the pixels equal
 // what Deno's in-process sampler gives for the same checkpoint, sampler, seed and classes; bad
 // input shows one message.
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { existsSync } from "node:fs";
 import {
   BUNDLED_MNIST_CHECKPOINT,
@@ -16,14 +16,22 @@ import {
   setWeights,
   toUint8,
 } from "../mod.ts";
-import { buildWeb, serveWeb } from "../web/serve.ts";
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, serveWeb } from "../web/serve.ts";
 import { fromDiffusers } from "../mod.ts";
 import { loadDiffusersFolder, saveCheckpoint } from "../fs.ts";
 import { useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const PORT = 8765;
+
+/** Waits until the page sets document.body.dataset[flag] or shows an error (5 minutes at most). */
+async function doneOrError(page: Page, flag: string): Promise<void> {
+  await page.waitForFunction(
+    (flag) => document.body.dataset[flag] || document.getElementById("error")!.textContent,
+    flag,
+    { timeout: 300_000 },
+  );
+}
 
 /** Deno's own samples (wasm), uint8, for the same settings as the page. */
 async function denoSamples(
@@ -58,15 +66,7 @@ Deno.test({
     assertTrue(existsSync(CHROMIUM), `${CHROMIUM} is needed (apt-get install chromium)`);
     await buildWeb();
     const server = serveWeb(PORT);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--enable-unsafe-webgpu",
-        "--enable-features=Vulkan",
-        "--use-webgpu-adapter=swiftshader",
-      ],
-    });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${PORT}/`);
@@ -78,11 +78,7 @@ Deno.test({
         await page.fill("#count", "2");
         await page.fill("#seed", "0");
         await page.click("#run");
-        await page.waitForFunction(
-          () => document.body.dataset.done || document.getElementById("error")!.textContent,
-          null,
-          { timeout: 300_000 },
-        );
+        await doneOrError(page, "done");
         assertEquals(await page.textContent("#error"), "");
         const npy = await page.evaluate(async () =>
           Array.from(
@@ -201,7 +197,7 @@ Deno.test({
     assertTrue(existsSync(CHROMIUM), `${CHROMIUM} is needed (apt-get install chromium)`);
     await buildWeb();
     const server = serveWeb(PORT);
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
     try {
       const page = await browser.newPage();
       // forward process: at each t, both x_t have the moments q(x_t | x_0) gives, within 5
@@ -257,13 +253,7 @@ Deno.test({
       await page.fill("#toy-steps", "100");
       await page.fill("#toy-every", "50");
       await page.click("#toy-run");
-      await page.waitForFunction(
-        () => document.body.dataset.toyLosses || document.getElementById("error")!.textContent,
-        null,
-        {
-          timeout: 300_000,
-        },
-      );
+      await doneOrError(page, "toyLosses");
       assertEquals(await page.textContent("#error"), "");
       const losses: number[] = JSON.parse(
         await page.evaluate(() => document.body.dataset.toyLosses!),
@@ -275,13 +265,7 @@ Deno.test({
       await page.fill("#mnist-batch", "2");
       await page.fill("#mnist-every", "2");
       await page.click("#mnist-run");
-      await page.waitForFunction(
-        () => document.body.dataset.mnistDone || document.getElementById("error")!.textContent,
-        null,
-        {
-          timeout: 300_000,
-        },
-      );
+      await doneOrError(page, "mnistDone");
       assertEquals(await page.textContent("#error"), "");
       const bytes = Uint8Array.from(
         await page.evaluate(async () =>

@@ -1,10 +1,35 @@
 /// <reference lib="dom" />
-// The pages' shared drawing: a grid of images [n, s, s, C] (uint8, C = 1 gray or 3 RGB) on a
-// canvas, each about 84 px wide, and the built-in digits the server provides.
-import { decodeIdx } from "../mod.ts";
+// The pages' shared pieces: form fields, the backend choice, a grid of images [n, s, s, C] (uint8,
+// C = 1 gray or 3 RGB) on a canvas, each about 84 px wide, and the built-in digits the server
+// provides.
+import { decodeIdx, initBackend } from "../mod.ts";
 
 /** An element of the page by id. */
 export const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+/** An integer form field in [min, max], or one clear error naming it. */
+export function readInt(id: string, min: number, max: number): number {
+  const raw = $<HTMLInputElement>(id).value, v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${id} must be an integer in [${min}, ${max}], got ${raw || "nothing"}`);
+  }
+  return v;
+}
+
+let backendShown = "";
+
+/**
+ * Starts the backend the page's #backend select asks for (again only when the choice changed)
+ * and returns its name and adapter, for the status line.
+ */
+export async function useChosenBackend(): Promise<string> {
+  const choice = $<HTMLSelectElement>("backend").value as "auto";
+  if (!backendShown || !backendShown.startsWith(choice === "auto" ? "" : choice)) {
+    const info = await initBackend(choice);
+    backendShown = `${info.backend}${info.adapter ? ` (${info.adapter})` : ""}`;
+  }
+  return backendShown;
+}
 
 /** Draws n images [n, s, s, C] (uint8) as a grid. */
 export function drawGrid(canvas: HTMLCanvasElement, pixels: Uint8Array, shape: number[]): void {

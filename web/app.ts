@@ -8,7 +8,6 @@ import {
   createUNet,
   encodeNpy,
   imageGrid,
-  initBackend,
   loadCheckpoint,
   makeSchedule,
   SAMPLER_NAMES,
@@ -19,7 +18,7 @@ import {
   toUint8,
   type UNet,
 } from "../mod.ts";
-import { $, drawGrid } from "./_draw.ts";
+import { $, drawGrid, readInt, useChosenBackend } from "./_draw.ts";
 
 const form = $<HTMLFormElement>("form"), error = $("error"), status = $("status");
 const progress = $<HTMLProgressElement>("progress"), scrub = $<HTMLInputElement>("scrub");
@@ -36,7 +35,6 @@ type Config = Awaited<ReturnType<typeof loadCheckpoint>>["config"];
 let model: { unet: UNet; T: number; config: Config } | undefined;
 /** The checkpoint to load next: the bundled one, or the bytes of the file picked. */
 let source: URL | Uint8Array = new URL("./mnist.safetensors", location.href);
-let backendShown = "";
 /** Frames of the trajectory: [x_t, x̂0] as uint8 per step. */
 let frames: [Uint8Array, Uint8Array][] = [];
 let shape = [0, 28, 28, 1];
@@ -104,15 +102,6 @@ $<HTMLInputElement>("file").addEventListener("change", async () => {
   }
 });
 
-function readInt(id: string, min: number, max: number): number {
-  const raw = $<HTMLInputElement>(id).value;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${id} must be an integer in [${min}, ${max}], got ${raw || "nothing"}`);
-  }
-  return v;
-}
-
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   error.textContent = "";
@@ -126,11 +115,7 @@ form.addEventListener("submit", async (e) => {
     if (!(eta >= 0)) {
       throw new RangeError(`η must be a number >= 0, got ${$<HTMLInputElement>("eta").value}`);
     }
-    const choice = $<HTMLSelectElement>("backend").value as "auto";
-    if (!backendShown || !backendShown.startsWith(choice === "auto" ? "" : choice)) {
-      const info = await initBackend(choice);
-      backendShown = `${info.backend}${info.adapter ? ` (${info.adapter})` : ""}`;
-    }
+    const backendShown = await useChosenBackend();
     if (!model) {
       status.textContent = "loading the checkpoint…";
       const ck = await loadCheckpoint(source);

@@ -13,7 +13,7 @@ import {
   type ScheduleKind,
   toUint8,
 } from "../mod.ts";
-import { $, drawGrid, loadDigits } from "./_draw.ts";
+import { $, drawGrid, loadDigits, readInt } from "./_draw.ts";
 
 const KINDS: ScheduleKind[] = ["linear", "cosine", "quadratic", "sigmoid"];
 const T = 1000;
@@ -25,14 +25,6 @@ await initBackend("cpu"); // one 28×28 image: the plain-JS kernels are fast eno
 const digits = await loadDigits();
 const error = $("error");
 const shape = [1, 28, 28, 1];
-
-function readInt(id: string, min: number, max: number): number {
-  const raw = $<HTMLInputElement>(id).value, v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${id} must be an integer in [${min}, ${max}], got ${raw || "nothing"}`);
-  }
-  return v;
-}
 
 /** Mean and variance of an image's pixels. */
 function moments(x: Float32Array): [number, number] {

@@ -70,6 +70,20 @@ const _TYPES: Record<string, string> = {
   ".safetensors": "application/octet-stream",
 };
 
+/** Debian's Chromium, where the browser tests and benchmark drive the pages. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/**
+ * Chromium's arguments for the pages headless: no sandbox (root in CI) and WebGPU on
+ * SwiftShader, Chromium's CPU Vulkan.
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--enable-features=Vulkan",
+  "--use-webgpu-adapter=swiftshader",
+];
+
 /** Serves web/dist on 127.0.0.1:port; returns the server (call `shutdown()` to stop it). */
 export function serveWeb(port: number): Deno.HttpServer {
   return Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {

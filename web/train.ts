@@ -9,7 +9,6 @@ import {
   createToyMlp,
   encodeCheckpoint,
   epsLoss,
-  initBackend,
   lossCurveSvg,
   makeSchedule,
   pSampleLoop,
@@ -19,26 +18,9 @@ import {
   trainLoop,
   unetPresets,
 } from "../mod.ts";
-import { $, drawGrid, loadDigits } from "./_draw.ts";
+import { $, drawGrid, loadDigits, readInt, useChosenBackend } from "./_draw.ts";
 
 const error = $("error");
-let backendShown = "";
-
-function readInt(id: string, min: number, max: number): number {
-  const raw = $<HTMLInputElement>(id).value, v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${id} must be an integer in [${min}, ${max}], got ${raw || "nothing"}`);
-  }
-  return v;
-}
-
-async function useBackend() {
-  const choice = $<HTMLSelectElement>("backend").value as "auto";
-  if (!backendShown || !backendShown.startsWith(choice === "auto" ? "" : choice)) {
-    const info = await initBackend(choice);
-    backendShown = `${info.backend}${info.adapter ? ` (${info.adapter})` : ""}`;
-  }
-}
 
 /** Draws 2-D points (data in blue, samples in red) on a canvas, [-1.6, 1.6]². */
 function scatter(canvas: HTMLCanvasElement, data: Float32Array, samples?: Float32Array) {
@@ -58,7 +40,7 @@ function scatter(canvas: HTMLCanvasElement, data: Float32Array, samples?: Float3
 
 async function trainToy(button: HTMLButtonElement) {
   const steps = readInt("toy-steps", 1, 20000), every = readInt("toy-every", 1, 20000);
-  await useBackend();
+  const backendShown = await useChosenBackend();
   const name = $<HTMLSelectElement>("toy-data").value as Toy2dName;
   const data = toy2dData(name, 4096, 0);
   const s = makeSchedule({ kind: "linear", T: 100 });
@@ -115,7 +97,7 @@ let digits: Awaited<ReturnType<typeof loadDigits>> | undefined;
 async function trainDigits(button: HTMLButtonElement) {
   const steps = readInt("mnist-steps", 1, 100000), batchSize = readInt("mnist-batch", 1, 64);
   const sampleEvery = readInt("mnist-every", 0, 100000);
-  await useBackend();
+  const backendShown = await useChosenBackend();
   digits ??= await loadDigits();
   const losses: [number, number][] = [];
   let last: Checkpoint | undefined;
