@@ -21,6 +21,8 @@
  */
 export { train } from "./src/train/train.ts";
 export type { TrainOptions, TrainResult, TrainStepInfo } from "./src/train/train.ts";
+export { evaluate } from "./src/eval/evaluate.ts";
+export type { EvalResults, EvaluateOptions } from "./src/eval/evaluate.ts";
 export { loadMnist } from "./src/data/mnist.ts";
 export type { LoadMnistOptions } from "./src/data/mnist.ts";
 export { loadImageFolder } from "./src/data/image_folder.ts";

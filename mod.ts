@@ -74,6 +74,8 @@ export type { CreateUNetOptions, ResolvedUNetConfig, UNet, UNetConfig } from "./
 export { classifierFreeGuidance, NULL_CLASS } from "./src/guidance.ts";
 export type { ClassLabels, GuidanceOptions } from "./src/guidance.ts";
 export { unetPresets } from "./src/unet/presets.ts";
+export { unetLayout } from "./src/unet/layout.ts";
+export type { UNetBlock, UNetPlace } from "./src/unet/layout.ts";
 export {
   HO_TIMESTEP_EMBEDDING,
   timestepEmbedding,

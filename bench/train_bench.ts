@@ -16,7 +16,7 @@ import { createUNet } from "../src/unet/unet.ts";
 import { unetPresets } from "../src/unet/presets.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { pSample } from "../src/p_sample.ts";
-import { _adamInit } from "../src/train/_adam.ts";
+import { _adamInit } from "../src/_nn/adam.ts";
 import { _gradientPool } from "../src/train/_gradient_pool.ts";
 import { _paperStep } from "./_paper_step.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";

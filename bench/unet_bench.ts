@@ -4,7 +4,7 @@
 // Bigger batches, other presets and the PyTorch comparison: `deno task bench:report`.
 import * as tf from "@tensorflow/tfjs-core";
 import { createUNet, initBackend, makeSchedule, pSample, unetPresets } from "../mod.ts";
-import { _adamInit } from "../src/train/_adam.ts";
+import { _adamInit } from "../src/_nn/adam.ts";
 import { _paperStep } from "./_paper_step.ts";
 
 await initBackend((Deno.env.get("DDPM_BENCH_BACKEND") ?? "wasm") as "wasm");

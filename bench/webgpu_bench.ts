@@ -3,7 +3,7 @@
 // but the ratio shows the saved passes), the composition being the baseline.
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, makeSchedule, pMeanVariance, pSample, timestepEmbedding } from "../mod.ts";
-import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/unet/_layers.ts";
+import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
 import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
 import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
 import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";

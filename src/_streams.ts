@@ -11,9 +11,9 @@
 //   i (creation order)          the U-Net's initial weights, parameter i         unet/unet.ts
 //   0x10000                     the class embedding's rows                       unet/unet.ts
 //   0x10000 + k + 1             ε of bpdEstimate's stratum k                     eval/bpd_estimate.ts
-//   0x100000 + epoch            the trainer's epoch permutation                  train/_batches.ts
-//   0x200000 + step             the trainer's flips                              train/_batches.ts
-//   0x300000 + step             the trainer's dropped labels (class dropout)     train/_batches.ts
+//   0x100000 + epoch            the trainer's epoch permutation                  _batches.ts
+//   0x200000 + step             the trainer's flips                              _batches.ts
+//   0x300000 + step             the trainer's dropped labels (class dropout)     _batches.ts
 //   0x300000 + step             the digit classifier's shift at a step           eval/train_classifier.ts
 //                               (its own training run: the same numbers as class dropout, never
 //                               drawn in one run together)

@@ -23,7 +23,7 @@ import { train } from "../fs.ts";
 import { assertClose, assertSameCheckpoint, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
-import { _batchLabels } from "../src/train/_batches.ts";
+import { _batchLabels } from "../src/_batches.ts";
 
 const COND = { ...TINY, numClasses: 3 };
 

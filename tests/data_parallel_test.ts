@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { join } from "node:path";
 import { createUNet, loadCheckpoint, makeSchedule } from "../mod.ts";
 import { train } from "../fs.ts";
-import { _dropout } from "../src/unet/_layers.ts";
+import { _dropout } from "../src/_nn/layers.ts";
 import { _shardGradients } from "../src/train/_step.ts";
 import { _gradientPool } from "../src/train/_gradient_pool.ts";
 import { _shardCuts } from "../src/_shards.ts";

@@ -18,7 +18,7 @@ import {
   trainClassifier,
   vlbTerm,
 } from "../mod.ts";
-import { loadMnist, saveClassifier } from "../fs.ts";
+import { evaluate, loadMnist, saveClassifier } from "../fs.ts";
 import { _strata } from "../src/eval/bpd_estimate.ts";
 import { _randomNormal } from "../src/_random.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
@@ -220,6 +220,31 @@ Deno.test("bpdEstimate: bad options get clear errors", async () => {
   await assertRejects(() => bpdEstimate(model, s, { x0, batch: 1.5 }), RangeError, "batch");
   await assertRejects(() => bpdEstimate(model, s, { x0, seed: 0.5 }), RangeError, "seed");
   x0.dispose();
+});
+
+Deno.test("evaluate: bad options and data that does not fit get one clear error each", async () => {
+  await useBackend("cpu");
+  const quiet = { progress: false, onNote: () => {} };
+  const before = tf.memory().numTensors;
+  const cases: [Parameters<typeof evaluate>[0], string][] = [
+    [{ n: 1 }, "Cannot evaluate: n must be an integer >= 2, got 1"],
+    [{ strata: 0 }, "Cannot evaluate: strata must be an integer >= 1, got 0"],
+    [{ eta: -1 }, "Cannot evaluate: eta must be a number >= 0, got -1"],
+    // deno-lint-ignore no-explicit-any
+    [
+      { sampler: "euler" as any },
+      "Cannot evaluate: sampler must be ddpm, ddim or dpm++, got euler",
+    ],
+    [{ guidance: 2 }, "guidance needs a class-conditional checkpoint; this one is unconditional"],
+    [
+      { data: { images: new Float32Array(64), shape: [1, 8, 8, 1], source: "tiny" } },
+      "Cannot evaluate: the model makes 28×28×1 images but the data is 8×8×1",
+    ],
+  ];
+  for (const [options, message] of cases) {
+    await assertRejects(() => evaluate({ ...options, ...quiet }), RangeError, message);
+  }
+  assertEquals(tf.memory().numTensors, before);
 });
 
 // ---------- the digit classifier and FID-MNIST ----------

@@ -25,7 +25,7 @@ import {
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { _randomNormal } from "../src/_random.ts";
-import { _runShard } from "../src/cli/_sample_shard.ts";
+import { _runShard } from "../src/_sample_shard.ts";
 import { TINY } from "./_tiny.ts";
 
 // Gaussian data N(m, s²) per dimension: the exact ε-oracle, and the exact ODE solution — the

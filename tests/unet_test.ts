@@ -4,9 +4,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
 import { createUNet, timestepEmbedding, type UNetConfig, unetPresets } from "../mod.ts";
 import { TINY } from "./_tiny.ts";
-import { _conv3x3 } from "../src/unet/_conv2d.ts";
-import { _groupNorm, _spread2x } from "../src/unet/_layers.ts";
-import { _batchMatMul } from "../src/unet/_matmul.ts";
+import { _conv3x3 } from "../src/_nn/conv2d.ts";
+import { _groupNorm, _spread2x } from "../src/_nn/layers.ts";
+import { _batchMatMul } from "../src/_nn/matmul.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertClose, BACKENDS, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertThrows, assertTrue } from "./_assert.ts";
@@ -155,7 +155,7 @@ backendTest(
   "_batchMatMul (and _matMul, its 2-D product) and its gradients match float64 loops",
   async () => {
     // d/da and d/db of Σ r ⊙ op(a)·op(b): da = r·op(b)ᵀ, db = op(a)ᵀ·r, then op's transpose;
-    // on wasm these go through explicit transposes and per-slice 2-D products (src/unet/_matmul.ts)
+    // on wasm these go through explicit transposes and per-slice 2-D products (src/_nn/matmul.ts)
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),

@@ -2,7 +2,7 @@
 // lavapipe on machines without a GPU).
 import * as tf from "@tensorflow/tfjs-core";
 import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
-import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/unet/_layers.ts";
+import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
 import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
 import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
 import {

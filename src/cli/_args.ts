@@ -1,6 +1,7 @@
 // Internal: argument parsing helpers and the error handler shared by the command-line tools.
 import process from "node:process";
 import type { BackendName } from "../backend.ts";
+import type { CheckpointConfig } from "../io/checkpoint.ts";
 
 /** Parses an integer option >= min, or throws naming the option. */
 export function _intArg(name: string, v: string, min: number): number {
@@ -96,4 +97,53 @@ export function _spacingArg(v: string | undefined): string | undefined {
   const kinds = ["ddim", "logsnr", "karras", "linspace", "trailing", "even"] as const;
   const kind = _choiceArg("spacing", v, kinds);
   return kind === "even" ? "" : kind;
+}
+
+/**
+ * The class of each of n images from `--class`: "all" (image i: class i mod K), "none"
+ * (unconditional: undefined), or a comma-separated list of class names or indices, cycled.
+ */
+export function _classesArg(
+  v: string,
+  n: number,
+  names: string[] | undefined,
+): number[] | undefined {
+  if (v === "none") return undefined;
+  if (!names || names.length === 0) {
+    throw new RangeError(
+      `--class ${v} needs a class-conditional checkpoint; this one is unconditional`,
+    );
+  }
+  const K = names.length;
+  if (v === "all") return Array.from({ length: n }, (_, i) => i % K);
+  const list = v.split(",").map((item) => {
+    const name = item.trim();
+    const byName = names.findIndex((c) => c.toLowerCase() === name.toLowerCase());
+    if (byName >= 0) return byName;
+    const k = Number(name);
+    if (name !== "" && Number.isInteger(k) && k >= 0 && k < K) return k;
+    throw new RangeError(
+      `--class must be all, none, or classes of this model (${
+        names.length <= 12 ? names.join(", ") : `0 … ${K - 1}`
+      }), got ${item}`,
+    );
+  });
+  return Array.from({ length: n }, (_, i) => list[i % list.length]);
+}
+
+/**
+ * The guidance scale from --guidance: its value, else the checkpoint's recommended scale, else 1;
+ * undefined for an unconditional checkpoint, which refuses the option.
+ */
+export function _guidanceArg(v: string | undefined, config: CheckpointConfig): number | undefined {
+  const w = v === undefined ? undefined : _nonNegativeArg("guidance", v);
+  if (!config.unet.numClasses) {
+    if (w !== undefined) {
+      throw new RangeError(
+        `--guidance needs a class-conditional checkpoint; this one is unconditional`,
+      );
+    }
+    return undefined;
+  }
+  return w ?? config.guidanceScale ?? 1;
 }

@@ -13,11 +13,13 @@ import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
-import { _duration, _progress } from "../train/_progress.ts";
+import { _duration, _progress } from "../_progress.ts";
 import {
   _backendArg,
   _choiceArg,
+  _classesArg,
   _cliArgs,
+  _guidanceArg,
   _intArg,
   _nonNegativeArg,
   _orderArg,
@@ -27,14 +29,12 @@ import {
 } from "./_args.ts";
 import {
   _checkpointHref,
-  _classesArg,
-  _guidanceArg,
   _joinShards,
   _loadSampler,
   _runShard,
   _runShardInWorker,
   type _ShardJob,
-} from "./_sample_shard.ts";
+} from "../_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { SAMPLER_NAMES } from "../samplers.ts";
 

@@ -8,7 +8,7 @@ import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { trainClassifier } from "../eval/train_classifier.ts";
 import { saveClassifier } from "../eval/save_classifier.ts";
-import { _duration, _progress } from "../train/_progress.ts";
+import { _duration, _progress } from "../_progress.ts";
 import { _backendArg, _cliArgs, _intArg, _numArg, _run } from "./_args.ts";
 
 const HELP = `Train the FID-MNIST digit classifier on the MNIST train split.

@@ -10,7 +10,7 @@ import type { ScheduleKind } from "../schedule.ts";
 import type { UNetConfig } from "../unet/unet.ts";
 import { HO_TIMESTEP_EMBEDDING } from "../unet/timestep_embedding.ts";
 import { _permute, _StateDict, type _TorchKind, _torchShape } from "./_torch_tensors.ts";
-import { _unetParts } from "../unet/_layout.ts";
+import { unetLayout } from "../unet/layout.ts";
 import { _isObject } from "../io/_json.ts";
 
 /** A diffusers model folder's two files, decoded: `config.json` and the state_dict. */
@@ -222,7 +222,7 @@ function _pairs(u: UNetConfig, legacy: boolean): [string, string, _TorchKind][] 
   layer("temb.dense0", "time_embedding.linear_1", "linear");
   layer("temb.dense1", "time_embedding.linear_2", "linear");
   if (u.numClasses) out.push(["label_emb.w", "class_embedding.weight", "table"]);
-  for (const part of _unetParts(u)) {
+  for (const part of unetLayout(u)) {
     const { path, level, index } = part.place;
     const block = path === "down"
       ? `down_blocks.${level}`
@@ -267,7 +267,7 @@ function _ourShape(u: UNetConfig, name: string): number[] {
   if (name === "conv_out.b") return [u.outChannels ?? u.inChannels];
   if (name.startsWith("temb.")) return [tembCh];
   if (name.startsWith("norm_out.") || name === "conv_in.b") return [u.ch];
-  const part = _unetParts(u).find((p) => name.startsWith(`${p.ours}.`))!;
+  const part = unetLayout(u).find((p) => name.startsWith(`${p.ours}.`))!;
   const leaf = name.slice(part.ours.length + 1);
   if (part.kind === "res") {
     const { ci, co } = part;

@@ -10,7 +10,7 @@ import type { Checkpoint, Weights } from "../io/checkpoint.ts";
 import type { ScheduleKind } from "../schedule.ts";
 import type { UNetConfig } from "../unet/unet.ts";
 import { _StateDict } from "./_torch_tensors.ts";
-import { _unetParts } from "../unet/_layout.ts";
+import { unetLayout } from "../unet/layout.ts";
 
 /** Options of {@linkcode fromImprovedDiffusion}. */
 export interface ImprovedDiffusionOptions {
@@ -108,7 +108,7 @@ export function fromImprovedDiffusion(
   layer("conv_in", "input_blocks.0.0", "conv3");
   const L = unet.chMult.length, R = unet.numResBlocks;
   const hasAttn = (level: number) => unet.attnResolutions.includes(imageSize / 2 ** level);
-  for (const part of _unetParts(unet)) {
+  for (const part of unetLayout(unet)) {
     const { path, level, index } = part.place;
     // its module: input_blocks.k (conv_in is 0; then R residual blocks and a downsampling per
     // level), middle_block.{0,1,2}, output_blocks.k (R + 1 per level, from the lowest resolution)

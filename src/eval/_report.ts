@@ -1,13 +1,26 @@
-// Internal: the markdown report of `deno task eval`, from its results.
+// Internal: the report of `evaluate()` (markdown, charts, the terminal table), from its results.
 import type { SampleQuality } from "./sample_quality.ts";
 import type { TrainState } from "../io/checkpoint.ts";
+import type { BpdEstimate } from "./bpd_estimate.ts";
+import { chartSvg } from "../io/chart_svg.ts";
+// deno-lint-ignore no-unused-vars
+import type { evaluate } from "./evaluate.ts";
 
-/** Everything `deno task eval` measured; also written as eval.json. */
-export interface _EvalResults {
+/** Everything {@linkcode evaluate} measured; also written as eval.json. */
+export interface EvalResults {
+  /** The checkpoint's path, or "bundled mnist". */
   checkpoint: string;
+  /** The checkpoint's training state (step, loss…), when it has one. */
   trainState?: TrainState;
+  /** The tfjs backend of the evaluation. */
   backend: string;
+  /** Where the held-out images came from. */
   data: string;
+  /**
+   * The NLL bound in bits/dim: its mean and standard error over `images` held-out images,
+   * `strata` timestep strata of the T terms, the prior and decoder terms, each stratum's terms
+   * (and the held-out ε-loss there), and the seconds it took.
+   */
   bpd: {
     mean: number;
     stdError: number;
@@ -27,11 +40,12 @@ export interface _EvalResults {
     }[];
     seconds: number;
   };
+  /** How the scored samples were drawn, and the seconds it took. */
   sampling: {
     n: number;
     sampler: string;
     steps: number;
-    /** DDIM η (absent in reports written before it was an option: 0). */
+    /** DDIM η (ddim only). */
     eta?: number;
     /** DPM-Solver++'s order (dpm++ only). */
     order?: number;
@@ -41,6 +55,11 @@ export interface _EvalResults {
     seed: number;
     seconds: number;
   };
+  /**
+   * 28×28×1 models: the samples' FID-MNIST, confidence and class entropy (and, conditional,
+   * accuracy), beside the same for n real held-out digits, against a reference of
+   * `referenceSize` held-out digits; the classifier's own held-out accuracy.
+   */
   quality?: {
     generated: SampleQuality;
     real: SampleQuality;
@@ -49,7 +68,7 @@ export interface _EvalResults {
   };
   /** Pixel-space distance of each of the first samples to its nearest training image. */
   neighbours: number[];
-  /** Conditional checkpoints: the scored samples at each guidance scale. */
+  /** Conditional checkpoints: the scored samples at each guidance scale of the sweep. */
   guidanceSweep?: {
     guidance: number;
     fid: number;
@@ -59,11 +78,12 @@ export interface _EvalResults {
     accuracy: number;
     seconds: number;
   }[];
+  /** Seconds in all. */
   seconds: number;
 }
 
 /** The report: headline table, method notes, the pictures and the per-stratum terms. */
-export function _evalReport(r: _EvalResults): string {
+export function _evalReport(r: EvalResults): string {
   const f = (v: number, d = 3) => v.toFixed(d);
   const step = r.trainState ? ` (training step ${r.trainState.step})` : "";
   const lines = [
@@ -184,4 +204,71 @@ export function _evalReport(r: _EvalResults): string {
     "",
   );
   return lines.join("\n");
+}
+
+/**
+ * The report's charts: the bound's terms and the held-out ε-loss by t (per image and stratum
+ * means, log–log), and with a guidance sweep its FID and accuracy against the scale.
+ */
+export function _evalCharts(r: EvalResults, bpd: BpdEstimate): Record<string, string> {
+  const byT = (ys: Float64Array[], pick: (t: EvalResults["bpd"]["terms"][0]) => number) => [
+    {
+      points: ys.flatMap((y, k) => Array.from(y, (v, i) => [bpd.t[k][i], v] as [number, number])),
+      label: "per image",
+      kind: "dots" as const,
+      color: "#9ab",
+    },
+    {
+      points: r.bpd.terms.map((t) => [t.meanT, pick(t)] as [number, number]),
+      label: "stratum mean",
+    },
+  ];
+  const logLog = { xLabel: "t", logX: true, logY: true };
+  const charts: Record<string, string> = {
+    "bpd_terms.svg": chartSvg(byT(bpd.termsBpd, (t) => t.termBpd), {
+      ...logLog,
+      title: "Bound terms L_t by timestep",
+      yLabel: "bits/dim",
+    }),
+    "loss_by_t.svg": chartSvg(byT(bpd.epsMse, (t) => t.epsMse), {
+      ...logLog,
+      title: "Training loss ‖ε_θ - ε‖² / D by timestep (held-out)",
+      yLabel: "loss",
+    }),
+  };
+  const sweep = r.guidanceSweep ?? [];
+  if (sweep.length > 0) {
+    const at = (pick: (row: typeof sweep[0]) => number) =>
+      sweep.map((row) => [row.guidance, pick(row)] as [number, number]);
+    charts["guidance_fid.svg"] = chartSvg([{ points: at((row) => row.fid), label: "FID-MNIST" }], {
+      title: "Guidance trade-off: FID-MNIST",
+      xLabel: "guidance scale w",
+      yLabel: "FID-MNIST",
+    });
+    charts["guidance_accuracy.svg"] = chartSvg([
+      { points: at((row) => row.accuracy), label: "conditional accuracy" },
+      { points: at((row) => row.confidentFraction), label: "share with confidence > 0.9" },
+    ], { title: "Guidance trade-off: accuracy", xLabel: "guidance scale w", yLabel: "share" });
+  }
+  return charts;
+}
+
+/** The headline numbers as a terminal table: the model beside real held-out digits. */
+export function _evalTable(r: EvalResults): string {
+  const rows: [string, string, string][] = [
+    ["NLL bound (bits/dim)", `${r.bpd.mean.toFixed(3)} ± ${r.bpd.stdError.toFixed(3)}`, ""],
+  ];
+  if (r.quality) {
+    const { generated: g, real } = r.quality;
+    const pair = (label: string, pick: (q: SampleQuality) => number, digits: number) =>
+      rows.push([label, pick(g).toFixed(digits), pick(real).toFixed(digits)]);
+    pair("FID-MNIST", (q) => q.fid, 2);
+    pair("mean confidence", (q) => q.meanConfidence, 3);
+    pair("share with confidence > 0.9", (q) => q.confidentFraction, 3);
+    pair("class entropy (nats, ln10 = 2.303)", (q) => q.classEntropy, 3);
+    if (g.conditional) rows.push(["conditional accuracy", g.conditional.accuracy.toFixed(3), ""]);
+  }
+  const w = [36, 16, 16];
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join(" ");
+  return [line(["", "model", "real held-out"]), ...rows.map(line)].join("\n");
 }

@@ -6,9 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { _conv3x3 } from "../unet/_conv2d.ts";
-import { _dense } from "../unet/_layers.ts";
-import { _initValues } from "../unet/_init.ts";
+import { _conv3x3 } from "../_nn/conv2d.ts";
+import { _dense } from "../_nn/layers.ts";
+import { _initValues } from "../_nn/init.ts";
 import type { Tensor, Variable } from "../types.ts";
 
 /** A digit classifier: `classifier(x)` gives logits [B, 10]. */

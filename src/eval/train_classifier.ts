@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Dataset } from "../data/dataset.ts";
-import { _adamInit, _adamStep } from "../train/_adam.ts";
-import { _batch, _batchIndices } from "../train/_batches.ts";
+import { _adamInit, _adamStep } from "../_nn/adam.ts";
+import { _batch, _batchIndices } from "../_batches.ts";
 import { _uniformGenerator } from "../_random.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
 import { classifierAccuracy } from "./classifier_accuracy.ts";

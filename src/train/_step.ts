@@ -7,7 +7,7 @@ import { epsLoss } from "../eps_loss.ts";
 import { _randomInts, _randomNormal } from "../_random.ts";
 import type { Schedule } from "../schedule.ts";
 import type { UNet } from "../unet/unet.ts";
-import { type _AdamState, _adamStep } from "./_adam.ts";
+import { type _AdamState, _adamStep } from "../_nn/adam.ts";
 import { _clipByGlobalNorm } from "./_clip.ts";
 import { _emaDecay, _emaUpdate } from "./_ema.ts";
 import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "../_streams.ts";

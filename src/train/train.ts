@@ -5,7 +5,7 @@ import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
-import { _progress } from "./_progress.ts";
+import { _progress } from "../_progress.ts";
 import { _appendLine, _lockRunDir, _removeStaleTemps, _truncateLog } from "./_run_dir.ts";
 import {
   _checkLoopOptions,

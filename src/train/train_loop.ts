@@ -8,11 +8,11 @@ import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { getWeights, setWeights } from "../io/weights.ts";
-import { _adamInit, type _AdamState } from "./_adam.ts";
+import { _adamInit, type _AdamState } from "../_nn/adam.ts";
 import { _localGradients, _trainStep } from "./_step.ts";
 import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
-import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "./_batches.ts";
+import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "../_batches.ts";
 import { _learningRate, _LR_DECAYS } from "./_lr.ts";
 import type { Tensor } from "../types.ts";
 

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D, Variable } from "../types.ts";
-import { _initValues } from "./_init.ts";
-import { _conv3x3 } from "./_conv2d.ts";
-import { _batchMatMul } from "./_matmul.ts";
-import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "./_layers.ts";
+import { _initValues } from "../_nn/init.ts";
+import { _conv3x3 } from "../_nn/conv2d.ts";
+import { _batchMatMul } from "../_nn/matmul.ts";
+import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "../_nn/layers.ts";
 import { _checkRows } from "../_checks.ts";
 import {
   _sinusoidFrequencies,
@@ -12,11 +12,11 @@ import {
   type TimestepEmbeddingVariant,
 } from "./timestep_embedding.ts";
 import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
-import { _matMul } from "./_matmul.ts";
+import { _matMul } from "../_nn/matmul.ts";
 import { NULL_CLASS } from "../guidance.ts";
 import { _randomNormal } from "../_random.ts";
 import { _readSync } from "../_timesteps.ts";
-import { _unetParts } from "./_layout.ts";
+import { unetLayout } from "./layout.ts";
 import { _LABEL_EMBEDDING } from "../_streams.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
@@ -267,7 +267,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   type Level = { level: number; blocks: ResAttn[]; resample?: ReturnType<typeof conv> };
   const down: Level[] = [], up: Level[] = [], mid: Block[] = [];
   let c = cfg.ch;
-  for (const part of _unetParts(cfg)) {
+  for (const part of unetLayout(cfg)) {
     const { path, level } = part.place;
     const levels = path === "down" ? down : up;
     if (path !== "mid" && levels[levels.length - 1]?.level !== level) {

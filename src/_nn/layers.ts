@@ -5,7 +5,7 @@ import {
   _groupNormSiluWebGPU,
   _groupNormSiluWithGradWebGPU,
 } from "../webgpu/group_norm_silu.ts";
-import { _matMul } from "./_matmul.ts";
+import { _matMul } from "./matmul.ts";
 import { _recordingGradient } from "../webgpu/_tape.ts";
 
 /** SiLU(x) = x · σ(x). */

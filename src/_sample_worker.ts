@@ -1,8 +1,8 @@
-// Internal: a worker of `deno task sample --workers N`: one shard (src/cli/_sample_shard.ts) on its
+// Internal: a worker of `deno task sample --workers N`: one shard (src/_sample_shard.ts) on its
 // own tfjs instance, so that N shards use N cores (tfjs-backend-wasm runs on one thread in Deno
 // and Bun). Messages in: { job, backend }; out: { kind: "step" } per step, then { kind: "done",
 // samples, snaps } with Float32Arrays, or { kind: "error", message }.
-import { initBackend } from "../backend.ts";
+import { initBackend } from "./backend.ts";
 import { _loadSampler, _runShard, type _ShardJob } from "./_sample_shard.ts";
 
 // deno-lint-ignore no-explicit-any

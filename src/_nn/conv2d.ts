@@ -3,7 +3,7 @@
 // (XNNPACK) is fast; so both gradients are written as forward convolutions, which run on
 // wasm, cpu and webgpu alike.
 import * as tf from "@tensorflow/tfjs-core";
-import { _spread2x } from "./_layers.ts";
+import { _spread2x } from "./layers.ts";
 
 type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
 

@@ -1,10 +1,10 @@
 // Internal: which examples form each batch, and which are flipped — functions of (seed, step)
 // alone, so that a resumed run draws exactly the batches of an uninterrupted one.
 import * as tf from "@tensorflow/tfjs-core";
-import type { Dataset } from "../data/dataset.ts";
-import { _uniformGenerator } from "../_random.ts";
-import { NULL_CLASS } from "../guidance.ts";
-import { _classDrop, _epoch, _flips as _flipStream } from "../_streams.ts";
+import type { Dataset } from "./data/dataset.ts";
+import { _uniformGenerator } from "./_random.ts";
+import { NULL_CLASS } from "./guidance.ts";
+import { _classDrop, _epoch, _flips as _flipStream } from "./_streams.ts";
 
 /** A permutation of [0, n) for one epoch: Fisher–Yates with the epoch's stream. */
 function _permutation(n: number, seed: number, epoch: number): Int32Array {

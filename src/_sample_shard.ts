@@ -1,17 +1,16 @@
 // Internal: what `deno task sample` does for a run of consecutive images ("a shard"), in the main
-// thread or in a worker (src/cli/_sample_worker.ts): load the checkpoint's EMA weights, run the
+// thread or in a worker (src/_sample_worker.ts): load the checkpoint's EMA weights, run the
 // DDPM or DDIM chain on rows [start, start + count) of the seeded batch of `of` images, and keep
 // the snapshots the progression picture needs.
 import * as tf from "@tensorflow/tfjs-core";
-import { type CheckpointConfig, loadCheckpoint } from "../io/checkpoint.ts";
-import { setWeights } from "../io/weights.ts";
-import { createUNet, type UNet } from "../unet/unet.ts";
-import { makeSchedule, type Schedule } from "../schedule.ts";
-import { type SamplerName, SAMPLERS, samplingSchedule } from "../samplers.ts";
-import type { Tensor } from "../types.ts";
-import type { SampleLoopStep } from "../_loop.ts";
+import { type CheckpointConfig, loadCheckpoint } from "./io/checkpoint.ts";
+import { setWeights } from "./io/weights.ts";
+import { createUNet, type UNet } from "./unet/unet.ts";
+import { makeSchedule, type Schedule } from "./schedule.ts";
+import { type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
+import type { Tensor } from "./types.ts";
+import type { SampleLoopStep } from "./_loop.ts";
 import { pathToFileURL } from "node:url";
-import { _nonNegativeArg } from "./_args.ts";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
 export interface _ShardJob {
@@ -47,55 +46,6 @@ export function _joinShards(parts: Float32Array[], cuts: number[], image: number
   return tf.tidy(() =>
     tf.concat(parts.map((p, w) => tf.tensor(p, [cuts[w + 1] - cuts[w], ...image])))
   );
-}
-
-/**
- * The class of each of n images from `--class`: "all" (image i: class i mod K), "none"
- * (unconditional: undefined), or a comma-separated list of class names or indices, cycled.
- */
-export function _classesArg(
-  v: string,
-  n: number,
-  names: string[] | undefined,
-): number[] | undefined {
-  if (v === "none") return undefined;
-  if (!names || names.length === 0) {
-    throw new RangeError(
-      `--class ${v} needs a class-conditional checkpoint; this one is unconditional`,
-    );
-  }
-  const K = names.length;
-  if (v === "all") return Array.from({ length: n }, (_, i) => i % K);
-  const list = v.split(",").map((item) => {
-    const name = item.trim();
-    const byName = names.findIndex((c) => c.toLowerCase() === name.toLowerCase());
-    if (byName >= 0) return byName;
-    const k = Number(name);
-    if (name !== "" && Number.isInteger(k) && k >= 0 && k < K) return k;
-    throw new RangeError(
-      `--class must be all, none, or classes of this model (${
-        names.length <= 12 ? names.join(", ") : `0 … ${K - 1}`
-      }), got ${item}`,
-    );
-  });
-  return Array.from({ length: n }, (_, i) => list[i % list.length]);
-}
-
-/**
- * The guidance scale from --guidance: its value, else the checkpoint's recommended scale, else 1;
- * undefined for an unconditional checkpoint, which refuses the option.
- */
-export function _guidanceArg(v: string | undefined, config: CheckpointConfig): number | undefined {
-  const w = v === undefined ? undefined : _nonNegativeArg("guidance", v);
-  if (!config.unet.numClasses) {
-    if (w !== undefined) {
-      throw new RangeError(
-        `--guidance needs a class-conditional checkpoint; this one is unconditional`,
-      );
-    }
-    return undefined;
-  }
-  return w ?? config.guidanceScale ?? 1;
 }
 
 /** The U-Net with the checkpoint's EMA weights and the sampling schedule. */
@@ -194,7 +144,7 @@ export async function _runShard(
 /** Rows of a shard sampled in one model call (see _runShard). */
 const _SHARD_CHUNK = 64;
 
-/** Runs one shard in a worker (src/cli/_sample_worker.ts) and resolves to its data. */
+/** Runs one shard in a worker (src/_sample_worker.ts) and resolves to its data. */
 export function _runShardInWorker(
   job: _ShardJob,
   backend: "wasm" | "cpu",
