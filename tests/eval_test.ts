@@ -230,9 +230,8 @@ Deno.test("evaluate: bad options and data that does not fit get one clear error 
     [{ n: 1 }, "Cannot evaluate: n must be an integer >= 2, got 1"],
     [{ strata: 0 }, "Cannot evaluate: strata must be an integer >= 1, got 0"],
     [{ eta: -1 }, "Cannot evaluate: eta must be a number >= 0, got -1"],
-    // deno-lint-ignore no-explicit-any
     [
-      { sampler: "euler" as any },
+      { sampler: "euler" } as unknown as Parameters<typeof evaluate>[0],
       "Cannot evaluate: sampler must be ddpm, ddim or dpm++, got euler",
     ],
     [{ guidance: 2 }, "guidance needs a class-conditional checkpoint; this one is unconditional"],
