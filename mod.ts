@@ -51,10 +51,21 @@ export type { NormalKlArgs } from "./src/normal_kl.ts";
 export { discretizedGaussianLogLikelihood } from "./src/discretized_gaussian_log_likelihood.ts";
 export type { DiscretizedGaussianArgs } from "./src/discretized_gaussian_log_likelihood.ts";
 export { epsLoss } from "./src/eps_loss.ts";
+export { hybridLoss } from "./src/hybrid_loss.ts";
+export type { HybridLossArgs } from "./src/hybrid_loss.ts";
+export {
+  createLossHistory,
+  importanceProbabilities,
+  importanceTimesteps,
+  updateLossHistory,
+} from "./src/importance_sampling.ts";
+export type { LossHistory } from "./src/importance_sampling.ts";
 export type { EpsLossArgs } from "./src/eps_loss.ts";
 export { priorBpd, vlbBound, vlbTerm } from "./src/vlb.ts";
 export type { VlbBound, VlbBoundOptions, VlbTermArgs } from "./src/vlb.ts";
 export { pMeanVariance } from "./src/p_mean_variance.ts";
+export { learnedLogVariance } from "./src/learned_variance.ts";
+export type { LearnedLogVarianceArgs } from "./src/learned_variance.ts";
 export type { PMeanVariance, ReverseOptions } from "./src/p_mean_variance.ts";
 export { pSample } from "./src/p_sample.ts";
 export type { PSampleArgs } from "./src/p_sample.ts";

@@ -44,3 +44,33 @@ export function _negated(table: Float64Array): Float64Array {
   if (!neg) _negatedTables.set(table, neg = table.map((c) => -c));
   return neg;
 }
+
+/**
+ * log Σ_θ(x_t, t) from the model's variance output v (Nichol & Dhariwal 2021, eq. 15):
+ * "learnedRange" interpolates in the log domain between the two fixed choices,
+ * log σ² = f·log β_t + (1 − f)·log β̃_t with f = (v + 1) / 2 (β̃ log-clipped at t = 0, as
+ * improved-diffusion); "learned" reads v as log σ² itself.
+ */
+export function _learnedLogVariance(
+  s: Schedule,
+  kind: "learned" | "learnedRange",
+  v: Tensor,
+  ts: number | Int32Array,
+): Tensor {
+  if (kind === "learned") return tf.clone(v);
+  return tf.tidy(() => {
+    const f = tf.div(tf.add(v, 1), 2);
+    const maxLog = _coef(_logTable(s.betas), ts, v.rank);
+    const minLog = _coef(s.posteriorLogVarianceClipped, ts, v.rank);
+    return tf.add(tf.mul(f, maxLog), tf.mul(tf.sub(1, f), minLog));
+  });
+}
+
+const _logTables = new WeakMap<Float64Array, Float64Array>();
+
+/** log(table), computed once per table. */
+function _logTable(table: Float64Array): Float64Array {
+  let log = _logTables.get(table);
+  if (!log) _logTables.set(table, log = table.map(Math.log));
+  return log;
+}

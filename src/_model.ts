@@ -8,10 +8,11 @@ import { type _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
 import { _int32FromHost, _readSync } from "./_timesteps.ts";
 
 /**
- * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape. With
- * labels and a guidance scale w ∉ {0, 1}, both branches run in one batched call
- * (x, t, y) ++ (x, t, ∅) and ε̃ = ε_u + w·(ε_c − ε_u); w = 1 calls the model with y alone, w = 0
- * with ∅ alone.
+ * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape (with
+ * `channels` = 2, of twice its channels: a learned variance's prediction then v). With labels and
+ * a guidance scale w ∉ {0, 1}, both branches run in one batched call (x, t, y) ++ (x, t, ∅) and
+ * ε̃ = ε_u + w·(ε_c − ε_u), on the prediction's channels (a learned variance's v is the
+ * conditional branch's, as GLIDE); w = 1 calls the model with y alone, w = 0 with ∅ alone.
  */
 export function _callModel(
   what: string,
@@ -20,6 +21,7 @@ export function _callModel(
   t: Tensor1D,
   checkFinite: boolean,
   cond?: _Conditioning,
+  channels: 1 | 2 = 1,
 ): Tensor {
   if (typeof model !== "function") {
     throw new TypeError(
@@ -27,12 +29,17 @@ export function _callModel(
     );
   }
   const B = xt.shape[0];
+  const C = xt.shape[xt.rank - 1];
+  const shape = [...xt.shape.slice(0, -1), channels * C];
+  const of = channels === 1
+    ? "xt's shape"
+    : "xt's shape with twice its channels (a learned variance)";
   let out: Tensor;
   if (cond?.classes === undefined) {
-    out = _checkOutput(what, model(xt, t), xt.shape);
+    out = _checkOutput(what, model(xt, t), shape, of);
   } else if (cond.w === 1 || cond.w === 0) {
     const y = cond.w === 1 ? cond.classes : new Int32Array(B).fill(NULL_CLASS);
-    out = _checkOutput(what, model(xt, t, _int32FromHost(y)), xt.shape);
+    out = _checkOutput(what, model(xt, t, _int32FromHost(y)), shape, of);
   } else {
     const y = new Int32Array(2 * B).fill(NULL_CLASS);
     y.set(cond.classes);
@@ -42,11 +49,16 @@ export function _callModel(
     const both = _checkOutput(
       what,
       model(tf.concat([xt, xt]), _int32FromHost(tt), _int32FromHost(y)),
-      [2 * B, ...xt.shape.slice(1)],
+      [2 * B, ...shape.slice(1)],
       "the guided batch's shape (both branches)",
     );
-    const [epsCond, epsUncond] = tf.split(both, 2);
-    out = _guide(epsCond, epsUncond, cond.w);
+    const [outCond, outUncond] = tf.split(both, 2);
+    if (channels === 1) out = _guide(outCond, outUncond, cond.w);
+    else {
+      const [epsCond, rest] = tf.split(outCond, 2, -1);
+      const [epsUncond] = tf.split(outUncond, 2, -1);
+      out = tf.concat([_guide(epsCond, epsUncond, cond.w), rest], -1);
+    }
   }
   if (checkFinite) _checkFinite(what, "the model's output", out);
   return out;

@@ -10,6 +10,7 @@ import { makeSchedule, type Schedule } from "./schedule.ts";
 import { type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import type { Tensor } from "./types.ts";
 import type { SampleLoopStep } from "./_loop.ts";
+import { _varianceFor } from "./_reverse.ts";
 import { pathToFileURL } from "node:url";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
@@ -103,6 +104,7 @@ export async function _runShard(
         eta: job.eta,
         order: job.order,
         rows: { start: job.start + at, of: job.of },
+        variance: _varianceFor("sample", unet.config),
         ...cond, // classes of the whole batch: the loop takes its rows' own
       })[Symbol.asyncIterator](),
       last: undefined as Tensor | undefined,

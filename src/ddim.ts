@@ -10,6 +10,7 @@ import type { EpsModel } from "./types.ts";
 import { _coefFn, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
+import type { VarianceKind } from "./types.ts";
 import { _pMeanVariance } from "./_reverse.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _canFuseSampleStep, _fusedReverseStep } from "./webgpu/sample_step.ts";
@@ -18,6 +19,11 @@ import type { Tensor } from "./types.ts";
 
 /** Arguments of {@linkcode ddimSample}. */
 export interface DdimSampleArgs extends Omit<ReverseOptions, "variance"> {
+  /**
+   * The model's variance kind: with "learnedRange" or "learned" the model outputs v beside its
+   * prediction, which DDIM ignores (its σ is η's). Default "fixedSmall".
+   */
+  variance?: VarianceKind;
   /** The current x_t, [B, ...]. */
   xt: Tensor;
   /** Timestep: a number, or an int32 tensor [B]. */

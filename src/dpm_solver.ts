@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Tensor } from "./types.ts";
-import { _predictX0, _varianceAt } from "./_reverse.ts";
+import { _checkVariance, _predictX0 } from "./_reverse.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
 
 /** Options of the DPM-Solver++ loops: the sampling options and the solver's order. */
@@ -114,7 +114,8 @@ export function dpmSolverSampleLoopProgressive(
 ): AsyncGenerator<SampleLoopStep, void, undefined> {
   const what = "sample with DPM-Solver++";
   const order = _checkOrder(what, opts?.order);
-  _varianceAt(what, s, opts?.variance); // unused by the ODE solver, but checked as everywhere
+  // the ODE solver uses the mean's part only; a learned variance's v is read and ignored
+  _checkVariance(what, opts?.variance);
   // newest first: the x̂0 of the last steps and their λ
   const history: { m: Tensor; lambda: number }[] = [];
   return _sampleLoop(

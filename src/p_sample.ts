@@ -69,7 +69,7 @@ export function _pSampleStep(
   try {
     if (_canFuseSampleStep(xt, args)) {
       // the same step as one WGSL program: μ̃ = c1_t x̂0 + c2_t x_t, + σ_t z with σ_0 = 0
-      const variance = _varianceAt(what, s, args.variance);
+      const variance = _varianceAt(what, s, args.variance)!; // fixed: see _canFuseSampleStep
       return _fusedReverseStep(what, model, s, xt, ts, args, z.noise, wantFlag, (t) => [
         s.posteriorMeanCoef1[t],
         s.posteriorMeanCoef2[t],

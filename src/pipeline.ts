@@ -13,6 +13,7 @@ import { sampleLoop, type SamplerName, type SamplerOptions, samplingSchedule } f
 import { createUNet, type UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
 import * as tf from "@tensorflow/tfjs-core";
+import { _varianceFor } from "./_reverse.ts";
 
 /** Images sampled in one model call at most (twice that with guidance's two branches). */
 const _CHUNK = 64;
@@ -121,7 +122,9 @@ export async function loadPipeline(
           "Cannot sample: classes and guidanceScale need a class-conditional model",
         );
       }
-      const { classes: _c, guidanceScale: _w, n: _n, steps: _s, spacing: _sp, ...rest } = o;
+      const { classes: _c, guidanceScale: _w, n: _n, steps: _s, spacing: _sp, ...given } = o;
+      // a learnSigma network's output is read with its learned variance
+      const rest = { ...given, variance: _varianceFor("sample", ck.config.unet, o.variance) };
       if (n <= _CHUNK) {
         return await sampleLoop(unet, s, { ...rest, ...cond, sampler, shape: [n, S, S, C] });
       }

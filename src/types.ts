@@ -15,8 +15,10 @@ export type Prediction = "eps" | "x0" | "v";
 /**
  * The reverse-process variance σ_t²: `fixedSmall` is β̃_t (the posterior variance, log
  * clipped at t = 0), `fixedLarge` is β_t (with β̃_1 at t = 0, as improved-diffusion does).
+ * `learnedRange` and `learned` are Improved DDPM's learned Σ_θ(x_t, t): the model outputs twice
+ * x_t's channels, its prediction then v, read by `learnedLogVariance`.
  */
-export type VarianceKind = "fixedSmall" | "fixedLarge";
+export type VarianceKind = "fixedSmall" | "fixedLarge" | "learnedRange" | "learned";
 
 /** A tfjs-core tensor (the library's tensor type; import tfjs-core to make them). */
 export type Tensor = tf.Tensor;

@@ -262,6 +262,13 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--preset", "imagenet"], "--preset must be mnist or cifar10, got imagenet"],
     ["train", ["--bogus"], "Unknown option '--bogus'"],
     ["train", ["--lr-decay", "step"], "--lr-decay must be constant, linear or cosine, got step"],
+    ["train", ["--loss", "vlb"], "--loss vlb trains a learned variance: add --learn-sigma"],
+    [
+      "train",
+      ["--learn-sigma", "--loss", "simple"],
+      "--learn-sigma trains with --loss hybrid or vlb",
+    ],
+    ["train", ["--schedule", "quadratic"], "--schedule must be linear or cosine, got quadratic"],
     ["train", ["--lr-final=-1"], "--lr-final must be a number >= 0, got -1"],
     ["train", ["--workers", "0"], "--workers must be an integer >= 1, got 0"],
     ["train", ["--workers", "3", "--batch", "2"], "workers (3) must not exceed the batch size (2)"],

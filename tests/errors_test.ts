@@ -164,9 +164,9 @@ Deno.test("bad η, seeds, shapes, spacings, variance kinds and backends are reje
   );
   assertThrows(
     // @ts-expect-error: not a variance kind
-    () => pSample(zeroModel, s, { xt, t: 5, seed: 1, variance: "learned" }),
+    () => pSample(zeroModel, s, { xt, t: 5, seed: 1, variance: "large" }),
     RangeError,
-    'variance must be "fixedSmall" or "fixedLarge", got "learned"',
+    'variance must be "fixedSmall", "fixedLarge", "learnedRange" or "learned", got "large"',
   );
   assertThrows(
     // @ts-expect-error: not a prediction kind

@@ -138,6 +138,8 @@ form.addEventListener("submit", async (e) => {
         seed,
         eta,
         ...conditioning,
+        // a network with a learned variance outputs it beside ε
+        ...(model.unet.config.learnSigma ? { variance: "learnedRange" as const } : {}),
       })
     ) {
       frames.push([await toUint8(tf.clipByValue(sample, -1, 1)), await toUint8(predX0)]);

@@ -39,7 +39,8 @@ Options:
   --bpd-images N      held-out images in the bound (evenly spaced over the set)     [64]
   --strata K          timestep strata of the bound (K + 1 model calls per image;
                       K ≥ T - 1 computes every term exactly)                        [32]
-  --variance NAME     reverse variance for the bound: fixedLarge or fixedSmall
+  --variance NAME     reverse variance for the bound: fixedLarge or fixedSmall (a model
+                      that learns its variance uses it)
                                                                             [fixedLarge]
   --classifier FILE   digit classifier for FID-MNIST                 [the shipped one]
   --guidance W        conditional checkpoints: the guidance scale of the scored
@@ -67,7 +68,7 @@ await _run(async () => {
       eta: { type: "string", default: "0" },
       "bpd-images": { type: "string", default: "64" },
       strata: { type: "string", default: "32" },
-      variance: { type: "string", default: "fixedLarge" },
+      variance: { type: "string" },
       classifier: { type: "string" },
       guidance: { type: "string" },
       sweep: { type: "string", default: "0,1,2,3,5" },
@@ -79,7 +80,9 @@ await _run(async () => {
   });
   if (a.help) return console.log(HELP);
   const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
-  const variance: VarianceKind = _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"]);
+  const variance: VarianceKind | undefined = a.variance === undefined
+    ? undefined
+    : _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"] as const);
   const checkpoint = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   await initBackend(_backendArg(a.backend));
   // the flags that depend on the checkpoint, checked against it first

@@ -6,6 +6,7 @@
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
+//                   [--schedule linear|cosine] [--learn-sigma] [--loss simple|hybrid|vlb]
 //   bun src/cli/train.ts ...        (the same, under Bun)
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
@@ -71,6 +72,12 @@ Options:
   --init-from FILE        start from the EMA weights of a checkpoint ("bundled": the
                           bundled MNIST model) with a fresh Adam; parameters it lacks
                           (the class embedding) keep their initial values
+  --schedule KIND         noise schedule, T = 1000: linear (Ho et al.) or cosine
+                          (Nichol & Dhariwal)                                   [linear]
+  --learn-sigma           learn the reverse variance (Improved DDPM): the U-Net outputs
+                          ε and v, sampled with its learned variance
+  --loss KIND             simple (L_simple), hybrid (L_simple + 0.001·L_vlb) or vlb
+                          (L_vlb, importance-sampled t)  [hybrid with --learn-sigma, else simple]
   --limit N               use only the first N images (quick runs)
   --help                  this text`;
 
@@ -102,6 +109,9 @@ await _run(async () => {
       conditional: { type: "boolean", default: false },
       "class-dropout": { type: "string", default: "0.1" },
       "init-from": { type: "string" },
+      schedule: { type: "string", default: "linear" },
+      "learn-sigma": { type: "boolean", default: false },
+      loss: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -118,7 +128,29 @@ await _run(async () => {
       `--conditional needs labelled data (MNIST, or a folder with one subfolder per class), but ${data.source} has no labels`,
     );
   }
-  const unet = a.conditional ? { ...preset, numClasses: data.classNames!.length } : preset;
+  const learnSigma = a["learn-sigma"];
+  const loss = _choiceArg(
+    "loss",
+    a.loss ?? (learnSigma ? "hybrid" : "simple"),
+    [
+      "simple",
+      "hybrid",
+      "vlb",
+    ] as const,
+  );
+  if ((loss !== "simple") !== learnSigma) {
+    throw new RangeError(
+      learnSigma
+        ? `--learn-sigma trains with --loss hybrid or vlb, got --loss ${loss}`
+        : `--loss ${loss} trains a learned variance: add --learn-sigma`,
+    );
+  }
+  const schedule = _choiceArg("schedule", a.schedule, ["linear", "cosine"] as const);
+  const unet = {
+    ...preset,
+    ...(a.conditional ? { numClasses: data.classNames!.length } : {}),
+    ...(learnSigma ? { learnSigma } : {}),
+  };
   const batch = _intArg("batch", a.batch, 1);
   const workers = a.workers === undefined
     ? _defaultWorkers(info.backend, batch)
@@ -127,13 +159,17 @@ await _run(async () => {
     `backend ${info.backend}${info.adapter ? ` (${info.adapter})` : ""} · data ${data.source}: ` +
       `${data.shape[0]} images ${data.shape[1]}×${data.shape[2]}×${
         data.shape[3]
-      } · preset ${presetName}${
-        a.conditional ? ` · ${unet.numClasses} classes` : ""
-      } · ${workers} thread${workers > 1 ? "s" : ""}`,
+      } · preset ${presetName}${a.conditional ? ` · ${unet.numClasses} classes` : ""}${
+        schedule !== "linear" ? ` · ${schedule} schedule` : ""
+      }${learnSigma ? ` · learned σ, loss ${loss}` : ""} · ${workers} thread${
+        workers > 1 ? "s" : ""
+      }`,
   );
   const result = await train({
     data,
     unet,
+    schedule: { kind: schedule, T: 1000 },
+    loss,
     outDir: a.out,
     steps: _intArg("steps", a.steps, 1),
     batchSize: batch,

@@ -157,7 +157,7 @@ export function toDiffusers(
     _class_name: "UNet2DModel",
     sample_size: u.imageSize,
     in_channels: u.inChannels,
-    out_channels: u.outChannels ?? u.inChannels,
+    out_channels: u.outChannels ?? u.inChannels * (u.learnSigma ? 2 : 1),
     center_input_sample: false,
     time_embedding_type: "positional",
     flip_sin_to_cos: te.flipSinToCos,
@@ -261,10 +261,12 @@ function _pairs(u: UNetConfig, legacy: boolean): [string, string, _TorchKind][] 
 function _ourShape(u: UNetConfig, name: string): number[] {
   const tembCh = 4 * u.ch;
   if (name === "conv_in.w") return [3, 3, u.inChannels, u.ch];
-  if (name === "conv_out.w") return [3, 3, u.ch, u.outChannels ?? u.inChannels];
+  if (name === "conv_out.w") {
+    return [3, 3, u.ch, u.outChannels ?? u.inChannels * (u.learnSigma ? 2 : 1)];
+  }
   if (name === "temb.dense0.w") return [u.ch, tembCh];
   if (name === "temb.dense1.w") return [tembCh, tembCh];
-  if (name === "conv_out.b") return [u.outChannels ?? u.inChannels];
+  if (name === "conv_out.b") return [u.outChannels ?? u.inChannels * (u.learnSigma ? 2 : 1)];
   if (name.startsWith("temb.")) return [tembCh];
   if (name.startsWith("norm_out.") || name === "conv_in.b") return [u.ch];
   const part = unetLayout(u).find((p) => name.startsWith(`${p.ours}.`))!;
@@ -404,7 +406,8 @@ function _readConfig(
     groups,
   };
   const outChannels = get("out_channels", 3);
-  if (outChannels !== unet.inChannels) unet.outChannels = outChannels; // e.g. learned σ: 2C
+  if (outChannels !== unet.inChannels) unet.outChannels = outChannels;
+  if (outChannels === 2 * unet.inChannels) unet.learnSigma = true; // a learned variance
   const flip = get("flip_sin_to_cos", true), freqShift = get("freq_shift", 0);
   if (
     flip !== HO_TIMESTEP_EMBEDDING.flipSinToCos || freqShift !== HO_TIMESTEP_EMBEDDING.freqShift

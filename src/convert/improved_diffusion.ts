@@ -215,6 +215,7 @@ function _readArchitecture(sd: _StateDict, options: ImprovedDiffusionOptions): U
     imageSize: options.imageSize,
     inChannels,
     ...(outChannels !== inChannels ? { outChannels } : {}),
+    ...(outChannels === 2 * inChannels ? { learnSigma: true } : {}), // learn_sigma
     ch,
     chMult,
     numResBlocks,

@@ -23,6 +23,7 @@ import { _duration, _progress } from "../_progress.ts";
 import { _batch } from "../_batches.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
+import { _checkVariance, _varianceFor } from "../_reverse.ts";
 
 export type { EvalResults } from "./_report.ts";
 
@@ -53,7 +54,10 @@ export interface EvaluateOptions {
   bpdImages?: number;
   /** Timestep strata of the bound (default 32; K + 1 model calls per image). */
   strata?: number;
-  /** Reverse variance of the bound (default "fixedLarge"). */
+  /**
+   * Reverse variance of the bound (default "fixedLarge"; a `learnSigma` model's learned one,
+   * "learnedRange").
+   */
   variance?: VarianceKind;
   /** Digit classifier for FID-MNIST, 28×28×1 models only (default: the shipped one). */
   classifier?: string | URL;
@@ -118,6 +122,8 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     );
   }
   const guidance = K > 0 ? o.guidance ?? ck.config.guidanceScale ?? 1 : undefined;
+  // the bound's and the samplers' variance: a learnSigma network's own
+  const variance = _varianceFor("evaluate", ck.config.unet, o.variance) ?? "fixedLarge";
   const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
   const { imageSize: size, inChannels: C } = unet.config;
@@ -143,13 +149,13 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const base = makeSchedule(ck.config.schedule);
   const s = samplingSchedule(base, o.sampler, o.steps, o.spacing);
   const workers = o.workers ?? (backend === "webgpu" ? 0 : _defaultWorkers(backend, o.n));
-  const draw = _sampler(unet, s, o, { source, backend, workers, classes });
+  const draw = _sampler(unet, s, { ...o, variance }, { source, backend, workers, classes });
 
   // samples in workers (started first, alongside the bound), else in this thread after it
   let ts = performance.now();
   const early = workers > 0 ? draw(guidance) : undefined;
   early?.catch(() => {}); // awaited below; no unhandled rejection while the bound runs
-  const bound = await _bound(unet, base, held, o);
+  const bound = await _bound(unet, base, held, { ...o, variance });
   if (!early) ts = performance.now();
   const samples = await (early ?? draw(guidance));
   const sampleSeconds = (performance.now() - ts) / 1000;
@@ -195,7 +201,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     trainState: ck.state,
     backend,
     data: held.source,
-    bpd: { ...bound.summary, variance: o.variance },
+    bpd: { ...bound.summary, variance },
     // η only where it applies (the ddpm sampler ignores it)
     sampling: {
       n: o.n,
@@ -233,7 +239,8 @@ type _Optional =
   | "guidance"
   | "workers"
   | "outDir"
-  | "spacing";
+  | "spacing"
+  | "variance";
 
 type _Resolved = Required<Omit<EvaluateOptions, _Optional>> & Pick<EvaluateOptions, _Optional>;
 
@@ -245,7 +252,6 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
     eta: 0,
     bpdImages: 64,
     strata: 32,
-    variance: "fixedLarge" as VarianceKind,
     sweep: [] as number[],
     seed: 0,
     progress: true,
@@ -282,11 +288,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
   if (![1, 2, 3].includes(o.order)) {
     throw new RangeError(`Cannot evaluate: order must be 1, 2 or 3, got ${o.order}`);
   }
-  if (o.variance !== "fixedLarge" && o.variance !== "fixedSmall") {
-    throw new RangeError(
-      `Cannot evaluate: variance must be fixedLarge or fixedSmall, got ${o.variance}`,
-    );
-  }
+  if (o.variance !== undefined) _checkVariance("evaluate", o.variance);
   return { ...o, steps };
 }
 
@@ -417,6 +419,7 @@ function _sampler(
       seed: o.seed,
       eta: o.eta,
       order: o.order,
+      variance: _varianceFor("evaluate", unet.config),
       onStep: () => bar.update(++done, NaN),
       ...cond,
     });

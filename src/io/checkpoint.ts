@@ -32,6 +32,11 @@ export interface TrainState {
   seconds: number;
   /** The mean loss over the last logged steps. */
   loss?: number;
+  /**
+   * Loss "vlb" runs: the importance sampler's history (see `LossHistory`), `losses` [T·perTerm]
+   * and `counts` [T] as arrays.
+   */
+  lossHistory?: { perTerm: number; losses: number[]; counts: number[] };
 }
 
 /**

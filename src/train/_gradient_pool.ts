@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ScheduleKind } from "../schedule.ts";
 import type { UNet, UNetConfig } from "../unet/unet.ts";
 import { _shardCuts } from "../_shards.ts";
-import { type _GradientSource, _shardGradients } from "./_step.ts";
+import { type _GradientSource, type _LossSpec, _shardGradients } from "./_step.ts";
 
 /** What a worker is told once: the network's shape, the schedule and the backend. */
 export interface _PoolInit {
@@ -26,6 +26,8 @@ export interface _ShardStep {
   rows: { start: number; of: number };
   /** The class labels of these rows (conditional networks). */
   y?: Int32Array;
+  /** The loss (and, importance-sampled, the whole batch's t and weights). */
+  loss?: _LossSpec;
 }
 
 /** Gradients from `workers` threads (this one and workers - 1 Web Workers). */
@@ -44,7 +46,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
   const threads = await Promise.all(
     Array.from({ length: workers - 1 }, (_, w) => _startWorker(init, w + 1)),
   );
-  const gradients: _GradientSource = async (net, schedule, x0, seed, y) => {
+  const gradients: _GradientSource = async (net, schedule, x0, seed, y, lossSpec) => {
     const B = x0.shape[0];
     if (B < workers) {
       throw new RangeError(
@@ -64,6 +66,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
         seed,
         rows: { start, of: B },
         y: y?.slice(start, end),
+        loss: lossSpec,
       });
     });
     // shard 0 here, while the workers compute theirs
@@ -75,6 +78,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
       seed,
       { start: 0, of: B },
       y?.slice(0, cuts[1]),
+      lossSpec,
     );
     mine.dispose();
     const parts = await Promise.all(pending);
@@ -101,8 +105,11 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
       );
       offset += v.size;
     }
-    tf.dispose([local.loss, ...local.grads.values()]);
-    return { loss, grads };
+    // each example's loss, in batch order (hybrid and vlb)
+    const terms = local.terms &&
+      tf.tidy(() => tf.concat([local.terms!, ...parts.map((p) => tf.tensor1d(p.terms!))]));
+    tf.dispose([local.loss, ...local.grads.values(), ...(local.terms ? [local.terms] : [])]);
+    return { loss, grads, ...(terms ? { terms: terms as tf.Tensor1D } : {}) };
   };
   return {
     workers,
@@ -123,7 +130,7 @@ async function _flatWeights(net: UNet): Promise<Float32Array> {
 }
 
 interface _Thread {
-  step(job: _ShardStep): Promise<{ loss: number; grads: Float32Array }>;
+  step(job: _ShardStep): Promise<{ loss: number; grads: Float32Array; terms?: Float32Array }>;
   terminate(): void;
 }
 

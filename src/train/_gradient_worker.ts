@@ -2,7 +2,7 @@
 // U-Net; each step it takes the weights and its shard of the batch, and answers with the shard's
 // loss and gradients (flat, in the network's parameter order).
 // Messages in: { kind: "init", init } then { kind: "step", job }; out: { kind: "ready" },
-// { kind: "grads", loss, grads }, or { kind: "error", message }.
+// { kind: "grads", loss, grads, terms? }, or { kind: "error", message }.
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend.ts";
 import { makeSchedule, type Schedule } from "../schedule.ts";
@@ -35,7 +35,15 @@ scope.onmessage = async (
       offset += v.size;
     }
     const x0 = tf.tensor(job.x0, job.shape, "float32");
-    const { loss, grads } = _shardGradients(net!, schedule!, x0, job.seed, job.rows, job.y);
+    const { loss, grads, terms } = _shardGradients(
+      net!,
+      schedule!,
+      x0,
+      job.seed,
+      job.rows,
+      job.y,
+      job.loss,
+    );
     x0.dispose();
     const flat = new Float32Array(net!.numParams);
     offset = 0;
@@ -44,8 +52,9 @@ scope.onmessage = async (
       offset += v.size;
     }
     const value = (await loss.data())[0];
-    tf.dispose([loss, ...grads.values()]);
-    scope.postMessage({ kind: "grads", loss: value, grads: flat }, [flat.buffer]);
+    const termData = terms && await terms.data() as Float32Array;
+    tf.dispose([loss, ...grads.values(), ...(terms ? [terms] : [])]);
+    scope.postMessage({ kind: "grads", loss: value, grads: flat, terms: termData }, [flat.buffer]);
   } catch (err) {
     scope.postMessage({
       kind: "error",

@@ -1,4 +1,4 @@
-// Internal: one training step — L_simple on a batch, gradients, global-norm clipping, Adam and
+// Internal: one training step — L_simple (or Improved DDPM's hybrid or vlb loss) on a batch, gradients, global-norm clipping, Adam and
 // the EMA update — shared by train() and the training benchmark (bench/train_bench.ts). The
 // gradients come from this thread, or from a pool of workers each taking a shard of the batch
 // (src/train/_gradient_pool.ts).
@@ -11,6 +11,7 @@ import { type _AdamState, _adamStep } from "../_nn/adam.ts";
 import { _clipByGlobalNorm } from "./_clip.ts";
 import { _emaDecay, _emaUpdate } from "./_ema.ts";
 import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "../_streams.ts";
+import { _hybridTerms } from "../_hybrid_terms.ts";
 
 /** What a step needs: the network, its EMA copy and Adam's moments. */
 export interface _StepState {
@@ -31,10 +32,25 @@ export interface _StepOptions {
   emaDecay: number;
 }
 
-/** L_simple of a batch and its gradients by parameter name; the caller disposes them. */
+/**
+ * The loss a step minimizes: L_simple (Ho et al.), or Improved DDPM's hybrid or vlb loss (a
+ * learnSigma network). For importance-sampled L_vlb, the whole batch's t and weights 1/(T·p_t);
+ * otherwise t is drawn from the step's seed.
+ */
+export interface _LossSpec {
+  kind: "simple" | "hybrid" | "vlb";
+  t?: Int32Array;
+  weights?: Float64Array;
+}
+
+/**
+ * A batch's (or shard's) loss and its gradients by parameter name, and for the hybrid and vlb
+ * losses each example's loss before weights; the caller disposes them.
+ */
 export interface _Gradients {
   loss: tf.Scalar;
   grads: Map<string, tf.Tensor>;
+  terms?: tf.Tensor1D;
 }
 
 /** Computes the gradients of a whole batch (the step's seed given): in this thread or a pool. */
@@ -44,6 +60,7 @@ export type _GradientSource = (
   x0: tf.Tensor,
   seed: number,
   y?: Int32Array,
+  loss?: _LossSpec,
 ) => Promise<_Gradients>;
 
 /**
@@ -60,11 +77,44 @@ export function _shardGradients(
   seed: number,
   rows?: { start: number; of: number },
   y?: Int32Array,
+  loss: _LossSpec = { kind: "simple" },
 ): _Gradients {
   const vars = [...net.params.values()];
   const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
   const model = net.withDropout(seed, rows);
   const B = x0.shape[0];
+  const named = (grads: tf.NamedTensorMap) =>
+    new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
+  if (loss.kind !== "simple") {
+    // t and ε of these rows of the whole batch: the spec's t (importance-sampled) or stream 1 of
+    // the seed, ε from stream 2, as epsLoss draws them
+    const of = rows?.of ?? B, start = rows?.start ?? 0;
+    const t = (loss.t ?? _randomInts(of, schedule.T, seed, _LOSS_TIMESTEPS)).slice(
+      start,
+      start + B,
+    );
+    const w = loss.weights &&
+      tf.tensor1d(Float32Array.from(loss.weights.subarray(start, start + B)));
+    const eps = tf.tidy(() =>
+      tf.slice(_randomNormal([of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), start, B)
+    );
+    let terms: tf.Tensor1D | undefined;
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const per = _hybridTerms("train", model, schedule, x0, eps, t, {
+          kind: loss.kind as "hybrid" | "vlb",
+          lambda: 0.001,
+          variance: "learnedRange",
+          classes: y,
+        });
+        terms = tf.keep(tf.clone(per));
+        return tf.mean(w ? tf.mul(per, w) : per) as tf.Scalar;
+      }, vars);
+      return { loss: value, grads: named(grads), terms };
+    } finally {
+      tf.dispose([eps, ...(w ? [w] : [])]);
+    }
+  }
   // epsLoss's own draws for the whole batch: t from stream 1, ε from stream 2 of the seed
   const t = rows && tf.tensor1d(
     _randomInts(rows.of, schedule.T, seed, _LOSS_TIMESTEPS).subarray(rows.start, rows.start + B),
@@ -79,10 +129,7 @@ export function _shardGradients(
       () => epsLoss(model, schedule, { x0, seed, t, noise, classes: y }),
       vars,
     );
-    return {
-      loss: value,
-      grads: new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g])),
-    };
+    return { loss: value, grads: named(grads) };
   } finally {
     t?.dispose();
     noise?.dispose();
@@ -90,12 +137,13 @@ export function _shardGradients(
 }
 
 /** The gradients of the whole batch, computed in this thread. */
-export const _localGradients: _GradientSource = (net, schedule, x0, seed, y) =>
-  Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y));
+export const _localGradients: _GradientSource = (net, schedule, x0, seed, y, loss) =>
+  Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y, loss));
 
 /**
  * One step on the batch x0 [B, H, W, C]. Returns the loss and the gradient norm before
- * clipping; when either is not finite, nothing is updated (the caller decides what to do).
+ * clipping (and for the hybrid and vlb losses each example's loss before weights); when either
+ * is not finite, nothing is updated (the caller decides what to do).
  */
 export async function _trainStep(
   st: _StepState,
@@ -104,8 +152,18 @@ export async function _trainStep(
   o: _StepOptions,
   gradients: _GradientSource = _localGradients,
   y?: Int32Array,
-): Promise<{ loss: number; gradNorm: number }> {
-  const { loss: value, grads } = await gradients(st.net, schedule, x0, o.seed, y);
+  lossSpec?: _LossSpec,
+): Promise<{ loss: number; gradNorm: number; terms?: Float32Array }> {
+  const { loss: value, grads, terms: termsTensor } = await gradients(
+    st.net,
+    schedule,
+    x0,
+    o.seed,
+    y,
+    lossSpec,
+  );
+  const terms = termsTensor && await termsTensor.data() as Float32Array;
+  termsTensor?.dispose();
   const { clipped, norm } = _clipByGlobalNorm(grads, o.gradClip);
   const both = tf.stack([value, norm]);
   const [loss, gradNorm] = await both.data();
@@ -115,5 +173,5 @@ export async function _trainStep(
     _emaUpdate(st.emaNet.params, st.net.params, _emaDecay(o.emaDecay, o.step));
   }
   clipped.forEach((g) => g.dispose());
-  return { loss, gradNorm };
+  return { loss, gradNorm, ...(terms ? { terms } : {}) };
 }

@@ -2,6 +2,7 @@
 // handed to callbacks. `train` of @ddpm/core/fs runs it into an output folder; a web page runs it
 // in memory.
 import { ddimSampleLoop } from "../ddim.ts";
+import { _varianceFor } from "../_reverse.ts";
 import { respace } from "../respace.ts";
 import { makeSchedule, type ScheduleKind } from "../schedule.ts";
 import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
@@ -15,6 +16,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "../_batches.ts";
 import { _learningRate, _LR_DECAYS } from "./_lr.ts";
 import type { Tensor } from "../types.ts";
+import {
+  createLossHistory,
+  importanceProbabilities,
+  importanceTimesteps,
+  type LossHistory,
+  updateLossHistory,
+} from "../importance_sampling.ts";
 
 /** Options of {@linkcode trainLoop} (and of `train`, which adds an output folder). */
 export interface TrainLoopOptions {
@@ -67,6 +75,13 @@ export interface TrainLoopOptions {
    * when a run is resumed.
    */
   initFrom?: string | URL | Checkpoint;
+  /**
+   * The loss (default "simple", L_simple of Ho et al.). "hybrid" and "vlb" are Improved DDPM's
+   * (see `hybridLoss`) for a U-Net with `learnSigma`; "vlb" draws t by importance sampling from
+   * each t's last 10 losses (uniform until every t has them), its history saved in the
+   * checkpoint's state so resume stays bit for bit.
+   */
+  loss?: "simple" | "hybrid" | "vlb";
   /** Random horizontal flips of the training images (default false: digits are not symmetric). */
   flip?: boolean;
   /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
@@ -107,7 +122,7 @@ export interface TrainLoopOptions {
 export interface TrainStepInfo {
   /** Optimizer steps done (1-based). */
   step: number;
-  /** L_simple of this step's batch. */
+  /** The loss of this step's batch (L_simple, or the hybrid or vlb loss). */
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
@@ -177,6 +192,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
   }
   const emaNet = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
   const adam = _adamInit(net.params);
+  // importance sampling of t (loss vlb): each t's recent losses
+  let history = o.loss === "vlb" ? createLossHistory(o.schedule.T) : undefined;
   let start = 0, secondsBefore = 0;
   let pool: _GradientPool | undefined;
   try {
@@ -190,6 +207,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       setWeights(adam.v, ck.adamV!);
       start = ck.state!.step;
       secondsBefore = ck.state!.seconds;
+      if (history) history = _readHistory(ck, o.schedule.T, name);
     } else if (o.initFrom !== undefined) {
       await _initFrom(o.initFrom, [net, emaNet]);
     }
@@ -214,6 +232,15 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
           adamStep: step,
           seconds: seconds(),
           loss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length),
+          ...(history
+            ? {
+              lossHistory: {
+                perTerm: history.perTerm,
+                losses: Array.from(history.losses),
+                counts: Array.from(history.counts),
+              },
+            }
+            : {}),
         },
         params: await getWeights(net.params),
         ema: await getWeights(emaNet.params),
@@ -230,6 +257,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         shape,
         seed: o.seed,
         classes,
+        variance: _varianceFor("sample", emaNet.config),
         onStep: o.onSampleProgress &&
           ((done: number, total: number) => o.onSampleProgress!(done, total, step)),
       });
@@ -247,13 +275,17 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       const x0 = _batch(o.data, idx, o.flip ? _flips(o.batchSize, o.seed, k) : undefined);
       const lr = _learningRate(step, o);
       const y = labels && _batchLabels(labels, idx, o.classDropout, o.seed, k);
-      const { loss, gradNorm } = await _trainStep(
+      // loss vlb: t drawn from the importance distribution with the step's seed
+      const drawn = history &&
+        importanceTimesteps(importanceProbabilities(history), o.batchSize, seed);
+      const { loss, gradNorm, terms } = await _trainStep(
         { net, emaNet, adam },
         schedule,
         x0,
         { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
         pool?.gradients ?? _localGradients,
         y,
+        { kind: o.loss, ...drawn },
       );
       x0.dispose();
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -265,6 +297,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
             `${last}. Try a lower --lr or check the data for NaN.`,
         );
       }
+      if (history && drawn && terms) updateLossHistory(history, drawn.t, terms);
       losses.push(loss);
       await o.onStep?.({ step, loss, gradNorm, lr, seconds: seconds() });
       if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
@@ -361,11 +394,30 @@ function _trainConfig(o: _Resolved) {
     workers: o.workers,
     data: o.data.source,
     ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
+    ...(o.loss !== "simple" ? { loss: o.loss } : {}),
     // a path or URL is recorded; a checkpoint given as an object has no name
     ...(o.initFrom !== undefined && !_isCheckpoint(o.initFrom)
       ? { initFrom: String(o.initFrom) }
       : {}),
   };
+}
+
+/** The importance sampler's loss history from a checkpoint's state (loss vlb). */
+function _readHistory(ck: Checkpoint, T: number, name: string): LossHistory {
+  const h = createLossHistory(T);
+  const saved = ck.state?.lossHistory;
+  if (
+    !saved || saved.perTerm !== h.perTerm || saved.losses?.length !== T * h.perTerm ||
+    saved.counts?.length !== T
+  ) {
+    throw new RangeError(
+      `Cannot resume from ${name}: a loss "vlb" run's checkpoint must hold its loss history ` +
+        `(state.lossHistory with ${T} × ${h.perTerm} losses)`,
+    );
+  }
+  h.losses.set(saved.losses);
+  h.counts.set(saved.counts);
+  return h;
 }
 
 /** Whether initFrom is a loaded checkpoint (not a path or URL). */
@@ -382,8 +434,16 @@ function _checkResumable(
   },
   path: string,
 ): void {
-  const want = _canonical({ unet: config.unet, schedule: config.schedule });
-  const got = _canonical({ unet: ck.config.unet, schedule: ck.config.schedule });
+  const want = _canonical({
+    unet: config.unet,
+    schedule: config.schedule,
+    loss: (config.train as { loss?: string }).loss ?? "simple",
+  });
+  const got = _canonical({
+    unet: ck.config.unet,
+    schedule: ck.config.schedule,
+    loss: (ck.config.train as { loss?: string } | undefined)?.loss ?? "simple",
+  });
   if (want !== got) {
     throw new RangeError(
       `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
@@ -475,6 +535,7 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
     sampleCount: 16,
     workers: 1,
     classDropout: 0.1,
+    loss: "simple",
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as _Resolved;
   int("batchSize", o.batchSize, 1);
@@ -505,6 +566,16 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
   int("workers", o.workers, 1);
   if (!(typeof o.classDropout === "number" && o.classDropout >= 0 && o.classDropout < 1)) {
     throw new RangeError(`${what}: classDropout must be in [0, 1), got ${o.classDropout}`);
+  }
+  if (!["simple", "hybrid", "vlb"].includes(o.loss)) {
+    throw new RangeError(`${what}: loss must be "simple", "hybrid" or "vlb", got ${o.loss}`);
+  }
+  if ((o.loss !== "simple") !== Boolean(o.unet.learnSigma)) {
+    throw new RangeError(
+      o.unet.learnSigma
+        ? `${what}: a U-Net with learnSigma learns its variance through loss "hybrid" or "vlb", got "simple"`
+        : `${what}: loss "${o.loss}" trains a learned variance: it needs unet.learnSigma`,
+    );
   }
   if (o.workers > o.batchSize) {
     throw new RangeError(

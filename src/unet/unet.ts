@@ -25,8 +25,16 @@ export interface UNetConfig {
   imageSize: number;
   /** Channels of the images (1 grayscale, 3 RGB). */
   inChannels: number;
-  /** Channels of the output (default inChannels: ε has the image's shape). */
+  /**
+   * Channels of the output (default inChannels: ε has the image's shape; 2 · inChannels with
+   * `learnSigma`).
+   */
   outChannels?: number;
+  /**
+   * Improved DDPM's learned variance: the output has twice the image's channels, the prediction
+   * then v (sample with `variance: "learnedRange"`). Default false.
+   */
+  learnSigma?: boolean;
   /** Base width `ch`; level i has ch · chMult[i] channels, the time embedding 4 · ch. */
   ch: number;
   /** Channel multiplier of each resolution level; one downsampling between levels. */
@@ -371,11 +379,18 @@ function _checkConfig(config: UNetConfig): ResolvedUNetConfig {
   }
   const cfg: ResolvedUNetConfig = {
     ...config,
-    outChannels: config.outChannels ?? config.inChannels,
+    outChannels: config.outChannels ?? config.inChannels * (config.learnSigma ? 2 : 1),
     chMult: [...config.chMult],
     attnResolutions: [...config.attnResolutions],
   };
   posInt("outChannels", cfg.outChannels);
+  if (config.learnSigma && cfg.outChannels !== 2 * config.inChannels) {
+    throw new RangeError(
+      `${what}: learnSigma needs outChannels = 2 · inChannels = ${
+        2 * config.inChannels
+      }, got ${cfg.outChannels}`,
+    );
+  }
   if (config.numClasses !== undefined) {
     if (!Number.isInteger(config.numClasses) || config.numClasses < 0) {
       throw new RangeError(

@@ -15,12 +15,14 @@ import { _x0Coefficients } from "../_reverse.ts";
 import { _readConditioning } from "../guidance.ts";
 
 /**
- * Whether the fused program may run: webgpu, float32, no tape (it has no gradient), and x̂0
- * clipped or not (dynamic thresholding takes the composed path).
+ * Whether the fused program may run: webgpu, float32, no tape (it has no gradient), x̂0
+ * clipped or not (dynamic thresholding takes the composed path), and a fixed variance (a learned
+ * one's output has twice the channels; it takes the composed path too).
  */
 export function _canFuseSampleStep(xt: tf.Tensor, opts: ReverseOptions = {}): boolean {
   return tf.getBackend() === "webgpu" && xt.dtype === "float32" && xt.rank >= 1 &&
-    !_recordingGradient() && opts.dynamicThreshold === undefined;
+    !_recordingGradient() && opts.dynamicThreshold === undefined &&
+    opts.variance !== "learnedRange" && opts.variance !== "learned";
 }
 
 /**
