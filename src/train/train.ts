@@ -7,12 +7,8 @@ import { lossCurveSvg } from "../io/loss_curve.ts";
 import { _atomicWrite } from "../io/_atomic_write.ts";
 import { _progress } from "../_progress.ts";
 import { _appendLine, _lockRunDir, _removeStaleTemps, _truncateLog } from "./_run_dir.ts";
-import {
-  _checkLoopOptions,
-  trainLoop,
-  type TrainLoopOptions,
-  type TrainStepInfo,
-} from "./train_loop.ts";
+import { trainLoop, type TrainLoopOptions, type TrainStepInfo } from "./train_loop.ts";
+import { _checkLoopOptions } from "./_loop_options.ts";
 
 export type { TrainStepInfo } from "./train_loop.ts";
 

@@ -1,0 +1,108 @@
+// Internal: how a run starts — resuming a checkpoint (it must match this run; the importance
+// sampler's history with it) or fine-tuning from another's EMA weights.
+import * as tf from "@tensorflow/tfjs-core";
+import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import type { UNet, UNetConfig } from "../unet/unet.ts";
+import { createLossHistory, type LossHistory } from "../importance_sampling.ts";
+import { _isCheckpoint } from "./_loop_options.ts";
+
+export function _checkResumable(
+  ck: Checkpoint,
+  config: {
+    unet: UNetConfig;
+    schedule: unknown;
+    train: { batchSize: number; seed: number; workers: number };
+  },
+  path: string,
+): void {
+  const want = _canonical({
+    unet: config.unet,
+    schedule: config.schedule,
+    loss: (config.train as { loss?: string }).loss ?? "simple",
+  });
+  const got = _canonical({
+    unet: ck.config.unet,
+    schedule: ck.config.schedule,
+    loss: (ck.config.train as { loss?: string } | undefined)?.loss ?? "simple",
+  });
+  if (want !== got) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
+    );
+  }
+  if (!ck.params || !ck.adamM || !ck.adamV || !ck.state) {
+    throw new RangeError(
+      `Cannot resume from ${path}: it holds no optimizer state (a released model?)`,
+    );
+  }
+  const { batchSize, seed } = ck.config.train as { batchSize: number; seed: number };
+  if (batchSize !== config.train.batchSize || seed !== config.train.seed) {
+    console.warn(
+      `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
+        `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
+    );
+  }
+  const before = (ck.config.train as { workers?: number }).workers ?? 1;
+  if (before !== config.train.workers) {
+    console.warn(
+      `Resuming ${path} with ${config.train.workers} worker(s) (it was written with ${before}): ` +
+        `the losses will match an uninterrupted run up to float rounding, not bit for bit.`,
+    );
+  }
+}
+
+/** JSON with object keys sorted, for comparing configurations. */
+function _canonical(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : 1))
+        : x,
+  );
+}
+
+/** The importance sampler's loss history from a checkpoint's state (loss vlb). */
+export function _readHistory(ck: Checkpoint, T: number, name: string): LossHistory {
+  const h = createLossHistory(T);
+  const saved = ck.state?.lossHistory;
+  if (
+    !saved || saved.perTerm !== h.perTerm || saved.losses?.length !== T * h.perTerm ||
+    saved.counts?.length !== T
+  ) {
+    throw new RangeError(
+      `Cannot resume from ${name}: a loss "vlb" run's checkpoint must hold its loss history ` +
+        `(state.lossHistory with ${T} × ${h.perTerm} losses)`,
+    );
+  }
+  h.losses.set(saved.losses);
+  h.counts.set(saved.counts);
+  return h;
+}
+
+/** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
+export async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
+  const given = _isCheckpoint(source);
+  const where = given ? "the checkpoint" : String(source);
+  const ck = given ? source : await loadCheckpoint(source);
+  for (const net of nets) {
+    for (const [name, v] of net.params) {
+      const w = ck.ema.get(name);
+      if (!w) continue; // a parameter the source lacks keeps its initial value
+      if (!tf.util.arraysEqual(w.shape, v.shape)) {
+        throw new RangeError(
+          `Cannot train: initFrom ${where} has ${name} of shape [${w.shape}], the U-Net needs [${v.shape}]`,
+        );
+      }
+      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, "float32")));
+    }
+  }
+  const unknown = [...ck.ema.keys()].filter((n) => !nets[0].params.has(n));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Cannot train: initFrom ${where} has weights this U-Net does not: ${
+        unknown.slice(0, 5).join(", ")
+      }`,
+    );
+  }
+}
