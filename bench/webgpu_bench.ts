@@ -5,8 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, makeSchedule, pMeanVariance, pSample, timestepEmbedding } from "../mod.ts";
 import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
 import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
-import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
-import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
+import { _fusedGroupNormSilu, _fusedTimestepMlp } from "../src/_fusion.ts";
 
 await initBackend("webgpu");
 const [B, H, W, C, G] = [16, 28, 28, 32, 8]; // the mnist U-Net's first level at batch 16
@@ -20,7 +19,7 @@ Deno.bench("tfjs composition (baseline)", { ...opts, baseline: true }, async () 
   y.dispose();
 });
 Deno.bench("fused WGSL program", opts, async () => {
-  const y = _groupNormSiluWebGPU(x, g, b, G);
+  const y = _fusedGroupNormSilu(x, g, b, G, 1e-5)!;
   await y.data();
   y.dispose();
 });
@@ -79,7 +78,7 @@ Deno.bench("tfjs composition (baseline)", { ...mlp, baseline: true }, async () =
 });
 Deno.bench("fused WGSL program", mlp, async () => {
   const y = tf.tidy(() =>
-    _timestepMlpWebGPU(tb, tf.tensor1d(_sinusoidFrequencies(32)), w0, b0, w1, b1)
+    _fusedTimestepMlp(tb, tf.tensor1d(_sinusoidFrequencies(32)), [w0, b0, w1, b1], false)!
   );
   await y.data();
   y.dispose();

@@ -13,7 +13,8 @@ import type { ReverseOptions } from "./p_mean_variance.ts";
 import type { VarianceKind } from "./types.ts";
 import { _pMeanVariance } from "./_reverse.ts";
 import { _noiseFor } from "./_noise.ts";
-import { _canFuseSampleStep, _fusedReverseStep } from "./webgpu/sample_step.ts";
+import { _canFuseSampleStep } from "./_fusion.ts";
+import { _fusedReverseStep } from "./_fused_step.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
 import type { Tensor } from "./types.ts";
 

@@ -5,7 +5,8 @@ import { _coefFn, _readTimesteps, type TimestepArg } from "./_timesteps.ts";
 import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import { _pMeanVariance, _varianceAt } from "./_reverse.ts";
-import { _canFuseSampleStep, _fusedReverseStep } from "./webgpu/sample_step.ts";
+import { _canFuseSampleStep } from "./_fusion.ts";
+import { _fusedReverseStep } from "./_fused_step.ts";
 import { _noiseFor } from "./_noise.ts";
 import type { Tensor } from "./types.ts";
 

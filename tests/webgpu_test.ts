@@ -1,17 +1,18 @@
 // WGSL programs against the plain tfjs composition they replace, on webgpu (Mesa's llvmpipe or
 // lavapipe on machines without a GPU).
 import * as tf from "@tensorflow/tfjs-core";
-import { _groupNormSiluWebGPU } from "../src/webgpu/group_norm_silu.ts";
 import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
 import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
-import { _timestepMlpWebGPU } from "../src/webgpu/timestep_mlp.ts";
+import { _fusedGroupNormSilu, _fusedTimestepMlp } from "../src/_fusion.ts";
 import {
+  createUNet,
   ddimSample,
   makeSchedule,
   pMeanVariance,
   pSample,
   respace,
   timestepEmbedding,
+  unetPresets,
 } from "../mod.ts";
 import { _pSampleStep } from "../src/p_sample.ts";
 import { assertClose, read, useBackend } from "./_helpers.ts";
@@ -47,7 +48,7 @@ Deno.test({
       const g = tf.randomNormal([C], 1, 0.2, "float32", 2);
       const b = tf.randomNormal([C], 0, 0.2, "float32", 3);
       const got = await read(
-        await _valid("GroupNorm+SiLU", () => _groupNormSiluWebGPU(x, g, b, G)),
+        await _valid("GroupNorm+SiLU", () => _fusedGroupNormSilu(x, g, b, G, 1e-5)!),
       );
       const want = await read(_silu(_groupNorm(x, g, b, G)));
       // float32 sums over ≤ 7,000 values in a different order: measured ≤ 1e-6
@@ -55,7 +56,7 @@ Deno.test({
       // GroupNorm ε 1e-6 (the paper's) on values of spread 1e-3, where ε matters
       const small = tf.mul(x, 1e-3);
       const gotEps = await read(
-        await _valid("GroupNorm+SiLU ε", () => _groupNormSiluWebGPU(small, g, b, G, 1e-6)),
+        await _valid("GroupNorm+SiLU ε", () => _fusedGroupNormSilu(small, g, b, G, 1e-6)!),
       );
       const wantEps = await read(_silu(_groupNorm(small, g, b, G, 1e-6)));
       assertClose(gotEps, wantEps, `ε 1e-6 [${B},${H},${W},${C}]`, { atol: 1e-4, rtol: 1e-4 });
@@ -238,7 +239,7 @@ Deno.test({
       const b1 = tf.randomNormal([H], 0, 0.1, "float32", 15);
       const freqs = tf.tensor1d(_sinusoidFrequencies(ch));
       const got = await read(
-        await _valid("timestep MLP", () => _timestepMlpWebGPU(t, freqs, w0, b0, w1, b1)),
+        await _valid("timestep MLP", () => _fusedTimestepMlp(t, freqs, [w0, b0, w1, b1], false)!),
       );
       const want = await read(
         _silu(_dense(_silu(_dense(timestepEmbedding(t, ch), w0, b0)), w1, b1)),
@@ -252,7 +253,7 @@ Deno.test({
       const gotFlip = await read(
         await _valid(
           "timestep MLP, cosines first",
-          () => _timestepMlpWebGPU(t, freqs0, w0, b0, w1, b1, true),
+          () => _fusedTimestepMlp(t, freqs0, [w0, b0, w1, b1], true)!,
         ),
       );
       const wantFlip = await read(
@@ -260,6 +261,46 @@ Deno.test({
       );
       assertClose(gotFlip, wantFlip, `cosines first B=${B} ch=${ch}`, { atol: 1e-5, rtol: 1e-5 });
       tf.dispose([t, w0, b0, w1, b1, freqs, freqs0]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fusion: the registered kernels run where the backend has them (webgpu), never elsewhere or where they do not apply",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const unet = () => createUNet({ ...unetPresets.mnist, ch: 8, groups: 4 }, { T: 100 });
+    const s = makeSchedule({ kind: "linear", T: 100 });
+    const kernelsOf = async (f: () => tf.Tensor | tf.Tensor[] | tf.TensorContainer) =>
+      new Set((await tf.profile(f as () => tf.Tensor)).kernelNames);
+    for (const backend of ["webgpu", "wasm"] as const) {
+      await useBackend(backend);
+      const fused = backend === "webgpu";
+      const net = unet();
+      const x = tf.randomNormal([2, 28, 28, 1], 0, 1, "float32", 1);
+      const t = tf.tensor1d([3, 50], "int32");
+      // sampling: GroupNorm + SiLU, the timestep MLP and the reverse step as kernels
+      const forward = await kernelsOf(() => net(x, t));
+      assertEquals(forward.has("DdpmGroupNormSilu"), fused, `${backend}: GroupNorm + SiLU`);
+      assertEquals(forward.has("DdpmTimestepMlp"), fused, `${backend}: timestep MLP`);
+      const step = await kernelsOf(() => pSample(net, s, { xt: x, t: 50, seed: 1 }));
+      assertEquals(step.has("DdpmSampleStep"), fused, `${backend}: reverse step`);
+      // not where it does not apply: dynamic thresholding takes the composed path
+      const thresholded = await kernelsOf(() =>
+        pSample(net, s, { xt: x, t: 50, seed: 1, dynamicThreshold: {} })
+      );
+      assertEquals(thresholded.has("DdpmSampleStep"), false, `${backend}: thresholded step`);
+      // training: the GroupNorm kernel with its gradient kernel; no timestep MLP (no gradient)
+      const vars = [...net.params.values()];
+      const train = await kernelsOf(() =>
+        tf.variableGrads(() => tf.mean(net(x, t)) as tf.Scalar, vars).value
+      );
+      assertEquals(train.has("DdpmGroupNormSiluGrad"), fused, `${backend}: GroupNorm gradient`);
+      assertEquals(train.has("DdpmTimestepMlp"), false, `${backend}: no MLP under tf.grad`);
+      tf.dispose([x, t]);
+      net.dispose();
     }
   },
 });

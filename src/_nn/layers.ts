@@ -1,12 +1,7 @@
 // Internal: the U-Net's small layers as pure functions of (input, parameters).
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  _canFuseGroupNormSilu,
-  _groupNormSiluWebGPU,
-  _groupNormSiluWithGradWebGPU,
-} from "../webgpu/group_norm_silu.ts";
 import { _matMul } from "./matmul.ts";
-import { _recordingGradient } from "../webgpu/_tape.ts";
+import { _fusedGroupNormSilu } from "../_fusion.ts";
 
 /** SiLU(x) = x · σ(x). */
 export function _silu(x: tf.Tensor): tf.Tensor {
@@ -40,8 +35,8 @@ export function _groupNorm(
 }
 
 /**
- * SiLU(GroupNorm(x)): on webgpu one WGSL program (src/webgpu/group_norm_silu_program.ts), and
- * under tf.grad two more for its gradient; on the other backends the composition of the two.
+ * SiLU(GroupNorm(x)): the fused kernel where the backend has one (webgpu: one WGSL program, and
+ * two more for its gradient), else the composition of the two.
  */
 export function _groupNormSilu(
   x: tf.Tensor,
@@ -50,11 +45,8 @@ export function _groupNormSilu(
   groups: number,
   eps = 1e-5,
 ): tf.Tensor {
-  if (!_canFuseGroupNormSilu(x)) return _silu(_groupNorm(x, gamma, beta, groups, eps));
-  // outside tf.grad the forward program alone; under it, with the gradient programs
-  return _recordingGradient()
-    ? _groupNormSiluWithGradWebGPU(x, gamma, beta, groups, eps)
-    : _groupNormSiluWebGPU(x, gamma, beta, groups, eps);
+  return _fusedGroupNormSilu(x, gamma, beta, groups, eps) ??
+    _silu(_groupNorm(x, gamma, beta, groups, eps));
 }
 
 const _AXES = [1, 2, 4];

@@ -11,7 +11,7 @@ import {
   timestepEmbedding,
   type TimestepEmbeddingVariant,
 } from "./timestep_embedding.ts";
-import { _canFuseTimestepMlp, _timestepMlpWebGPU } from "../webgpu/timestep_mlp.ts";
+import { _fusedTimestepMlp } from "../_fusion.ts";
 import { _matMul } from "../_nn/matmul.ts";
 import { NULL_CLASS } from "../guidance.ts";
 import { _randomNormal } from "../_random.ts";
@@ -252,8 +252,8 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
   const labelEmb = K > 0 ? _labelEmbedding(K, tembCh, seed, add) : undefined;
   const variant = cfg.timestepEmbedding ?? HO_TIMESTEP_EMBEDDING;
   const freqs = _sinusoidFrequencies(cfg.ch, variant.freqShift);
-  // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; one
-  // WGSL program on webgpu outside tf.grad for unconditional networks
+  // SiLU(emb) with emb = Dense₁(SiLU(Dense₀(sinusoidal(t)))) [+ label_emb[y]]: [B, 4ch]; the
+  // fused kernel where there is one (webgpu, outside tf.grad) for unconditional networks
   const embedding = (t: Tensor1D, y: tf.Tensor | undefined): tf.Tensor => {
     if (labelEmb) {
       const temb = temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant))));
@@ -261,12 +261,10 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
       const rows = tf.cast(tf.oneHot(y!, K + 1), "float32") as tf.Tensor2D;
       return _silu(tf.add(temb, _matMul(rows, labelEmb as tf.Tensor2D)));
     }
-    if (!_canFuseTimestepMlp()) {
-      return _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant)))));
-    }
-    const [w0, b0, w1, b1] = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
+    const weights = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
       .map((n) => params.get(`temb.${n}`)!);
-    return _timestepMlpWebGPU(t, tf.tensor1d(freqs), w0, b0, w1, b1, variant.flipSinToCos);
+    return _fusedTimestepMlp(t, tf.tensor1d(freqs), weights, variant.flipSinToCos) ??
+      _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant)))));
   };
   const convIn = conv("conv_in", cfg.inChannels, cfg.ch);
 
