@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { cpus, loadavg } from "node:os";
 import { initBackend } from "../src/backend.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../src/io/bundled.ts";
-import { _atomicWrite } from "../src/io/_atomic_write.ts";
+import { _atomicWrite } from "../src/_atomic_write.ts";
 import { timeForward } from "../web/_forward_timing.ts";
 import { buildWeb, CHROMIUM, CHROMIUM_ARGS, serveWeb } from "../web/serve.ts";
 

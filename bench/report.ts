@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { _atomicWrite } from "../src/io/_atomic_write.ts";
+import { _atomicWrite } from "../src/_atomic_write.ts";
 import { _cliArgs, _run } from "../src/cli/_args.ts";
 
 interface Row {

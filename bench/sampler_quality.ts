@@ -18,7 +18,7 @@ import { classifierOutputs, sampleQuality } from "../src/eval/sample_quality.ts"
 import { featureStats } from "../src/eval/frechet_distance.ts";
 import { CLASSIFIER_FEATURES } from "../src/eval/classifier.ts";
 import { chartSvg } from "../src/io/chart_svg.ts";
-import { _atomicWrite } from "../src/io/_atomic_write.ts";
+import { _atomicWrite } from "../src/_atomic_write.ts";
 import { _batch } from "../src/_batches.ts";
 import { _defaultWorkers, _shardCuts } from "../src/_shards.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../src/_sample_shard.ts";

@@ -10,7 +10,7 @@ import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { _clipByGlobalNorm } from "../src/train/_clip.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
-import { _learningRate, type _LrSchedule } from "../src/train/_lr.ts";
+import { _learningRate, type _LrSchedule } from "../src/_lr.ts";
 import fc from "fast-check";
 
 const _log = (dir: string) =>

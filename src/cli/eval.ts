@@ -10,7 +10,7 @@ import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { SAMPLER_NAMES } from "../samplers.ts";
 import { evaluate } from "../eval/evaluate.ts";
-import { _evalTable } from "../eval/_report.ts";
+import { _evalTable } from "../_eval_report.ts";
 import { _duration } from "../_progress.ts";
 import {
   _backendArg,

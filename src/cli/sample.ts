@@ -12,7 +12,7 @@ import { initBackend } from "../backend.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 import { _duration, _progress } from "../_progress.ts";
 import {
   _backendArg,

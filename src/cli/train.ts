@@ -19,7 +19,7 @@ import type { Dataset } from "../data/dataset.ts";
 import type { UNetConfig } from "../unet/unet.ts";
 import { unetPresets } from "../unet/presets.ts";
 import { train } from "../train/train.ts";
-import { _LR_DECAYS } from "../train/_lr.ts";
+import { _LR_DECAYS } from "../_lr.ts";
 import { _duration } from "../_progress.ts";
 import {
   _backendArg,

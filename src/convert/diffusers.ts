@@ -11,7 +11,7 @@ import type { UNetConfig } from "../unet/unet.ts";
 import { HO_TIMESTEP_EMBEDDING } from "../unet/timestep_embedding.ts";
 import { _permute, _StateDict, type _TorchKind, _torchShape } from "./_torch_tensors.ts";
 import { unetLayout } from "../unet/layout.ts";
-import { _isObject } from "../io/_json.ts";
+import { _isObject } from "../_json.ts";
 
 /** A diffusers model folder's two files, decoded: `config.json` and the state_dict. */
 export interface DiffusersModel {

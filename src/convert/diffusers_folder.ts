@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 import type { DiffusersModel } from "./diffusers.ts";
 
 /**

@@ -5,7 +5,7 @@ import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { setWeights } from "../io/weights.ts";
 import { imageGrid } from "../io/image_grid.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 import { loadMnist } from "../data/mnist.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { createUNet, type UNet } from "../unet/unet.ts";
@@ -18,14 +18,14 @@ import { CLASSIFIER_FEATURES } from "./classifier.ts";
 import { classifierOutputs, sampleQuality } from "./sample_quality.ts";
 import { type FeatureStats, featureStats } from "./frechet_distance.ts";
 import { nearestNeighbours } from "./nearest_neighbours.ts";
-import { _evalCharts, _evalReport, type EvalResults } from "./_report.ts";
+import { _evalCharts, _evalReport, type EvalResults } from "../_eval_report.ts";
 import { _duration, _progress } from "../_progress.ts";
 import { _batch } from "../_batches.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { _checkVariance, _varianceFor } from "../_reverse.ts";
 
-export type { EvalResults } from "./_report.ts";
+export type { EvalResults } from "../_eval_report.ts";
 
 /** Options of {@linkcode evaluate}. Every field has a default. */
 export interface EvaluateOptions {

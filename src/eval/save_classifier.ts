@@ -1,6 +1,6 @@
 import { encodeClassifier } from "./classifier_weights.ts";
 import type { MnistClassifier } from "./classifier.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 
 /**
  * Writes a classifier's weights to a safetensors file atomically (temporary file, fsync,

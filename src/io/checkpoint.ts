@@ -3,7 +3,7 @@ import type { ScheduleKind } from "../schedule.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
 import { _readFileBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
-import { _isObject } from "./_json.ts";
+import { _isObject } from "../_json.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;

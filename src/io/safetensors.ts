@@ -1,4 +1,4 @@
-import { _isObject } from "./_json.ts";
+import { _isObject } from "../_json.ts";
 
 /** A tensor as stored in a safetensors file: float32 or uint8 data with its shape. */
 export interface StoredTensor {

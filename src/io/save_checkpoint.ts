@@ -1,5 +1,5 @@
 import { type Checkpoint, encodeCheckpoint } from "./checkpoint.ts";
-import { _atomicWrite } from "./_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 
 /**
  * Writes a checkpoint ({@linkcode encodeCheckpoint}'s bytes) to a file atomically: temporary file,

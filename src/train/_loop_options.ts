@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Checkpoint } from "../io/checkpoint.ts";
 import type { TrainLoopOptions } from "./train_loop.ts";
-import { _LR_DECAYS } from "./_lr.ts";
+import { _LR_DECAYS } from "../_lr.ts";
 
 export type _Optional =
   | "onStep"

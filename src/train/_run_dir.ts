@@ -15,7 +15,7 @@ import {
 import { hostname } from "node:os";
 import process from "node:process";
 import { join } from "node:path";
-import { _atomicWrite, _TMP_MARKER, _writeError } from "../io/_atomic_write.ts";
+import { _atomicWrite, _TMP_MARKER, _writeError } from "../_atomic_write.ts";
 
 /** The lock file's name in the output folder. */
 export const _LOCK_FILE = "train.lock";

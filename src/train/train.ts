@@ -4,7 +4,7 @@ import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { lossCurveSvg } from "../io/loss_curve.ts";
-import { _atomicWrite } from "../io/_atomic_write.ts";
+import { _atomicWrite } from "../_atomic_write.ts";
 import { _progress } from "../_progress.ts";
 import { _appendLine, _lockRunDir, _removeStaleTemps, _truncateLog } from "./_run_dir.ts";
 import { trainLoop, type TrainLoopOptions, type TrainStepInfo } from "./train_loop.ts";

@@ -14,7 +14,7 @@ import { _localGradients, _trainStep } from "./_step.ts";
 import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "../_batches.ts";
-import { _learningRate } from "./_lr.ts";
+import { _learningRate } from "../_lr.ts";
 import { _checkLabels, _checkLoopOptions, _trainConfig } from "./_loop_options.ts";
 import { _checkResumable, _initFrom, _readHistory } from "./_start.ts";
 import type { Tensor } from "../types.ts";

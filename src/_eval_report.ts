@@ -1,10 +1,10 @@
 // Internal: the report of `evaluate()` (markdown, charts, the terminal table), from its results.
-import type { SampleQuality } from "./sample_quality.ts";
-import type { TrainState } from "../io/checkpoint.ts";
-import type { BpdEstimate } from "./bpd_estimate.ts";
-import { chartSvg } from "../io/chart_svg.ts";
+import type { SampleQuality } from "./eval/sample_quality.ts";
+import type { TrainState } from "./io/checkpoint.ts";
+import type { BpdEstimate } from "./eval/bpd_estimate.ts";
+import { chartSvg } from "./io/chart_svg.ts";
 // deno-lint-ignore no-unused-vars
-import type { evaluate } from "./evaluate.ts";
+import type { evaluate } from "./eval/evaluate.ts";
 
 /** Everything {@linkcode evaluate} measured; also written as eval.json. */
 export interface EvalResults {
