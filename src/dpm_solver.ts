@@ -35,7 +35,7 @@ export interface DpmSolverOptions extends SampleLoopOptions {
  *            x_t = (σ_t/σ_s0) x − α_t φ m0 + α_t (φ/h + 1) D1 − α_t ((φ + h)/h² − ½) D2
  * Returns the coefficients of x and of m0, m1, m2 (a linear combination; float64 on the host).
  */
-export function _dpmSolverCoefficients(
+function _dpmSolverCoefficients(
   lambdas: { t: number; s0: number; s1?: number; s2?: number },
   alphaT: number,
   sigmaRatio: number,

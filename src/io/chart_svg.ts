@@ -151,14 +151,14 @@ function _ticks(a: number, b: number, log: boolean): number[] {
 }
 
 /** A short number for an axis label. */
-export function _num(v: number): string {
+function _num(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
   return a >= 0.01 && a < 10000 ? String(Number(v.toPrecision(2))) : v.toExponential(1);
 }
 
 /** Escapes text for SVG. */
-export function _escape(s: string): string {
+function _escape(s: string): string {
   return s.replace(
     /[&<>"]/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
