@@ -78,7 +78,7 @@ Deno.bench("tfjs composition (baseline)", { ...mlp, baseline: true }, async () =
 });
 Deno.bench("fused WGSL program", mlp, async () => {
   const y = tf.tidy(() =>
-    _fusedTimestepMlp(tb, tf.tensor1d(_sinusoidFrequencies(32)), [w0, b0, w1, b1], false)!
+    _fusedTimestepMlp(tb, _sinusoidFrequencies(32), [w0, b0, w1, b1], false)!
   );
   await y.data();
   y.dispose();

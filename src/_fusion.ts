@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { GROUP_NORM_SILU, SAMPLE_STEP, TIMESTEP_MLP } from "./webgpu/kernels.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
+import { _isLearned } from "./_reverse.ts";
 
 /** Whether the current backend has the kernel. */
 function _registered(kernelName: string): boolean {
@@ -42,16 +43,21 @@ export function _fusedGroupNormSilu(
  */
 export function _fusedTimestepMlp(
   t: tf.Tensor,
-  freqs: tf.Tensor,
+  freqs: Float32Array,
   [w0, b0, w1, b1]: tf.Tensor[],
   flip: boolean,
 ): tf.Tensor | undefined {
   if (!_registered(TIMESTEP_MLP) || _recordingGradient()) return undefined;
-  return tf.engine().runKernel(
-    TIMESTEP_MLP,
-    { t, freqs, w0, b0, w1, b1 },
-    { flip } as unknown as tf.NamedAttrMap,
-  ) as tf.Tensor;
+  const f = tf.tensor1d(freqs);
+  try {
+    return tf.engine().runKernel(
+      TIMESTEP_MLP,
+      { t, freqs: f, w0, b0, w1, b1 },
+      { flip } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor;
+  } finally {
+    f.dispose();
+  }
 }
 
 /**
@@ -62,7 +68,7 @@ export function _fusedTimestepMlp(
 export function _canFuseSampleStep(xt: tf.Tensor, opts: ReverseOptions = {}): boolean {
   return _registered(SAMPLE_STEP) && xt.dtype === "float32" && xt.rank >= 1 &&
     !_recordingGradient() && opts.dynamicThreshold === undefined &&
-    opts.variance !== "learnedRange" && opts.variance !== "learned";
+    !_isLearned(opts.variance ?? "fixedSmall");
 }
 
 /** x_{t-1} (mode "sample") or x̂0 (mode "predX0") by the fused kernel (see SAMPLE_STEP). */

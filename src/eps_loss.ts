@@ -1,15 +1,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Prediction } from "./types.ts";
-import { _coefFn, _modelTimesteps, _readTimesteps } from "./_timesteps.ts";
-import { _checkBatch, _checkSchedule, _checkSeed } from "./_checks.ts";
+import { _coefFn, _modelTimesteps } from "./_timesteps.ts";
+import { _checkBatch, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
-import { _noiseFor } from "./_noise.ts";
-import { _randomInts, _randomSeed } from "./_random.ts";
+import { _lossInputs } from "./_loss_inputs.ts";
 import type { Scalar, Tensor, Tensor1D } from "./types.ts";
 import { _qSample, _vTarget } from "./_formulas.ts";
-import { _readClasses, type ClassLabels } from "./guidance.ts";
-import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "./_streams.ts";
+import type { ClassLabels } from "./guidance.ts";
 
 /** Arguments of {@linkcode epsLoss}. */
 export interface EpsLossArgs {
@@ -70,13 +68,8 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
       `Cannot compute loss: minSnrGamma must be a finite number > 0, got ${gamma}`,
     );
   }
-  _checkSeed(what, args.seed);
-  const seed = args.seed ?? _randomSeed();
   const B = x0.shape[0];
-  // t: the caller's, or uniform on [0, T-1] from stream 1 of the seed
-  const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, _LOSS_TIMESTEPS), B);
-  const classes = _readClasses(what, args.classes, B);
-  const z = _noiseFor(what, x0, "x0", args.noise, seed, _LOSS_NOISE);
+  const { ts, classes, z } = _lossInputs(what, s, x0, args);
   try {
     return tf.tidy(() => {
       const r = x0.rank;

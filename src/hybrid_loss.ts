@@ -1,12 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Scalar, Tensor, Tensor1D } from "./types.ts";
-import { _readTimesteps } from "./_timesteps.ts";
-import { _checkBatch, _checkSchedule, _checkSeed } from "./_checks.ts";
-import { _noiseFor } from "./_noise.ts";
-import { _randomInts, _randomSeed } from "./_random.ts";
-import { _readClasses, type ClassLabels } from "./guidance.ts";
-import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "./_streams.ts";
+import { _checkBatch, _checkSchedule } from "./_checks.ts";
+import type { ClassLabels } from "./guidance.ts";
+import { _lossInputs } from "./_loss_inputs.ts";
 import { _hybridTerms } from "./_hybrid_terms.ts";
 
 /** Arguments of {@linkcode hybridLoss}. */
@@ -104,11 +101,7 @@ export function hybridLoss(model: EpsModel, s: Schedule, args: HybridLossArgs): 
       }${weights.length > 4 ? ", …" : ""})`,
     );
   }
-  _checkSeed(what, args.seed);
-  const seed = args.seed ?? _randomSeed();
-  const ts = _readTimesteps(what, s, args.t ?? _randomInts(B, s.T, seed, _LOSS_TIMESTEPS), B);
-  const classes = _readClasses(what, args.classes, B);
-  const z = _noiseFor(what, x0, "x0", args.noise, seed, _LOSS_NOISE);
+  const { ts, classes, z } = _lossInputs(what, s, x0, args);
   try {
     return tf.tidy(() => {
       const terms = _hybridTerms(what, model, s, x0, z.noise, ts as Int32Array | number, {

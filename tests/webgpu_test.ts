@@ -237,7 +237,7 @@ Deno.test({
       const b0 = tf.randomNormal([H], 0, 0.1, "float32", 13);
       const w1 = tf.randomNormal([H, H], 0, Math.sqrt(1 / H), "float32", 14);
       const b1 = tf.randomNormal([H], 0, 0.1, "float32", 15);
-      const freqs = tf.tensor1d(_sinusoidFrequencies(ch));
+      const freqs = _sinusoidFrequencies(ch);
       const got = await read(
         await _valid("timestep MLP", () => _fusedTimestepMlp(t, freqs, [w0, b0, w1, b1], false)!),
       );
@@ -249,7 +249,7 @@ Deno.test({
       assertTrue(want.some((v) => Math.abs(v) > 0.1), "non-trivial values");
       // diffusers' and improved-diffusion's embedding: cosines first, frequencies over half
       const variant = { flipSinToCos: true, freqShift: 0 };
-      const freqs0 = tf.tensor1d(_sinusoidFrequencies(ch, 0));
+      const freqs0 = _sinusoidFrequencies(ch, 0);
       const gotFlip = await read(
         await _valid(
           "timestep MLP, cosines first",
@@ -260,7 +260,7 @@ Deno.test({
         _silu(_dense(_silu(_dense(timestepEmbedding(t, ch, variant), w0, b0)), w1, b1)),
       );
       assertClose(gotFlip, wantFlip, `cosines first B=${B} ch=${ch}`, { atol: 1e-5, rtol: 1e-5 });
-      tf.dispose([t, w0, b0, w1, b1, freqs, freqs0]);
+      tf.dispose([t, w0, b0, w1, b1]);
     }
   },
 });

@@ -122,7 +122,8 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     );
   }
   const guidance = K > 0 ? o.guidance ?? ck.config.guidanceScale ?? 1 : undefined;
-  // the bound's and the samplers' variance: a learnSigma network's own
+  // the bound's variance: a learnSigma network's own (the samplers read it the same way, and
+  // otherwise keep their own default, as `deno task sample` does)
   const variance = _varianceFor("evaluate", ck.config.unet, o.variance) ?? "fixedLarge";
   const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
   setWeights(unet.params, ck.ema);
@@ -149,7 +150,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const base = makeSchedule(ck.config.schedule);
   const s = samplingSchedule(base, o.sampler, o.steps, o.spacing);
   const workers = o.workers ?? (backend === "webgpu" ? 0 : _defaultWorkers(backend, o.n));
-  const draw = _sampler(unet, s, { ...o, variance }, { source, backend, workers, classes });
+  const draw = _sampler(unet, s, o, { source, backend, workers, classes });
 
   // samples in workers (started first, alongside the bound), else in this thread after it
   let ts = performance.now();

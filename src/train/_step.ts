@@ -1,7 +1,7 @@
-// Internal: one training step — L_simple (or Improved DDPM's hybrid or vlb loss) on a batch, gradients, global-norm clipping, Adam and
-// the EMA update — shared by train() and the training benchmark (bench/train_bench.ts). The
-// gradients come from this thread, or from a pool of workers each taking a shard of the batch
-// (src/train/_gradient_pool.ts).
+// Internal: one training step — L_simple (or Improved DDPM's hybrid or vlb loss) on a batch,
+// gradients, global-norm clipping, Adam and the EMA update — shared by train() and the training
+// benchmark (bench/train_bench.ts). The gradients come from this thread, or from a pool of workers
+// each taking a shard of the batch (src/train/_gradient_pool.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import { epsLoss } from "../eps_loss.ts";
 import { _randomInts, _randomNormal } from "../_random.ts";
@@ -64,11 +64,11 @@ export type _GradientSource = (
 ) => Promise<_Gradients>;
 
 /**
- * L_simple of rows [start, start + B) of the step's batch of `of` images (x0 [B, H, W, C] holds
- * those rows) and its gradients. Its t, ε and dropout masks are those rows of the whole batch's,
- * so the shards' losses, weighted by B / of, sum to the whole batch's loss, and so do their
- * gradients. Without rows: the whole batch (epsLoss draws t and ε from the seed). y: the class
- * labels of these rows (conditional networks).
+ * The loss (L_simple, or the hybrid or vlb loss) of rows [start, start + B) of the step's batch of
+ * `of` images (x0 [B, H, W, C] holds those rows) and its gradients. Its t, ε and dropout masks are
+ * those rows of the whole batch's, so the shards' losses, weighted by B / of, sum to the whole
+ * batch's loss, and so do their gradients. Without rows: the whole batch. y: the class labels of
+ * these rows (conditional networks).
  */
 export function _shardGradients(
   net: UNet,
@@ -85,54 +85,34 @@ export function _shardGradients(
   const B = x0.shape[0];
   const named = (grads: tf.NamedTensorMap) =>
     new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
-  if (loss.kind !== "simple") {
-    // t and ε of these rows of the whole batch: the spec's t (importance-sampled) or stream 1 of
-    // the seed, ε from stream 2, as epsLoss draws them
-    const of = rows?.of ?? B, start = rows?.start ?? 0;
-    const t = (loss.t ?? _randomInts(of, schedule.T, seed, _LOSS_TIMESTEPS)).slice(
-      start,
-      start + B,
-    );
-    const w = loss.weights &&
-      tf.tensor1d(Float32Array.from(loss.weights.subarray(start, start + B)));
-    const eps = tf.tidy(() =>
-      tf.slice(_randomNormal([of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), start, B)
-    );
-    let terms: tf.Tensor1D | undefined;
-    try {
-      const { value, grads } = tf.variableGrads(() => {
-        const per = _hybridTerms("train", model, schedule, x0, eps, t, {
-          kind: loss.kind as "hybrid" | "vlb",
-          lambda: 0.001,
-          variance: "learnedRange",
-          classes: y,
-        });
-        terms = tf.keep(tf.clone(per));
-        return tf.mean(w ? tf.mul(per, w) : per) as tf.Scalar;
-      }, vars);
-      return { loss: value, grads: named(grads), terms };
-    } finally {
-      tf.dispose([eps, ...(w ? [w] : [])]);
-    }
-  }
-  // epsLoss's own draws for the whole batch: t from stream 1, ε from stream 2 of the seed
-  const t = rows && tf.tensor1d(
-    _randomInts(rows.of, schedule.T, seed, _LOSS_TIMESTEPS).subarray(rows.start, rows.start + B),
-    "int32",
+  // t and ε of these rows of the whole batch (without rows: the whole batch): the spec's t
+  // (importance-sampled) or stream 1 of the seed, ε from stream 2, as epsLoss draws them
+  const of = rows?.of ?? B, start = rows?.start ?? 0;
+  const t = (loss.t ?? _randomInts(of, schedule.T, seed, _LOSS_TIMESTEPS)).slice(start, start + B);
+  const eps = tf.tidy(() =>
+    tf.slice(_randomNormal([of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), start, B)
   );
-  const noise = rows &&
-    tf.tidy(() =>
-      tf.slice(_randomNormal([rows.of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), rows.start, B)
-    );
+  const w = loss.weights &&
+    tf.tensor1d(Float32Array.from(loss.weights.subarray(start, start + B)));
+  let terms: tf.Tensor1D | undefined;
   try {
-    const { value, grads } = tf.variableGrads(
-      () => epsLoss(model, schedule, { x0, seed, t, noise, classes: y }),
-      vars,
-    );
-    return { loss: value, grads: named(grads) };
+    const { value, grads } = tf.variableGrads(() => {
+      if (loss.kind === "simple") {
+        const ts = tf.tensor1d(t, "int32");
+        return epsLoss(model, schedule, { x0, seed, t: ts, noise: eps, classes: y });
+      }
+      const per = _hybridTerms("train", model, schedule, x0, eps, t, {
+        kind: loss.kind,
+        lambda: 0.001,
+        variance: "learnedRange",
+        classes: y,
+      });
+      terms = tf.keep(tf.clone(per));
+      return tf.mean(w ? tf.mul(per, w) : per) as tf.Scalar;
+    }, vars);
+    return { loss: value, grads: named(grads), ...(terms ? { terms } : {}) };
   } finally {
-    t?.dispose();
-    noise?.dispose();
+    tf.dispose([eps, ...(w ? [w] : [])]);
   }
 }
 

@@ -263,7 +263,7 @@ export function createUNet(config: UNetConfig, options: CreateUNetOptions = {}):
     }
     const weights = ["dense0.w", "dense0.b", "dense1.w", "dense1.b"]
       .map((n) => params.get(`temb.${n}`)!);
-    return _fusedTimestepMlp(t, tf.tensor1d(freqs), weights, variant.flipSinToCos) ??
+    return _fusedTimestepMlp(t, freqs, weights, variant.flipSinToCos) ??
       _silu(temb1(_silu(temb0(timestepEmbedding(t, cfg.ch, variant)))));
   };
   const convIn = conv("conv_in", cfg.inChannels, cfg.ch);
