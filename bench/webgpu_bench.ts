@@ -4,8 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, makeSchedule, pMeanVariance, pSample, timestepEmbedding } from "../mod.ts";
 import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
-import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
 import { _fusedGroupNormSilu, _fusedTimestepMlp } from "../src/_fusion.ts";
+import { _sinusoidFrequencies } from "../src/unet/_sinusoid.ts";
 
 await initBackend("webgpu");
 const [B, H, W, C, G] = [16, 28, 28, 32, 8]; // the mnist U-Net's first level at batch 16

@@ -9,8 +9,8 @@ import { _modelTimesteps, _timestepsArray } from "./_timesteps.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import { _x0Coefficients } from "./_reverse.ts";
-import { _readConditioning } from "./guidance.ts";
 import { _sampleStepKernel } from "./_fusion.ts";
+import { _readConditioning } from "./_conditioning.ts";
 
 /**
  * One reverse step by the fused kernel: the model's output, x̂0 = a_t x_t - b_t out (by the

@@ -7,8 +7,8 @@ import { _noiseFor } from "./_noise.ts";
 import { _randomNormal, _randomSeed } from "./_random.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import type { Tensor } from "./types.ts";
-import { _readConditioning } from "./guidance.ts";
 import { _SAMPLER_START, _stepNoise } from "./_streams.ts";
+import { _readConditioning } from "./_conditioning.ts";
 
 /** Options of the sampling loops. */
 export interface SampleLoopOptions extends Omit<ReverseOptions, "checkFinite"> {

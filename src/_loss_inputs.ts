@@ -7,8 +7,9 @@ import { _readTimesteps } from "./_timesteps.ts";
 import { _checkSeed } from "./_checks.ts";
 import { _noiseFor } from "./_noise.ts";
 import { _randomInts, _randomSeed } from "./_random.ts";
-import { _readClasses, type ClassLabels } from "./guidance.ts";
+import type { ClassLabels } from "./guidance.ts";
 import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "./_streams.ts";
+import { _readClasses } from "./_conditioning.ts";
 
 /** Reads and checks a loss's t, classes and ε for x0 (ε owned: the caller disposes it). */
 export function _lossInputs(

@@ -4,8 +4,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Prediction } from "./types.ts";
 import { _checkFinite } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
-import { type _Conditioning, _guide, NULL_CLASS } from "./guidance.ts";
+import { NULL_CLASS } from "./guidance.ts";
 import { _int32FromHost, _readSync } from "./_timesteps.ts";
+import type { _Conditioning } from "./_conditioning.ts";
+import { _guide } from "./_guidance.ts";
 
 /**
  * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape (with

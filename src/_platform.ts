@@ -74,3 +74,18 @@ export function _ensureXdgRuntimeDir(): void {
     // no folder: the message stays, nothing else changes
   }
 }
+
+/** The bytes at a path or at a file: or http(s): URL. */
+export async function _readBytes(source: string | URL): Promise<Uint8Array> {
+  const url = source instanceof URL
+    ? source
+    : /^[a-z]+:\/\//i.test(source)
+    ? new URL(source)
+    : null;
+  if (url && url.protocol !== "file:") {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  return await _readFileBytes(url ?? source);
+}

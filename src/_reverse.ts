@@ -8,9 +8,9 @@ import { _coef, _coefFn, _modelTimesteps } from "./_timesteps.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import type { Tensor } from "./types.ts";
 import { _learnedLogVariance, _posteriorMean } from "./_formulas.ts";
-import { _readConditioning } from "./guidance.ts";
-import { _checkThreshold, _dynamicThreshold } from "./dynamic_threshold.ts";
 import type { PMeanVariance, ReverseOptions } from "./p_mean_variance.ts";
+import { _readConditioning } from "./_conditioning.ts";
+import { _checkThreshold, _dynamicThreshold } from "./_dynamic_threshold.ts";
 
 /** Checks a variance kind (default "fixedSmall"). */
 export function _checkVariance(what: string, kind: unknown): VarianceKind {

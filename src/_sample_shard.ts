@@ -9,7 +9,7 @@ import { createUNet, type UNet } from "./unet/unet.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
 import { type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import type { Tensor } from "./types.ts";
-import type { SampleLoopStep } from "./_loop.ts";
+import { _concatLast, _rowChunks, _stepChunks } from "./_row_chunks.ts";
 import { _varianceFor } from "./_reverse.ts";
 import { pathToFileURL } from "node:url";
 
@@ -84,67 +84,43 @@ export async function _runShard(
 ): Promise<{ samples: Tensor; snaps: Tensor[][] }> {
   const { imageSize: size, inChannels: C } = unet.config;
   const cond = job.classes ? { classes: job.classes, guidanceScale: job.guidance } : {};
-  // the shard in chunks of at most _SHARD_CHUNK rows, advanced in lockstep: one model call on a
-  // whole large shard overflows wasm's memory (256 MNIST images did), and the rows option makes
-  // each chunk draw exactly the noise of its rows in the whole batch
-  const chunks: {
-    at: number;
-    count: number;
-    chain: AsyncIterator<SampleLoopStep, void>;
-    last: Tensor | undefined;
-  }[] = [];
-  for (let at = 0; at < job.count; at += _SHARD_CHUNK) {
-    const count = Math.min(_SHARD_CHUNK, job.count - at);
-    chunks.push({
-      at,
-      count,
-      chain: SAMPLERS[job.sampler].loop(unet, s, {
+  const chunks = _rowChunks(
+    job.count,
+    job.start,
+    job.of,
+    (count, rows) =>
+      SAMPLERS[job.sampler].loop(unet, s, {
         shape: [count, size, size, C],
         seed: job.seed,
         eta: job.eta,
         order: job.order,
-        rows: { start: job.start + at, of: job.of },
+        rows,
         variance: _varianceFor("sample", unet.config),
         ...cond, // classes of the whole batch: the loop takes its rows' own
-      })[Symbol.asyncIterator](),
-      last: undefined as Tensor | undefined,
-    });
-  }
+      }),
+  );
   const at = new Set(job.snapAt), show = Math.min(job.show, job.count);
   const snaps: Tensor[][] = [];
-  for (;;) {
-    const steps = await Promise.all(chunks.map((c) => c.chain.next()));
-    if (steps[0].done) break;
-    const t = steps[0].value.t;
+  for (let steps = await _stepChunks(chunks); steps; steps = await _stepChunks(chunks)) {
+    const t = steps[0].t;
     if (show > 0 && at.has(t)) {
       // the first `show` rows of the shard, across as many chunks as they span
       const pick = (k: "sample" | "predX0") =>
         tf.tidy(() =>
           tf.concat(
             chunks.filter((c) => c.at < show).map((c, i) =>
-              tf.slice(steps[i].value![k], 0, Math.min(c.count, show - c.at))
+              tf.slice(steps[i][k], 0, Math.min(c.count, show - c.at))
             ),
           )
         );
       snaps.push([pick("sample"), pick("predX0")]);
     }
-    chunks.forEach((c, i) => {
-      const v = steps[i].value!;
-      v.predX0.dispose();
-      c.last?.dispose();
-      c.last = v.sample;
-    });
+    steps.forEach((v) => v.predX0.dispose());
     onStep();
   }
-  const samples = chunks.length === 1
-    ? chunks[0].last!
-    : tf.tidy(() => tf.concat(chunks.map((c) => c.last!)));
-  if (chunks.length > 1) chunks.forEach((c) => c.last!.dispose());
+  const samples = _concatLast(chunks);
   return { samples, snaps };
 }
-
-/** Rows of a shard sampled in one model call (see _runShard). */
-const _SHARD_CHUNK = 64;
 
 /** Runs one shard in a worker (src/_sample_worker.ts) and resolves to its data. */
 export function _runShardInWorker(

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor1D } from "./types.ts";
-import { _readSync } from "./_timesteps.ts";
+import { _checkGuidanceScale, _guide } from "./_guidance.ts";
 
 /**
  * The label of the unconditional branch ("no class", ∅): a conditional ε-model called with
@@ -70,90 +70,4 @@ export function classifierFreeGuidance(epsCond: Tensor, epsUncond: Tensor, w: nu
   }
   _checkGuidanceScale(what, w);
   return _guide(epsCond, epsUncond, w);
-}
-
-/** ε_u + w·(ε_c − ε_u), without checks. */
-export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number): Tensor {
-  return tf.tidy(() => tf.add(epsUncond, tf.mul(w, tf.sub(epsCond, epsUncond))));
-}
-
-/** Throws unless w is a finite number. */
-export function _checkGuidanceScale(what: string, w: unknown): number {
-  if (typeof w !== "number" || !Number.isFinite(w)) {
-    throw new RangeError(`Cannot ${what}: guidanceScale must be a finite number, got ${w}`);
-  }
-  return w;
-}
-
-/**
- * Reads class labels into a host Int32Array of length `batch` (checks: integers ≥ −1). With
- * `rows`, labels of the whole batch (length rows.of) are cut to this shard's rows.
- */
-export function _readClasses(
-  what: string,
-  classes: ClassLabels | undefined,
-  batch: number,
-  rows?: { start: number; of: number },
-): Int32Array | undefined {
-  if (classes === undefined) return undefined;
-  let values: ArrayLike<number>;
-  if (classes instanceof tf.Tensor) {
-    if (classes.rank !== 1) {
-      throw new RangeError(
-        `Cannot ${what}: classes must have shape [${batch}], got [${classes.shape}]`,
-      );
-    }
-    values = _readSync(what, "classes", classes);
-  } else if (classes !== null && typeof classes === "object" && "length" in classes) {
-    values = classes;
-  } else {
-    throw new TypeError(
-      `Cannot ${what}: classes must be an int32 tensor [B] or an array of integers, got ${classes}`,
-    );
-  }
-  let offset = 0;
-  if (rows && values.length === rows.of && rows.of !== batch) offset = rows.start;
-  else if (values.length !== batch) {
-    throw new RangeError(
-      `Cannot ${what}: classes must hold one label per example (${batch}${
-        rows ? ` or ${rows.of} for the whole batch` : ""
-      }), got ${values.length}`,
-    );
-  }
-  const out = new Int32Array(batch);
-  for (let i = 0; i < batch; i++) {
-    const v = values[offset + i];
-    if (!Number.isInteger(v) || v < NULL_CLASS) {
-      throw new RangeError(
-        `Cannot ${what}: classes must hold integers >= 0 (or NULL_CLASS = -1), got classes[${
-          offset + i
-        }] = ${v}`,
-      );
-    }
-    out[i] = v;
-  }
-  return out;
-}
-
-/** Host labels and the guidance scale, read once per loop or call. */
-export interface _Conditioning {
-  classes?: Int32Array;
-  w: number;
-}
-
-/** Reads and checks `{ classes, guidanceScale }` for a batch. */
-export function _readConditioning(
-  what: string,
-  opts: GuidanceOptions | undefined,
-  batch: number,
-  rows?: { start: number; of: number },
-): _Conditioning {
-  const classes = _readClasses(what, opts?.classes, batch, rows);
-  const w = opts?.guidanceScale === undefined ? 1 : _checkGuidanceScale(what, opts.guidanceScale);
-  if (classes === undefined && opts?.guidanceScale !== undefined && w !== 1) {
-    throw new RangeError(
-      `Cannot ${what}: guidanceScale ${w} needs classes (the labels to guide towards)`,
-    );
-  }
-  return { classes, w };
 }

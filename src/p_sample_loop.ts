@@ -1,8 +1,8 @@
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel } from "./types.ts";
 import { _runToEnd, _sampleLoop, type SampleLoopOptions, type SampleLoopStep } from "./_loop.ts";
-import { _pSampleStep } from "./p_sample.ts";
 import type { Tensor } from "./types.ts";
+import { _pSampleStep } from "./_p_sample_step.ts";
 
 /**
  * Runs the whole ancestral chain (Algorithm 2) from x_T ~ N(0, I) down to x_0, yielding

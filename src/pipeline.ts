@@ -9,14 +9,11 @@ import { type Checkpoint, loadCheckpoint } from "./io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "./io/bundled.ts";
 import { setWeights } from "./io/weights.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
-import { sampleLoop, type SamplerName, type SamplerOptions, samplingSchedule } from "./samplers.ts";
+import { type SamplerName, type SamplerOptions, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import { createUNet, type UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
-import * as tf from "@tensorflow/tfjs-core";
 import { _varianceFor } from "./_reverse.ts";
-
-/** Images sampled in one model call at most (twice that with guidance's two branches). */
-const _CHUNK = 64;
+import { _rowChunks, _runChunks } from "./_row_chunks.ts";
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
@@ -125,30 +122,15 @@ export async function loadPipeline(
       const { classes: _c, guidanceScale: _w, n: _n, steps: _s, spacing: _sp, ...given } = o;
       // a learnSigma network's output is read with its learned variance
       const rest = { ...given, variance: _varianceFor("sample", ck.config.unet, o.variance) };
-      if (n <= _CHUNK) {
-        return await sampleLoop(unet, s, { ...rest, ...cond, sampler, shape: [n, S, S, C] });
-      }
-      // large batches in chunks of rows (one model call on all of them can overflow wasm's
-      // memory): each chunk draws its own rows of the whole batch's noise, so the images are
-      // those of one call
-      const parts: Tensor[] = [];
-      try {
-        for (let start = 0; start < n; start += _CHUNK) {
-          const count = Math.min(_CHUNK, n - start);
-          parts.push(
-            await sampleLoop(unet, s, {
-              ...rest,
-              ...cond,
-              sampler,
-              shape: [count, S, S, C],
-              rows: { start, of: n },
-            }),
-          );
-        }
-        return tf.concat(parts);
-      } finally {
-        tf.dispose(parts);
-      }
+      const loop = SAMPLERS[sampler].loop;
+      return await _runChunks(
+        _rowChunks(
+          n,
+          0,
+          n,
+          (count, rows) => loop(unet, s, { ...rest, ...cond, shape: [count, S, S, C], rows }),
+        ),
+      );
     },
     dispose: () => unet.dispose(),
   };

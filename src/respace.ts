@@ -54,7 +54,7 @@ export function respace(s: Schedule, spacing: string | ArrayLike<number>): Sched
 }
 
 /** The sorted original timesteps kept by a spacing. */
-export function _spaceTimesteps(
+function _spaceTimesteps(
   T: number,
   spacing: string | ArrayLike<number>,
   alphasCumprod?: Float64Array,

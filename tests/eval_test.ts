@@ -19,10 +19,10 @@ import {
   vlbTerm,
 } from "../mod.ts";
 import { evaluate, loadMnist, saveClassifier } from "../fs.ts";
-import { _strata } from "../src/eval/bpd_estimate.ts";
 import { _randomNormal } from "../src/_random.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
+import { _strata } from "../src/eval/_strata.ts";
 
 // ---------- Fréchet distance ----------
 

@@ -2,7 +2,6 @@
 // lavapipe on machines without a GPU).
 import * as tf from "@tensorflow/tfjs-core";
 import { _dense, _groupNorm, _groupNormSilu, _silu } from "../src/_nn/layers.ts";
-import { _sinusoidFrequencies } from "../src/unet/timestep_embedding.ts";
 import { _fusedGroupNormSilu, _fusedTimestepMlp } from "../src/_fusion.ts";
 import {
   createUNet,
@@ -14,9 +13,10 @@ import {
   timestepEmbedding,
   unetPresets,
 } from "../mod.ts";
-import { _pSampleStep } from "../src/p_sample.ts";
 import { assertClose, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
+import { _sinusoidFrequencies } from "../src/unet/_sinusoid.ts";
+import { _pSampleStep } from "../src/_p_sample_step.ts";
 
 /**
  * Runs f and fails on any WebGPU validation error it raised: a program WebGPU rejects never

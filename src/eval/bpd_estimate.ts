@@ -22,6 +22,7 @@ import { _qSample } from "../_formulas.ts";
 import { _checkBatch, _checkSchedule, _checkSeed } from "../_checks.ts";
 import { _randomNormal, _randomSeed, _uniformGenerator } from "../_random.ts";
 import { _bpdStratum } from "../_streams.ts";
+import { _strata } from "./_strata.ts";
 
 /** Options of {@linkcode bpdEstimate}. */
 export interface BpdEstimateOptions extends ReverseOptions {
@@ -168,18 +169,4 @@ export async function bpdEstimate(
     epsMse,
     decoderEpsMse,
   };
-}
-
-/**
- * Strata of t ∈ [1, T): edges 1 + round((T - 1)(k/K)²), k = 0..K, without repeats; one
- * stratum per t when K ≥ T - 1.
- */
-export function _strata(T: number, K: number): Stratum[] {
-  if (K >= T - 1) return Array.from({ length: T - 1 }, (_, k) => ({ from: k + 1, to: k + 2 }));
-  const edges: number[] = [];
-  for (let k = 0; k <= K; k++) {
-    const e = 1 + Math.round((T - 1) * (k / K) ** 2);
-    if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
-  }
-  return edges.slice(1).map((to, k) => ({ from: edges[k], to }));
 }

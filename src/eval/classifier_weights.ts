@@ -4,11 +4,11 @@
  * @module
  */
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "../io/safetensors.ts";
-import { _readBytes } from "../io/checkpoint.ts";
 import { getWeights, setWeights } from "../io/weights.ts";
 import { BUNDLED_MNIST_CLASSIFIER } from "../io/bundled.ts";
 import type { Weights } from "../io/checkpoint.ts";
 import { createMnistClassifier, type MnistClassifier } from "./classifier.ts";
+import { _readBytes } from "../_platform.ts";
 
 const _FORMAT = "ddpm-core-mnist-classifier/1";
 

@@ -1,7 +1,7 @@
 import type { UNetConfig } from "../unet/unet.ts";
 import type { ScheduleKind } from "../schedule.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
-import { _readFileBytes } from "../_platform.ts";
+import { _readBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
 import { _isObject } from "../_json.ts";
 
@@ -199,21 +199,6 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
     adamM: groups.adamM,
     adamV: groups.adamV,
   };
-}
-
-// Internal (shared with the classifier loader): the bytes at a path or a file:/https: URL.
-export async function _readBytes(source: string | URL): Promise<Uint8Array> {
-  const url = source instanceof URL
-    ? source
-    : /^[a-z]+:\/\//i.test(source)
-    ? new URL(source)
-    : null;
-  if (url && url.protocol !== "file:") {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  return await _readFileBytes(url ?? source);
 }
 
 function _parseJson(text: string, field: string, bad: (why: string) => Error): unknown {

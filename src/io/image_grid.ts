@@ -73,7 +73,7 @@ export async function imageGrid(
 }
 
 /** Grid layout of uint8 images [N, H, W, C] as a fast-png image. */
-export function _layout(
+function _layout(
   px: Uint8Array,
   [N, H, W, C]: number[],
   options: ImageGridOptions = {},

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor1D } from "../types.ts";
+import { _sinusoidFrequencies } from "./_sinusoid.ts";
 
 /**
  * Which sinusoidal embedding (diffusers' names): `flipSinToCos` puts the cosines first, and
@@ -62,20 +63,4 @@ export function timestepEmbedding(
     const [sin, cos] = [tf.sin(arg), tf.cos(arg)];
     return tf.concat(variant.flipSinToCos ? [cos, sin] : [sin, cos], 1); // [B, dim]
   });
-}
-
-/**
- * f_i = exp(-ln(10000) · i / (half - freqShift)) for i < half = dim / 2: computed in float64
- * and rounded to float32 (PyTorch's float32 exp may differ from it by an ulp).
- */
-export function _sinusoidFrequencies(dim: number, freqShift = 1): Float32Array {
-  const half = dim / 2;
-  if (!(Number.isFinite(freqShift) && freqShift >= 0 && freqShift < half)) {
-    throw new RangeError(
-      `Cannot embed timesteps: freqShift must be in [0, ${half}) for dim ${dim}, got ${freqShift}`,
-    );
-  }
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp(-Math.log(10000) * i / (half - freqShift));
-  return freqs;
 }

@@ -6,7 +6,6 @@ import { _batchMatMul } from "../_nn/matmul.ts";
 import { _dense, _dropout, _groupNorm, _groupNormSilu, _silu, _upsample2x } from "../_nn/layers.ts";
 import { _checkRows } from "../_checks.ts";
 import {
-  _sinusoidFrequencies,
   HO_TIMESTEP_EMBEDDING,
   timestepEmbedding,
   type TimestepEmbeddingVariant,
@@ -18,6 +17,7 @@ import { _randomNormal } from "../_random.ts";
 import { _readSync } from "../_timesteps.ts";
 import { unetLayout } from "./layout.ts";
 import { _LABEL_EMBEDDING } from "../_streams.ts";
+import { _sinusoidFrequencies } from "./_sinusoid.ts";
 
 /** The shape of a U-Net (Ho et al. 2020; the layout of improved-diffusion). */
 export interface UNetConfig {
