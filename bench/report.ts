@@ -3,14 +3,24 @@
 // ours / PyTorch and the change against the previously committed results, and rewrites
 // bench/README.md and bench/results.json.
 //
-//   deno task bench:report [--quick] [--only wasm]
-//   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows and
-//   keep the others' committed figures, marked "kept")
+// It also profiles one mnist training step kernel by kernel beside PyTorch's
+// (bench/kernel_profile.ts, bench/torch_profile.py) and counts a webgpu step's dispatches, bytes
+// and FLOPs for the GPU cost model (bench/_profile_report.ts).
+//
+//   deno task bench:report [--quick] [--only wasm|cpu|webgpu|profile]
+//   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows, or
+//   only the profile, and keep the rest of the committed figures, marked "kept")
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { _atomicWrite } from "../src/_atomic_write.ts";
 import { _cliArgs, _run } from "../src/cli/_args.ts";
+import {
+  _gpuSection,
+  _kernelSection,
+  type OurProfile,
+  type TorchProfile,
+} from "./_profile_report.ts";
 
 interface Row {
   preset: string;
@@ -65,6 +75,41 @@ function _exec(cmd: string, args: string[]): { ok: boolean; out: string; err: st
 
 const _lastJson = (s: string) =>
   JSON.parse(s.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
+
+/** The batch the GPU cost model prices (bench:train's on a GPU machine). */
+const GPU_BATCH = 128;
+
+/** What the profile sections are made from. */
+interface ProfileData {
+  wasm: OurProfile;
+  torch?: TorchProfile;
+  webgpu: { preset: string; small: OurProfile; large: OurProfile }[];
+}
+
+function _profileRun(python: string, torch: string | undefined): ProfileData {
+  const ours = (args: string[]): OurProfile => {
+    console.log(`profiling ${args.join(" ")} …`);
+    const r = _exec(Deno.execPath(), ["run", "-A", `${HERE}kernel_profile.ts`, ...args, "--json"]);
+    if (!r.ok) throw new Error(`kernel_profile.ts ${args.join(" ")}: ${r.err.trim()}`);
+    return _lastJson(r.out);
+  };
+  const wasm = ours(["--preset", "mnist", "--batch", "32", "--backend", "wasm"]);
+  let ref: TorchProfile | undefined;
+  if (torch) {
+    const t = _exec(python, [`${HERE}torch_profile.py`, "--preset", "mnist", "--batch", "32"]);
+    ref = t.ok ? _lastJson(t.out) : undefined;
+    if (!t.ok) console.log(`  PyTorch's profile failed: ${t.err.trim().split("\n").pop()}`);
+  }
+  // the counts at batch 1 and 2 (llvmpipe is slow; counts are affine in the batch)
+  const gpu = (preset: string, batch: number) =>
+    ours(["--preset", preset, "--batch", String(batch), "--backend", "webgpu"]);
+  const webgpu = ["mnist", "cifar10"].map((preset) => ({
+    preset,
+    small: gpu(preset, 1),
+    large: gpu(preset, 2),
+  }));
+  return { wasm, torch: ref, webgpu };
+}
 
 function _main(): void {
   const { values: a } = parseArgs({
@@ -124,6 +169,9 @@ function _main(): void {
     }
     results.push({ ...o, threads, torch: ref });
   }
+  const profile = a.only && a.only !== "profile" && previous?.profile
+    ? previous.profile
+    : _profileRun(python, torch);
   const machine = {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
@@ -201,6 +249,8 @@ function _main(): void {
     "[sampler_quality.md](sampler_quality.md) (`deno task bench:samplers`), and at n = 512 for",
     "DPM-Solver++ with 20 calls against DDIM with 50: [n512/sampler_quality.md](n512/sampler_quality.md).",
     "",
+    ..._kernelSection(profile.wasm, profile.torch),
+    ..._gpuSection(profile.webgpu, GPU_BATCH),
     "Tensor counts before/after the timed steps (no leak when equal) and tfjs's peak bytes of",
     "one profiled step:",
     "",
@@ -217,7 +267,7 @@ function _main(): void {
   console.log(md);
   if (a.quick) return console.log("(--quick: results not written)");
   _atomicWrite(`${HERE}README.md`, md);
-  _atomicWrite(RESULTS, JSON.stringify({ machine, results }, null, 2) + "\n");
+  _atomicWrite(RESULTS, JSON.stringify({ machine, results, profile }, null, 2) + "\n");
   console.log(`wrote bench/README.md and bench/results.json`);
 }
 

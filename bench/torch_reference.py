@@ -134,6 +134,46 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+def step_parts(net, x0):
+    """The training step and its parts, as closures over the network and a batch x0.
+
+    "loss": L_simple at random t with fresh ε (train mode: dropout on); "gradients": the loss's
+    gradients; "step": the gradients, global-norm clipping at 1, Adam (lr 2e-4) and the EMA
+    update (decay 0.9999); "sampling": one no-grad forward pass at t = 500 (one sampling step).
+    """
+    B, dev = x0.shape[0], x0.device
+    ema = [q.detach().clone() for q in net.parameters()]
+    opt = torch.optim.Adam(net.parameters(), lr=2e-4)
+
+    def loss():
+        t = torch.randint(0, 1000, (B,), device=dev)
+        eps = torch.randn_like(x0)
+        abar = torch.rand(B, device=dev)[:, None, None, None]
+        xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+        return F.mse_loss(net(xt, t), eps)
+
+    def gradients():
+        opt.zero_grad(set_to_none=True)
+        loss().backward()
+
+    def step():
+        gradients()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for e, q in zip(ema, net.parameters()):
+                e.mul_(0.9999).add_(q.detach(), alpha=1e-4)
+
+    def sampling():
+        training = net.training
+        net.eval()
+        with torch.no_grad():
+            net(x0, torch.full((B,), 500, device=dev))
+        net.train(training)
+
+    return {"loss": loss, "gradients": gradients, "step": step, "sampling": sampling}
+
+
 def _median_ms(fn, iters, sync=lambda: None):
     fn()  # warm-up
     sync()
@@ -164,30 +204,15 @@ def main():
     n_params = sum(q.numel() for q in net.parameters())
     if n_params != cfg["params"]:
         raise SystemExit(f"parameter count {n_params} != {cfg['params']}: not the same network")
-    ema = [q.detach().clone() for q in net.parameters()]
-    opt = torch.optim.Adam(net.parameters(), lr=2e-4)
     B, S, C = a.batch, cfg["image_size"], cfg["in_ch"]
     x0 = torch.randn(B, C, S, S, device=dev)
+    parts = step_parts(net, x0)
 
     def train_step():
         net.train()
-        t = torch.randint(0, 1000, (B,), device=dev)
-        eps = torch.randn_like(x0)
-        abar = torch.rand(B, device=dev)[:, None, None, None]
-        xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-        loss = F.mse_loss(net(xt, t), eps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for e, q in zip(ema, net.parameters()):
-                e.mul_(0.9999).add_(q.detach(), alpha=1e-4)
+        parts["step"]()
 
-    def forward():
-        net.eval()
-        with torch.no_grad():
-            net(x0, torch.full((B,), 500, device=dev))
+    forward = parts["sampling"]
 
     out = {
         "impl": "pytorch",

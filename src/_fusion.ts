@@ -3,7 +3,7 @@
 // registers the webgpu ones) and the inputs suit it; every caller keeps the composition as the
 // fallback, and the tests hold the two to each other.
 import * as tf from "@tensorflow/tfjs-core";
-import { GROUP_NORM_SILU, SAMPLE_STEP, TIMESTEP_MLP } from "./webgpu/kernels.ts";
+import { ADAM_EMA, GROUP_NORM_SILU, SAMPLE_STEP, TIMESTEP_MLP } from "./webgpu/kernels.ts";
 import type { ReverseOptions } from "./p_mean_variance.ts";
 import { _isLearned } from "./_reverse.ts";
 
@@ -84,5 +84,25 @@ export function _sampleStepKernel(
     SAMPLE_STEP,
     { xt, out, z, coef },
     { clip, mode } as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor;
+}
+
+/** Whether the optimizer's step may run as the fused kernel (see ADAM_EMA). */
+export function _canFuseOptimizer(): boolean {
+  return _registered(ADAM_EMA) && !_recordingGradient();
+}
+
+/** One output of the optimizer's step on one parameter by the fused kernel (see ADAM_EMA). */
+export function _adamEmaKernel(
+  mode: 0 | 1 | 2 | 3,
+  a: tf.Tensor,
+  b: tf.Tensor,
+  c: tf.Tensor | undefined,
+  coefs: number[],
+): tf.Tensor {
+  return tf.engine().runKernel(
+    ADAM_EMA,
+    c ? { a, b, c } : { a, b },
+    { mode, coefs } as unknown as tf.NamedAttrMap,
   ) as tf.Tensor;
 }

@@ -7,7 +7,7 @@ import { loadCheckpoint } from "../mod.ts";
 import { train, type TrainOptions } from "../fs.ts";
 import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
-import { _clipByGlobalNorm } from "../src/train/_clip.ts";
+import { _clipByGlobalNorm, _flatNorm } from "../src/train/_clip.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { _learningRate, type _LrSchedule } from "../src/_lr.ts";
@@ -156,7 +156,7 @@ for (let k = 0; ; k++) {
 });
 
 backendTest(
-  "gradient clipping over 300 gradients matches float64 (webgpu's addN of that many gave 0)",
+  "gradient clipping over 300 gradients matches float64, and so does the end-to-end norm (webgpu's addN of that many gave 0)",
   async () => {
     const u = _uniformGenerator(4, 0);
     const values = Array.from(
@@ -178,6 +178,8 @@ backendTest(
       });
       clipped.forEach((g) => g.dispose());
     }
+    // the fused optimizer's norm (the gradients end to end) against the same float64 value
+    assertClose(await read(_flatNorm(grads)), [norm64], "flat norm", { atol: 1e-6, rtol: 1e-5 });
     grads.forEach((g) => g.dispose());
   },
 );

@@ -17,6 +17,11 @@ import { assertClose, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { _sinusoidFrequencies } from "../src/unet/_sinusoid.ts";
 import { _pSampleStep } from "../src/_p_sample_step.ts";
+import { _adamInit, _adamStep } from "../src/_nn/adam.ts";
+import { _clipByGlobalNorm, _flatNorm } from "../src/train/_clip.ts";
+import { _emaUpdate } from "../src/train/_ema.ts";
+import { _fusedAdamEma } from "../src/train/_fused_optimizer.ts";
+import { _trainStep } from "../src/train/_step.ts";
 
 /**
  * Runs f and fails on any WebGPU validation error it raised: a program WebGPU rejects never
@@ -273,7 +278,7 @@ Deno.test({
   fn: async () => {
     const unet = () => createUNet({ ...unetPresets.mnist, ch: 8, groups: 4 }, { T: 100 });
     const s = makeSchedule({ kind: "linear", T: 100 });
-    const kernelsOf = async (f: () => tf.Tensor | tf.Tensor[] | tf.TensorContainer) =>
+    const kernelsOf = async (f: () => tf.TensorContainer | Promise<unknown>) =>
       new Set((await tf.profile(f as () => tf.Tensor)).kernelNames);
     for (const backend of ["webgpu", "wasm"] as const) {
       await useBackend(backend);
@@ -299,8 +304,91 @@ Deno.test({
       );
       assertEquals(train.has("DdpmGroupNormSiluGrad"), fused, `${backend}: GroupNorm gradient`);
       assertEquals(train.has("DdpmTimestepMlp"), false, `${backend}: no MLP under tf.grad`);
+      // the trainer's step: clipping, Adam and the EMA as the fused optimizer kernel
+      const emaNet = unet(), adam = _adamInit(net.params);
+      const trained = await kernelsOf(async () => {
+        await _trainStep({ net, emaNet, adam }, s, x, {
+          step: 1,
+          seed: 1,
+          lr: 1e-3,
+          gradClip: 1,
+          emaDecay: 0.999,
+        });
+      });
+      assertEquals(trained.has("DdpmAdamEma"), fused, `${backend}: fused optimizer`);
+      emaNet.dispose();
+      [...adam.m.values(), ...adam.v.values()].forEach((v) => v.dispose());
       tf.dispose([x, t]);
       net.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "webgpu: the fused optimizer programs (clip scale, Adam, EMA) match tfjs's composition over three steps",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("webgpu");
+    // 40 parameters: more than a program's storage bindings, so the norm's concatenation
+    // goes in groups, as a U-Net's ~270 do
+    const shapes = Array.from({ length: 40 }, (_, i) => [[3, 3, 4, 8], [8], [130, 7], [1]][i % 4]);
+    const init = (seed: number) =>
+      new Map(shapes.map((sh, i) => [
+        `p${i}`,
+        tf.variable(tf.randomNormal(sh, 0, 1, "float32", seed + i)),
+      ]));
+    // two copies of the same parameters, moments and EMA: one updated each way
+    const [pA, pB, eA, eB] = [init(1), init(1), init(9), init(9)];
+    const [adamA, adamB] = [_adamInit(pA), _adamInit(pB)];
+    for (let step = 1; step <= 3; step++) {
+      // gradients large enough that clipping at 1 scales them (and Adam's bias corrections move)
+      const grads = new Map(shapes.map((sh, i) => [
+        `p${i}`,
+        tf.randomNormal(sh, 0, 2, "float32", 100 * step + i),
+      ]));
+      const d = 0.9, lr = 0.01;
+      const { clipped, norm } = _clipByGlobalNorm(grads, 1);
+      const gradNorm = (await norm.data())[0];
+      // the fused path's norm: the gradients end to end (float32 sums of ~12,000 values in
+      // another order)
+      const flat = _flatNorm(grads);
+      assertClose(await read(flat), [gradNorm], `step ${step}: ‖g‖`, { atol: 0, rtol: 1e-6 });
+      assertTrue(gradNorm > 1, `step ${step}: the gradients are clipped (‖g‖ = ${gradNorm})`);
+      _adamStep(pA, clipped, adamA, step, lr);
+      _emaUpdate(eA, pA, d);
+      await _valid("optimizer", () => {
+        _fusedAdamEma(pB, grads, adamB, eB, Math.fround(1 / gradNorm), step, lr, d);
+        return pB.get("p0")!;
+      });
+      // the same float32 operations in the same order: equal bit for bit on llvmpipe; the
+      // tolerance leaves room for a GPU compiler that contracts a·b + c into one fma (one
+      // rounding less, a few ulp of values of order 1)
+      for (const name of pA.keys()) {
+        for (
+          const [what, a, b] of [
+            ["p", pA, pB],
+            ["m", adamA.m, adamB.m],
+            ["v", adamA.v, adamB.v],
+            ["ema", eA, eB],
+          ] as const
+        ) {
+          assertClose(
+            await b.get(name)!.data() as Float32Array,
+            await a.get(name)!.data() as Float32Array,
+            `step ${step} ${what} ${name}`,
+            {
+              atol: 1e-6,
+              rtol: 1e-5,
+            },
+          );
+        }
+      }
+      tf.dispose([norm, ...clipped.values(), ...grads.values()]);
+    }
+    for (const m of [pA, pB, eA, eB, adamA.m, adamA.v, adamB.m, adamB.v]) {
+      m.forEach((v) => v.dispose());
     }
   },
 });

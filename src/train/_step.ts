@@ -8,7 +8,9 @@ import { _randomInts, _randomNormal } from "../_random.ts";
 import type { Schedule } from "../schedule.ts";
 import type { UNet } from "../unet/unet.ts";
 import { type _AdamState, _adamStep } from "../_nn/adam.ts";
-import { _clipByGlobalNorm } from "./_clip.ts";
+import { _clipByGlobalNorm, _flatNorm, _globalNorm } from "./_clip.ts";
+import { _fusedAdamEma } from "./_fused_optimizer.ts";
+import { _canFuseOptimizer } from "../_fusion.ts";
 import { _emaDecay, _emaUpdate } from "./_ema.ts";
 import { _LOSS_NOISE, _LOSS_TIMESTEPS } from "../_streams.ts";
 import { _hybridTerms } from "../_hybrid_terms.ts";
@@ -144,14 +146,25 @@ export async function _trainStep(
   );
   const terms = termsTensor && await termsTensor.data() as Float32Array;
   termsTensor?.dispose();
-  const { clipped, norm } = _clipByGlobalNorm(grads, o.gradClip);
+  const fused = _canFuseOptimizer();
+  const norm = fused ? _flatNorm(grads) : _globalNorm(grads);
   const both = tf.stack([value, norm]);
   const [loss, gradNorm] = await both.data();
-  tf.dispose([both, value, norm, ...grads.values()]);
+  tf.dispose([both, value]);
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
-    _adamStep(st.net.params, clipped, st.adam, o.step, o.lr);
-    _emaUpdate(st.emaNet.params, st.net.params, _emaDecay(o.emaDecay, o.step));
+    const decay = _emaDecay(o.emaDecay, o.step);
+    if (fused) {
+      // min(1, c / ‖g‖) in float32, as _clipByGlobalNorm computes it on the device
+      const c = Math.fround(o.gradClip);
+      const scale = Math.fround(c / Math.max(gradNorm, c));
+      _fusedAdamEma(st.net.params, grads, st.adam, st.emaNet.params, scale, o.step, o.lr, decay);
+    } else {
+      const { clipped } = _clipByGlobalNorm(grads, o.gradClip, norm);
+      _adamStep(st.net.params, clipped, st.adam, o.step, o.lr);
+      _emaUpdate(st.emaNet.params, st.net.params, decay);
+      clipped.forEach((g) => g.dispose());
+    }
   }
-  clipped.forEach((g) => g.dispose());
+  tf.dispose([norm, ...grads.values()]);
   return { loss, gradNorm, ...(terms ? { terms } : {}) };
 }

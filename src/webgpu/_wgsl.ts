@@ -1,5 +1,6 @@
-// Internal: what the GroupNorm programs share (one workgroup of _WG threads per example and
-// group, or per channel): WGSL snippets, and the dispatch of the per-(example, group) programs.
+// Internal: what the WGSL programs share: the GroupNorm ones' WGSL snippets and dispatch (one
+// workgroup of _WG threads per example and group, or per channel), and the elementwise ones'
+// (one thread per output element).
 
 /** Threads per workgroup of the GroupNorm programs. */
 export const _WG = 64;
@@ -38,5 +39,26 @@ export abstract class _PerGroupProgram {
     this.outputShape = shape;
     this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
     this.dispatch = [shape[0] * groups, 1, 1]; // one workgroup per (b, g)
+  }
+}
+
+/**
+ * The shape and dispatch of a program with one thread per output element (`main(index)` gets
+ * the flat index; tfjs's `size` uniform bounds it); the program adds its variableNames,
+ * shaderKey, uniforms and getUserCode.
+ */
+export abstract class _FlatProgram {
+  outputShape: number[];
+  size = true;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [128, 1, 1];
+
+  /** The output's shape. */
+  constructor(shape: number[]) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) };
+    const size = shape.reduce((a, b) => a * b, 1);
+    this.dispatch = [Math.ceil(size / this.workgroupSize[0]), 1, 1];
   }
 }

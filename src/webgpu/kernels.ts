@@ -7,6 +7,7 @@ import { _GroupNormSiluGradProgram } from "./group_norm_silu_grad_program.ts";
 import { _GroupNormSiluParamGradProgram } from "./group_norm_silu_param_grad_program.ts";
 import { _SampleStepProgram } from "./sample_step_program.ts";
 import { _TimestepMlpProgram } from "./timestep_mlp_program.ts";
+import { _AdamEmaProgram } from "./adam_ema_program.ts";
 
 /** SiLU(γ · GroupNorm(x) + β); inputs x [B, H, W, C], gamma, beta [C]; attrs groups, eps. */
 export const GROUP_NORM_SILU = "DdpmGroupNormSilu";
@@ -22,6 +23,13 @@ export const GROUP_NORM_SILU_GRAD = "DdpmGroupNormSiluGrad";
 export const SAMPLE_STEP = "DdpmSampleStep";
 /** SiLU(SiLU(sinusoidal(t)·w0 + b0)·w1 + b1); inputs t, freqs, w0, b0, w1, b1; attrs flip. */
 export const TIMESTEP_MLP = "DdpmTimestepMlp";
+
+/**
+ * One output of the optimizer's step on one parameter: inputs a, b and c (see
+ * src/webgpu/adam_ema_program.ts for each mode's), attrs mode (0: m', 1: v', 2: p', 3: e') and
+ * coefs (up to five numbers).
+ */
+export const ADAM_EMA = "DdpmAdamEma";
 
 /** The part of tfjs-backend-webgpu's backend the programs use. */
 interface _WebGPUBackend {
@@ -133,6 +141,22 @@ tf.registerKernel({
       [t, freqs, w0, b0, w1, b1],
       "float32",
       [_int(t.shape[0])],
+    );
+  },
+});
+
+tf.registerKernel({
+  kernelName: ADAM_EMA,
+  backendName: "webgpu",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { a, b, c } = inputs as Record<string, tf.TensorInfo>;
+    const { mode, coefs } = attrs as unknown as { mode: number; coefs: number[] };
+    const five = [0, 1, 2, 3, 4].map((i) => coefs[i] ?? 0);
+    return (backend as unknown as _WebGPUBackend).runWebGPUProgram(
+      new _AdamEmaProgram(a.shape),
+      [a, b, c ?? b],
+      "float32",
+      [_int(mode), ...five.map((v) => ({ type: "float32", data: [v] }))],
     );
   },
 });

@@ -5,25 +5,13 @@
 //   x_{t-1} = μ̃ + σ_t z                   (σ_t = 0 at t = 0)
 // One thread per element; the five coefficients per example come in a [B, 5] tensor. `mode`
 // 0 writes x_{t-1}, 1 writes x̂0. tfjs's composition takes ~20 kernels and ~8 uploads.
+import { _FlatProgram } from "./_wgsl.ts";
 
 /** The program object tfjs-backend-webgpu's runWebGPUProgram expects. */
-export class _SampleStepProgram {
+export class _SampleStepProgram extends _FlatProgram {
   variableNames = ["X", "OUT", "Z", "COEF"];
-  outputShape: number[];
   shaderKey = "ddpm_sample_step";
-  size = true;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [128, 1, 1];
   uniforms = "perExample : i32, clip : i32, mode : i32,";
-
-  /** x_t's shape [B, ...]. */
-  constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) }; // flat: main(index) gets the global index
-    const size = shape.reduce((a, b) => a * b, 1);
-    this.dispatch = [Math.ceil(size / this.workgroupSize[0]), 1, 1];
-  }
 
   getUserCode(): string {
     return `
