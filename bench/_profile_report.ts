@@ -98,8 +98,9 @@ export function _kernelSection(ours: OurProfile, torch?: TorchProfile): string[]
     (torch ? ` (PyTorch ${torch.torch}, ${torch.threads} thread)` : "") +
     ": time spent in each kind of kernel (tfjs's `tf.profile` for ours, `torch.profiler`'s self " +
     "CPU time for PyTorch), the forward pass (the loss, dropout on) and the backward pass (the " +
-    "gradients less the forward) profiled apart. Profiling waits for each kernel, so the sums " +
-    "exceed the medians above. `deno task bench:profile` prints ours alone.",
+    "gradients less the forward) profiled apart. Profiling adds each library's bookkeeping around " +
+    "every kernel, so the sums exceed the timed medians above: read the table for where the time " +
+    "goes, not for absolute times. `deno task bench:profile` prints ours alone.",
     "",
     "| kernels | forward ms | PyTorch | ratio | backward ms | PyTorch | ratio |",
     "|---|---|---|---|---|---|---|",

@@ -7,9 +7,10 @@
 // (bench/kernel_profile.ts, bench/torch_profile.py) and counts a webgpu step's dispatches, bytes
 // and FLOPs for the GPU cost model (bench/_profile_report.ts).
 //
-//   deno task bench:report [--quick] [--only wasm|cpu|webgpu|profile]
+//   deno task bench:report [--quick] [--only wasm|cpu|webgpu|profile] [--render]
 //   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows, or
-//   only the profile, and keep the rest of the committed figures, marked "kept")
+//   only the profile, and keep the rest of the committed figures, marked "kept"; --render:
+//   rewrite bench/README.md from bench/results.json, timing nothing)
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -117,8 +118,11 @@ function _main(): void {
     options: {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
+      // rewrite bench/README.md from bench/results.json, timing nothing
+      render: { type: "boolean", default: false },
     },
   });
+  if (a.render && !existsSync(RESULTS)) throw new Error("--render needs bench/results.json");
   const iters = a.quick ? "1" : "5";
   const load = loadavg()[0];
   const previous = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : undefined;
@@ -133,7 +137,8 @@ function _main(): void {
       (p.threads ?? 1) === (r.threads ?? 1) && !p.error
     );
 
-  for (const row of ROWS) {
+  if (a.render) results.push(...previous.results);
+  for (const row of a.render ? [] : ROWS) {
     if (a.only && row.backend !== a.only) {
       // not re-timed: keep the committed figures (or failure), marked as such
       const kept = prevOf({ ...row }) ??
@@ -169,10 +174,10 @@ function _main(): void {
     }
     results.push({ ...o, threads, torch: ref });
   }
-  const profile = a.only && a.only !== "profile" && previous?.profile
+  const profile = (a.render || (a.only && a.only !== "profile")) && previous?.profile
     ? previous.profile
     : _profileRun(python, torch);
-  const machine = {
+  const machine = a.render ? previous.machine : {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
     deno: Deno.version.deno,
