@@ -24,7 +24,8 @@ export interface DynamicThresholdOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- *  * import { dynamicThreshold } from "@ddpm/core";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { dynamicThreshold } from "@ddpm/core";
  * // one sample whose |x| quantile is 2: everything is divided by 2
  * const x = tf.tensor2d([[2, -2, 1, 0.5]]);
  * const y = dynamicThreshold(x, { ratio: 0.9, maxValue: 3 });
