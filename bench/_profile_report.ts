@@ -265,3 +265,39 @@ export function _gpuSection(
   lines.push("");
   return lines;
 }
+
+/**
+ * The performance targets and where they stand: the mnist training step on two threads each
+ * against PyTorch (`train`: ours / PyTorch's and the threads, from the timed rows; undefined if
+ * not timed),
+ * the backward pass against the forward (kernel time, from the profile), and a sampling step.
+ */
+export function _targetsSection(
+  train: { ratio: number; threads: number } | undefined,
+  ours: OurProfile,
+): string[] {
+  const kernels = (p: OurPart) => Object.values(p.kernels).reduce((a, e) => a + e.ms, 0);
+  const bwd = kernels(ours.backward) / kernels(ours.forward);
+  const row = (what: string, now: number | undefined, limit: number) =>
+    `| ${what} | ${limit}× | ${now === undefined ? "not timed" : `${now.toFixed(2)}×`} | ${
+      now === undefined ? "—" : now <= limit ? "yes" : `no (${(now / limit).toFixed(2)}× over)`
+    } |`;
+  return [
+    "## Targets",
+    "",
+    "| target | at most | now | holds |",
+    "|---|---|---|---|",
+    row(
+      `mnist training step, batch 32, ${train?.threads ?? "N"} threads each: ours / PyTorch's`,
+      train?.ratio,
+      3,
+    ),
+    row(
+      `backward / forward, kernel time (${ours.preset} batch ${ours.batch}, profile below)`,
+      bwd,
+      2.5,
+    ),
+    row("sampling step (forward, batch 64, both cores): ours / PyTorch's", undefined, 3),
+    "",
+  ];
+}

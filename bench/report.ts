@@ -19,6 +19,7 @@ import { _cliArgs, _run } from "../src/cli/_args.ts";
 import {
   _gpuSection,
   _kernelSection,
+  _targetsSection,
   type OurProfile,
   type TorchProfile,
 } from "./_profile_report.ts";
@@ -254,6 +255,17 @@ function _main(): void {
     "[sampler_quality.md](sampler_quality.md) (`deno task bench:samplers`), and at n = 512 for",
     "DPM-Solver++ with 20 calls against DDIM with 50: [n512/sampler_quality.md](n512/sampler_quality.md).",
     "",
+    ..._targetsSection(
+      (() => {
+        const r = results.find((x) =>
+          x.preset === "mnist" && x.batch === 32 && (x.threads ?? 1) > 1 && !x.error
+        );
+        return r?.trainStepMs && r.torch
+          ? { ratio: r.trainStepMs / r.torch.trainStepMs, threads: r.threads! }
+          : undefined;
+      })(),
+      profile.wasm,
+    ),
     ..._kernelSection(profile.wasm, profile.torch),
     ..._gpuSection(profile.webgpu, GPU_BATCH),
     "Tensor counts before/after the timed steps (no leak when equal) and tfjs's peak bytes of",
