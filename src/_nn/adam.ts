@@ -24,6 +24,18 @@ export function _adamInit(params: ReadonlyMap<string, Variable>): _AdamState {
   return { m, v };
 }
 
+/** Adam's defaults, PyTorch's: β1, β2 and ε. */
+export const _ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+
+/** The bias corrections at step `step` (1-based): 1 − β1^step and √(1 − β2^step). */
+export function _adamBiasCorrections(
+  step: number,
+  beta1: number,
+  beta2: number,
+): { bc1: number; bc2: number } {
+  return { bc1: 1 - beta1 ** step, bc2: Math.sqrt(1 - beta2 ** step) };
+}
+
 /**
  * One Adam step number `step` (1-based) with learning rate lr:
  *   m ← β1 m + (1 - β1) g;   v ← β2 v + (1 - β2) g²
@@ -35,11 +47,11 @@ export function _adamStep(
   state: _AdamState,
   step: number,
   lr: number,
-  beta1 = 0.9,
-  beta2 = 0.999,
-  eps = 1e-8,
+  beta1: number = _ADAM.beta1,
+  beta2: number = _ADAM.beta2,
+  eps: number = _ADAM.eps,
 ): void {
-  const bc1 = 1 - beta1 ** step, bc2 = Math.sqrt(1 - beta2 ** step);
+  const { bc1, bc2 } = _adamBiasCorrections(step, beta1, beta2);
   tf.tidy(() => {
     for (const [name, p] of params) {
       const g = grads.get(name)!;

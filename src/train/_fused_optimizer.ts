@@ -2,12 +2,12 @@
 // the same arithmetic as _clipByGlobalNorm's scaling, _adamStep and _emaUpdate.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Variable } from "../types.ts";
-import type { _AdamState } from "../_nn/adam.ts";
+import { _ADAM, _adamBiasCorrections, type _AdamState } from "../_nn/adam.ts";
 import { _adamEmaKernel } from "../_fusion.ts";
 
 /**
  * For every parameter p with gradient g: ĝ = scale·g; Adam's step `step` (1-based) at learning
- * rate lr (β1 0.9, β2 0.999, ε 1e-8, as _adamStep); then ema ← d·ema + (1 − d)·p.
+ * rate lr (_ADAM's β1, β2 and ε, as _adamStep); then ema ← d·ema + (1 − d)·p.
  */
 export function _fusedAdamEma(
   params: ReadonlyMap<string, Variable>,
@@ -18,11 +18,11 @@ export function _fusedAdamEma(
   step: number,
   lr: number,
   d: number,
-  beta1 = 0.9,
-  beta2 = 0.999,
-  eps = 1e-8,
+  beta1: number = _ADAM.beta1,
+  beta2: number = _ADAM.beta2,
+  eps: number = _ADAM.eps,
 ): void {
-  const bc1 = 1 - beta1 ** step, bc2 = Math.sqrt(1 - beta2 ** step);
+  const { bc1, bc2 } = _adamBiasCorrections(step, beta1, beta2);
   tf.tidy(() => {
     for (const [name, p] of params) {
       const g = grads.get(name)!;
