@@ -106,11 +106,14 @@ backendTest("conv3x3 (stride 1 and 2, padding 1) matches a float64 loop", async 
 });
 
 backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", async () => {
-  // d/dx and d/dw of Σ r ⊙ conv(x, w): dx = Σ r·w over the outputs each input feeds,
-  // dw = Σ r·x over the positions; checked on odd and even sizes, strides 1 and 2.
-  for (const [H, s] of [[7, 1], [8, 2], [7, 2]] as const) {
+  // d/dx, d/dw and d/db of Σ r ⊙ (conv(x, w) + b): dx = Σ r·w over the outputs each input
+  // feeds, dw = Σ r·x over the positions, db = Σ r; checked on odd and even sizes, strides 1
+  // and 2, padding 1 on each side and TensorFlow's "same" at stride 2 (none before x).
+  const cases = [[7, 1, "symmetric"], [8, 2, "symmetric"], [7, 2, "symmetric"], [8, 2, "same"]];
+  for (const [H, s, padding] of cases as [number, 1 | 2, "symmetric" | "same"][]) {
     const [B, Ci, Co] = [2, 3, 4];
-    const Ho = Math.floor((H - 1) / s) + 1;
+    const before = padding === "same" && s === 2 ? 0 : 1;
+    const Ho = Math.floor((H + before + 1 - 3) / s) + 1;
     const [xv, wv, rv] = [
       _values(B * H * H * Ci, H),
       _values(9 * Ci * Co, H + 1),
@@ -118,14 +121,17 @@ backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", a
     ];
     const dx = new Float64Array(xv.length), dw = new Float64Array(wv.length);
     const sx = new Float64Array(xv.length), sw = new Float64Array(wv.length);
+    const db = new Float64Array(Co), sb = new Float64Array(Co);
     for (let b = 0; b < B; b++) {
       for (let y = 0; y < Ho; y++) {
         for (let x = 0; x < Ho; x++) {
           for (let o = 0; o < Co; o++) {
             const r = rv[((b * Ho + y) * Ho + x) * Co + o];
+            db[o] += r;
+            sb[o] += Math.abs(r);
             for (let kh = 0; kh < 3; kh++) {
               for (let kw = 0; kw < 3; kw++) {
-                const [iy, ix] = [s * y + kh - 1, s * x + kw - 1];
+                const [iy, ix] = [s * y + kh - before, s * x + kw - before];
                 if (iy < 0 || ix < 0 || iy >= H || ix >= H) continue;
                 for (let c = 0; c < Ci; c++) {
                   const xi = ((b * H + iy) * H + ix) * Ci + c,
@@ -142,11 +148,17 @@ backendTest("conv3x3 gradients (our conv-only formulas) match a float64 loop", a
       }
     }
     const r = tf.tensor4d(rv, [B, Ho, Ho, Co]);
-    const g = tf.grads((x, w) => tf.sum(tf.mul(_conv3x3(x, w, tf.zeros([Co]), s), r)));
-    const [gx, gw] = g([tf.tensor4d(xv, [B, H, H, Ci]), tf.tensor4d(wv, [3, 3, Ci, Co])]);
+    const g = tf.grads((x, w, bias) => tf.sum(tf.mul(_conv3x3(x, w, bias, s, padding), r)));
+    const [gx, gw, gb] = g([
+      tf.tensor4d(xv, [B, H, H, Ci]),
+      tf.tensor4d(wv, [3, 3, Ci, Co]),
+      tf.zeros([Co]),
+    ]);
     const tol = { atol: 1e-6, rtol: 1e-5 };
-    assertClose(await read(gx), dx, `dx H=${H} s=${s}`, { ...tol, scale: sx });
-    assertClose(await read(gw), dw, `dw H=${H} s=${s}`, { ...tol, scale: sw });
+    const what = `H=${H} s=${s} ${padding}`;
+    assertClose(await read(gx), dx, `dx ${what}`, { ...tol, scale: sx });
+    assertClose(await read(gw), dw, `dw ${what}`, { ...tol, scale: sw });
+    assertClose(await read(gb), db, `db ${what}`, { ...tol, scale: sb });
     r.dispose();
   }
 });
