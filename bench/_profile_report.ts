@@ -275,6 +275,7 @@ export function _gpuSection(
 export function _targetsSection(
   train: { ratio: number; threads: number } | undefined,
   ours: OurProfile,
+  sampling?: { ratio: number; ms: number; torchMs: number; threads: number },
 ): string[] {
   const kernels = (p: OurPart) => Object.values(p.kernels).reduce((a, e) => a + e.ms, 0);
   const bwd = kernels(ours.backward) / kernels(ours.forward);
@@ -297,7 +298,15 @@ export function _targetsSection(
       bwd,
       2.5,
     ),
-    row("sampling step (forward, batch 64, both cores): ours / PyTorch's", undefined, 3),
+    row(
+      `sampling step, batch 64 on ${sampling?.threads ?? "N"} threads (ours ${
+        sampling ? sampling.ms.toFixed(0) : "—"
+      } ms: pSample split over workers as \`deno task sample --workers N\`; PyTorch ${
+        sampling ? sampling.torchMs.toFixed(0) : "—"
+      } ms: forward pass): ours / PyTorch's`,
+      sampling?.ratio,
+      3,
+    ),
     "",
   ];
 }

@@ -7,10 +7,14 @@
 // (bench/kernel_profile.ts, bench/torch_profile.py) and counts a webgpu step's dispatches, bytes
 // and FLOPs for the GPU cost model (bench/_profile_report.ts).
 //
-//   deno task bench:report [--quick] [--only wasm|cpu|webgpu|profile] [--render]
-//   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows, or
-//   only the profile, and keep the rest of the committed figures, marked "kept"; --render:
-//   rewrite bench/README.md from bench/results.json, timing nothing)
+// The sampling target's step (batch 64 split over the cores, as `deno task sample --workers N`)
+// is timed by bench/sampling_bench.ts beside PyTorch's forward pass at batch 64 on as many
+// threads.
+//
+//   deno task bench:report [--quick] [--only wasm|cpu|webgpu|profile|sampling] [--render]
+//   (--quick: 1 iteration each, results not written; --only: re-time one backend's rows, only
+//   the profile or only the sampling step, and keep the rest of the committed figures, marked
+//   "kept"; --render: rewrite bench/README.md from bench/results.json, timing nothing)
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -81,11 +85,46 @@ const _lastJson = (s: string) =>
 /** The batch the GPU cost model prices (bench:train's on a GPU machine). */
 const GPU_BATCH = 128;
 
+/** The batch of the sampling target's step. */
+const SAMPLING_BATCH = 64;
+
+/** The sampling target's step: ours split over `workers` threads, PyTorch's forward on as many. */
+interface SamplingResult {
+  batch: number;
+  workers: number;
+  sampleStepMs: number;
+  torch?: { forwardMs: number; threads: number };
+}
+
+function _samplingRun(python: string, torch: string | undefined, iters: string): SamplingResult {
+  console.log(`timing a sampling step, batch ${SAMPLING_BATCH} over ${CORES} threads …`);
+  const r = _exec(Deno.execPath(), [
+    ...["run", "-A", `${HERE}sampling_bench.ts`, "--batch", String(SAMPLING_BATCH)],
+    ...["--workers", String(CORES), "--steps", iters === "1" ? "8" : "20", "--json"],
+  ]);
+  if (!r.ok) throw new Error(`sampling_bench.ts: ${r.err.trim()}`);
+  const o = _lastJson(r.out);
+  let ref: SamplingResult["torch"];
+  if (torch) {
+    const t = _exec(python, [
+      ...[`${HERE}torch_reference.py`, "--preset", "mnist", "--batch", String(SAMPLING_BATCH)],
+      ...["--iters", iters, "--threads", String(CORES)],
+    ]);
+    if (t.ok) {
+      const j = _lastJson(t.out);
+      ref = { forwardMs: j.forwardMs, threads: j.threads };
+    } else console.log(`  PyTorch failed: ${t.err.trim().split("\n").pop()}`);
+  }
+  return { batch: o.batch, workers: o.workers, sampleStepMs: o.sampleStepMs, torch: ref };
+}
+
 /** What the profile sections are made from. */
 interface ProfileData {
   wasm: OurProfile;
   torch?: TorchProfile;
   webgpu: { preset: string; small: OurProfile; large: OurProfile }[];
+  /** The day it was profiled (absent in results written before the field existed). */
+  date?: string;
 }
 
 function _profileRun(python: string, torch: string | undefined): ProfileData {
@@ -110,7 +149,7 @@ function _profileRun(python: string, torch: string | undefined): ProfileData {
     small: gpu(preset, 1),
     large: gpu(preset, 2),
   }));
-  return { wasm, torch: ref, webgpu };
+  return { wasm, torch: ref, webgpu, date: new Date().toISOString().slice(0, 10) };
 }
 
 function _main(): void {
@@ -175,9 +214,12 @@ function _main(): void {
     }
     results.push({ ...o, threads, torch: ref });
   }
-  const profile = (a.render || (a.only && a.only !== "profile")) && previous?.profile
-    ? previous.profile
-    : _profileRun(python, torch);
+  const profileKept = Boolean((a.render || (a.only && a.only !== "profile")) && previous?.profile);
+  const profile: ProfileData = profileKept ? previous.profile : _profileRun(python, torch);
+  const sampling: SamplingResult | undefined =
+    (a.render || (a.only && a.only !== "sampling")) && previous?.sampling
+      ? previous.sampling
+      : _samplingRun(python, torch, iters);
   const machine = a.render ? previous.machine : {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
@@ -265,7 +307,23 @@ function _main(): void {
           : undefined;
       })(),
       profile.wasm,
+      sampling?.torch
+        ? {
+          ratio: sampling.sampleStepMs / sampling.torch.forwardMs,
+          ms: sampling.sampleStepMs,
+          torchMs: sampling.torch.forwardMs,
+          threads: sampling.workers,
+        }
+        : undefined,
     ),
+    ...(profileKept
+      ? [
+        `The profile and the GPU counts below are kept from ${
+          profile.date ? `the run of ${profile.date}` : "an earlier run"
+        } (\`--only\` did not re-profile; \`deno task bench:report --only profile\` does).`,
+        "",
+      ]
+      : []),
     ..._kernelSection(profile.wasm, profile.torch),
     ..._gpuSection(profile.webgpu, GPU_BATCH),
     "Tensor counts before/after the timed steps (no leak when equal) and tfjs's peak bytes of",
@@ -284,7 +342,7 @@ function _main(): void {
   console.log(md);
   if (a.quick) return console.log("(--quick: results not written)");
   _atomicWrite(`${HERE}README.md`, md);
-  _atomicWrite(RESULTS, JSON.stringify({ machine, results, profile }, null, 2) + "\n");
+  _atomicWrite(RESULTS, JSON.stringify({ machine, results, profile, sampling }, null, 2) + "\n");
   console.log(`wrote bench/README.md and bench/results.json`);
 }
 
