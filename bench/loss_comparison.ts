@@ -106,7 +106,7 @@ function _markdown(runs: Run[], respaced: Respaced | undefined, command: string)
     "```",
     "",
     "Runs of the `mnist` preset from the same seed and the same budget (`deno task train`, the",
-    "flags below), their EMA weights evaluated with `deno task eval`'s defaults: the NLL bound in",
+    "commands in docs/evaluation.md), their EMA weights evaluated with `deno task eval`'s defaults: the NLL bound in",
     `bits/dim on ${runs[0].eval.bpd.images} held-out digits (${runs[0].eval.bpd.strata} strata;`,
     "± the standard error over images) with the model's own reverse variance, and",
     `${runs[0].eval.sampling.n} samples of ${runs[0].eval.sampling.sampler}-` +
