@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
 import {
   discretizedGaussianLogLikelihood,
+  epsLoss,
   forwardNoise,
   forwardStep,
   makeSchedule,
@@ -25,7 +26,7 @@ import {
 } from "../mod.ts";
 import { backendTest, read } from "./_helpers.ts";
 import { assertTrue } from "./_assert.ts";
-import { gridValue, refLogNormal } from "./reference.ts";
+import { gridValue, refBetas, refLogNormal, refSchedule } from "./reference.ts";
 
 const SEED = Number(Deno.env.get("DDPM_FC_SEED") ?? 42);
 const runs = (backend: string, n: number) => ({
@@ -208,6 +209,67 @@ backendTest("ε ↔ x0 ↔ v round trips", async (b) => {
     runs(b, 100),
   );
 });
+
+backendTest(
+  "min-SNR-γ: the ε, x0 and v losses are each min(SNR_t, γ) · (x0 - x̂0)²",
+  async (b) => {
+    // One prediction x̂0, written as the ε, x0 and v the model would output for it at the
+    // same x_t: whatever the parameterization, min-SNR-γ (Hang et al. 2023) weights the
+    // squared x0 error by min(SNR_t, γ). Checked against that form in float64, which
+    // shares no code with the per-parameterization weights in epsLoss.
+    const example = (T: number) =>
+      fc.record({ t: fc.integer({ min: 0, max: T - 1 }), x0: val, eps: normal, x0Hat: val });
+    const arb = specArb(1000).chain((spec) =>
+      fc.record({
+        spec: fc.constant(spec),
+        gamma: fc.double({ min: 0.05, max: 20, noNaN: true }),
+        ex: fc.array(example(spec.T), { minLength: 1, maxLength: 4 }),
+      })
+    );
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ spec, gamma, ex }) => {
+        const s = makeSchedule(spec);
+        const r = refSchedule(refBetas(spec.kind, spec.T));
+        const B = ex.length;
+        const x0 = tf.tensor2d(ex.map((e) => f32(e.x0)), [B, 1]);
+        const eps = tf.tensor2d(ex.map((e) => f32(e.eps)), [B, 1]);
+        const t = tf.tensor1d(ex.map((e) => e.t), "int32");
+        let ref = 0, tol = 0;
+        const outs = { eps: [] as number[], x0: [] as number[], v: [] as number[] };
+        for (const e of ex) {
+          const a = r.abar[e.t], sa = Math.sqrt(a), s1a = Math.sqrt(1 - a);
+          const snr = a / (1 - a);
+          const xt = sa * f32(e.x0) + s1a * f32(e.eps);
+          const epsHat = (xt - sa * e.x0Hat) / s1a;
+          outs.eps.push(epsHat);
+          outs.x0.push(e.x0Hat);
+          outs.v.push(sa * epsHat - s1a * e.x0Hat);
+          const w = Math.min(snr, gamma), d = f32(e.x0) - e.x0Hat;
+          ref += w * d * d / B;
+          // float32: each target and output is exact to ~1e-6 of the magnitudes that make it
+          // (δ); the ε error is √SNR times the x0 error and its weight 1/SNR times smaller, so
+          // a squared error's rounding, 2|d|δ + δ² in ε units, costs w/SNR · that in the loss
+          const big = Math.abs(e.eps) + Math.abs(epsHat) + Math.abs(xt) / s1a + 1;
+          const delta = 1e-6 * big;
+          const dEps = Math.abs(d) * Math.sqrt(snr);
+          tol += (w / snr) * (2 * dEps * delta + delta * delta) / B + 1e-6 * w * d * d / B;
+        }
+        tol += 1e-10; // float32 underflow of tiny squared errors
+        for (const prediction of ["eps", "x0", "v"] as const) {
+          const out = tf.tensor2d(outs[prediction].map(f32), [B, 1]);
+          const model = () => out.clone();
+          const got = (await read(
+            epsLoss(model, s, { x0, t, noise: eps, prediction, minSnrGamma: gamma }),
+          ))[0];
+          within(got, ref, tol, `min-SNR loss, ${prediction}-prediction`);
+          out.dispose();
+        }
+        tf.dispose([x0, eps, t]);
+      }),
+      runs(b, 60),
+    );
+  },
+);
 
 Deno.test("β̃_t ≤ β_t for every schedule and t (float64 tables)", () => {
   fc.assert(
