@@ -282,6 +282,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["sample", ["--guidance=-1"], "--guidance must be a number >= 0, got -1"],
     ["eval", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
     ["train", ["--class-dropout", "x"], "--class-dropout must be a number >= 0, got x"],
+    ["train", ["--min-snr", "0"], "--min-snr must be a number > 0, got 0"],
     ["train", ["--class-dropout", "1"], "classDropout must be in [0, 1), got 1"],
     ["train", [
       "--conditional",

@@ -268,6 +268,7 @@ Deno.test("train: bad options get clear errors", async () => {
     [{ lr: 1e-3, lrFinal: 2e-3 }, "lrFinal must be in [0, lr = 0.001], got 0.002"],
     [{ warmup: 3, decayStart: 2 }, "decayStart must be an integer >= warmup (3), got 2"],
     [{ batchSize: 2.5 }, "batchSize must be an integer >= 1, got 2.5"],
+    [{ minSnrGamma: 0 }, "minSnrGamma must be a finite number > 0, got 0"],
     [
       { data: { images: new Float32Array(10), shape: [1, 8, 8, 1], source: "x" } },
       "data.images has 10 values",
@@ -282,4 +283,40 @@ Deno.test("train: bad options get clear errors", async () => {
     RangeError,
     "Cannot resume from",
   );
+});
+
+Deno.test({
+  name:
+    "train: minSnrGamma weights L_simple — γ above every SNR_t is the plain loss, a small γ is not; 2 workers match 1; recorded; resume refuses another γ",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("wasm");
+    const dir = () => Deno.makeTempDir();
+    const run = async (steps: number, extra: Partial<TrainOptions> = {}, out?: string) =>
+      train(tinyTrainOptions(out ?? await dir(), steps, extra));
+    const plain = await run(3);
+    // linear β, T = 1000: the largest SNR_t is ᾱ_0/(1 - ᾱ_0) ≈ 1e4, so γ = 1e9 weights every
+    // example by exactly 1
+    assertEquals((await run(3, { minSnrGamma: 1e9 })).losses, plain.losses);
+    const out = await dir();
+    const one = await run(3, { minSnrGamma: 0.5 }, out);
+    const two = await run(3, { minSnrGamma: 0.5, workers: 2 });
+    // the weights (≤ 1, < 1 wherever SNR_t > γ) lower the step-1 loss of the same batch
+    assertTrue(one.losses[0] < plain.losses[0], `weighted ${one.losses[0]} < ${plain.losses[0]}`);
+    // 2 shards: the same examples, summed in another order (float32 rounding of the mean)
+    assertClose(two.losses, one.losses, "2 workers", { atol: 1e-6, rtol: 1e-5 });
+    const ck = await loadCheckpoint(join(out, "checkpoint.safetensors"));
+    assertEquals((ck.config.train as { minSnrGamma?: number }).minSnrGamma, 0.5);
+    await assertRejects(
+      () => run(4, { resume: true }, out),
+      RangeError,
+      '"minSnrGamma":0.5',
+    );
+    await assertRejects(
+      () => run(1, { minSnrGamma: 5, loss: "hybrid", unet: { ...TINY, learnSigma: true } }),
+      RangeError,
+      'minSnrGamma weights L_simple, but loss is "hybrid"',
+    );
+  },
 });

@@ -7,6 +7,7 @@
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
 //                   [--schedule linear|cosine] [--learn-sigma] [--loss simple|hybrid|vlb]
+//                   [--min-snr GAMMA]
 //   bun src/cli/train.ts ...        (the same, under Bun)
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
@@ -78,6 +79,8 @@ Options:
                           ε and v, sampled with its learned variance
   --loss KIND             simple (L_simple), hybrid (L_simple + 0.001·L_vlb) or vlb
                           (L_vlb, importance-sampled t)  [hybrid with --learn-sigma, else simple]
+  --min-snr GAMMA         min-SNR-γ weighting of L_simple (Hang et al. 2023), e.g. 5:
+                          each example's error weighted by min(SNR_t, γ)/SNR_t   [off]
   --limit N               use only the first N images (quick runs)
   --help                  this text`;
 
@@ -112,6 +115,7 @@ await _run(async () => {
       schedule: { type: "string", default: "linear" },
       "learn-sigma": { type: "boolean", default: false },
       loss: { type: "string" },
+      "min-snr": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -170,6 +174,7 @@ await _run(async () => {
     unet,
     schedule: { kind: schedule, T: 1000 },
     loss,
+    minSnrGamma: a["min-snr"] === undefined ? undefined : _numArg("min-snr", a["min-snr"]),
     outDir: a.out,
     steps: _intArg("steps", a.steps, 1),
     batchSize: batch,

@@ -12,7 +12,8 @@ export type _Optional =
   | "resumeFrom"
   | "onCheckpoint"
   | "onSamples"
-  | "checkpointName";
+  | "checkpointName"
+  | "minSnrGamma";
 
 export type _Resolved =
   & Required<Omit<TrainLoopOptions, _Optional>>
@@ -114,6 +115,14 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
         : `${what}: loss "${o.loss}" trains a learned variance: it needs unet.learnSigma`,
     );
   }
+  if (o.minSnrGamma !== undefined) {
+    pos("minSnrGamma", o.minSnrGamma);
+    if (o.loss !== "simple") {
+      throw new RangeError(
+        `${what}: minSnrGamma weights L_simple, but loss is "${o.loss}" (its L_simple term stays unweighted)`,
+      );
+    }
+  }
   if (o.workers > o.batchSize) {
     throw new RangeError(
       `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
@@ -169,6 +178,7 @@ export function _trainConfig(o: _Resolved) {
     data: o.data.source,
     ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
     ...(o.loss !== "simple" ? { loss: o.loss } : {}),
+    ...(o.minSnrGamma !== undefined ? { minSnrGamma: o.minSnrGamma } : {}),
     // a path or URL is recorded; a checkpoint given as an object has no name
     ...(o.initFrom !== undefined && !_isCheckpoint(o.initFrom)
       ? { initFrom: String(o.initFrom) }

@@ -19,11 +19,13 @@ export function _checkResumable(
     unet: config.unet,
     schedule: config.schedule,
     loss: (config.train as { loss?: string }).loss ?? "simple",
+    minSnrGamma: (config.train as { minSnrGamma?: number }).minSnrGamma ?? null,
   });
   const got = _canonical({
     unet: ck.config.unet,
     schedule: ck.config.schedule,
     loss: (ck.config.train as { loss?: string } | undefined)?.loss ?? "simple",
+    minSnrGamma: (ck.config.train as { minSnrGamma?: number } | undefined)?.minSnrGamma ?? null,
   });
   if (want !== got) {
     throw new RangeError(

@@ -41,6 +41,8 @@ export interface _StepOptions {
  */
 export interface _LossSpec {
   kind: "simple" | "hybrid" | "vlb";
+  /** Min-SNR-γ weighting of L_simple (absent: unweighted). */
+  minSnrGamma?: number;
   t?: Int32Array;
   weights?: Float64Array;
 }
@@ -101,7 +103,14 @@ export function _shardGradients(
     const { value, grads } = tf.variableGrads(() => {
       if (loss.kind === "simple") {
         const ts = tf.tensor1d(t, "int32");
-        return epsLoss(model, schedule, { x0, seed, t: ts, noise: eps, classes: y });
+        return epsLoss(model, schedule, {
+          x0,
+          seed,
+          t: ts,
+          noise: eps,
+          classes: y,
+          minSnrGamma: loss.minSnrGamma,
+        });
       }
       const per = _hybridTerms("train", model, schedule, x0, eps, t, {
         kind: loss.kind,

@@ -83,6 +83,11 @@ export interface TrainLoopOptions {
    * checkpoint's state so resume stays bit for bit.
    */
   loss?: "simple" | "hybrid" | "vlb";
+  /**
+   * Min-SNR-γ weighting of L_simple (Hang et al. 2023; see `epsLoss`), e.g. 5: each example's
+   * squared error weighted by min(SNR_t, γ)/SNR_t. Absent: unweighted (loss "simple" only).
+   */
+  minSnrGamma?: number;
   /** Random horizontal flips of the training images (default false: digits are not symmetric). */
   flip?: boolean;
   /** Seed of the initial weights, the batch order, t, ε and dropout (default 0). */
@@ -286,7 +291,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
         pool?.gradients ?? _localGradients,
         y,
-        { kind: o.loss, ...drawn },
+        { kind: o.loss, ...drawn, ...(o.minSnrGamma ? { minSnrGamma: o.minSnrGamma } : {}) },
       );
       x0.dispose();
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
