@@ -23,6 +23,7 @@ import { _paperStep } from "./_paper_step.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 import { _kernelFlops } from "./_kernel_flops.ts";
 import { _countGpuTraffic, type GpuTraffic } from "./_gpu_traffic.ts";
+import { _isWrapperRecord } from "./_profile_report.ts";
 
 /** Per kernel name: how many calls, their time, FLOPs and the bytes of their inputs and outputs. */
 export interface KernelTotals {
@@ -51,7 +52,7 @@ async function _profile(fn: () => Promise<void>, gpu: boolean): Promise<PartProf
   const kernels: Record<string, KernelTotals> = {};
   for (const k of info.kernels) {
     // a custom-gradient op's record wraps the kernels it runs, which are recorded themselves
-    if (k.name === "unnamed scope") continue;
+    if (_isWrapperRecord(k.name)) continue;
     const e = kernels[k.name] ??= { count: 0, ms: 0, flops: 0, bytes: 0 };
     e.count++;
     const ms = await k.kernelTimeMs;

@@ -24,6 +24,7 @@ import {
   _gpuSection,
   _kernelSection,
   _targetsSection,
+  _withoutWrappers,
   type OurProfile,
   type TorchProfile,
 } from "./_profile_report.ts";
@@ -215,7 +216,9 @@ function _main(): void {
     results.push({ ...o, threads, torch: ref });
   }
   const profileKept = Boolean((a.render || (a.only && a.only !== "profile")) && previous?.profile);
-  const profile: ProfileData = profileKept ? previous.profile : _profileRun(python, torch);
+  const profile: ProfileData = _withoutWrappers(
+    profileKept ? previous.profile : _profileRun(python, torch),
+  );
   const sampling: SamplingResult | undefined =
     (a.render || (a.only && a.only !== "sampling")) && previous?.sampling
       ? previous.sampling
@@ -320,7 +323,9 @@ function _main(): void {
       ? [
         `The profile and the GPU counts below are kept from ${
           profile.date ? `the run of ${profile.date}` : "an earlier run"
-        } (\`--only\` did not re-profile; \`deno task bench:report --only profile\` does).`,
+        } (\`${
+          a.render ? "--render" : "--only"
+        }\` did not re-profile; \`deno task bench:report --only profile\` does).`,
         "",
       ]
       : []),
