@@ -24,17 +24,6 @@ export function _isWrapperRecord(name: string): boolean {
   return name === "unnamed scope" || name.endsWith("__op");
 }
 
-/** A profile with every wrapper record left out (results written before the filter had them). */
-export function _withoutWrappers<P>(profile: P): P {
-  return JSON.parse(
-    JSON.stringify(profile),
-    (key, v) =>
-      key === "kernels" && v && typeof v === "object"
-        ? Object.fromEntries(Object.entries(v).filter(([name]) => !_isWrapperRecord(name)))
-        : v,
-  );
-}
-
 /** kernel_profile.ts's JSON. */
 export interface OurProfile {
   backend: string;

@@ -24,7 +24,6 @@ import {
   _gpuSection,
   _kernelSection,
   _targetsSection,
-  _withoutWrappers,
   type OurProfile,
   type TorchProfile,
 } from "./_profile_report.ts";
@@ -216,9 +215,7 @@ function _main(): void {
     results.push({ ...o, threads, torch: ref });
   }
   const profileKept = Boolean((a.render || (a.only && a.only !== "profile")) && previous?.profile);
-  const profile: ProfileData = _withoutWrappers(
-    profileKept ? previous.profile : _profileRun(python, torch),
-  );
+  const profile: ProfileData = profileKept ? previous.profile : _profileRun(python, torch);
   const sampling: SamplingResult | undefined =
     (a.render || (a.only && a.only !== "sampling")) && previous?.sampling
       ? previous.sampling

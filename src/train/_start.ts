@@ -15,18 +15,8 @@ export function _checkResumable(
   },
   path: string,
 ): void {
-  const want = _canonical({
-    unet: config.unet,
-    schedule: config.schedule,
-    loss: (config.train as { loss?: string }).loss ?? "simple",
-    minSnrGamma: (config.train as { minSnrGamma?: number }).minSnrGamma ?? null,
-  });
-  const got = _canonical({
-    unet: ck.config.unet,
-    schedule: ck.config.schedule,
-    loss: (ck.config.train as { loss?: string } | undefined)?.loss ?? "simple",
-    minSnrGamma: (ck.config.train as { minSnrGamma?: number } | undefined)?.minSnrGamma ?? null,
-  });
+  const want = _canonical(_whatIsTrained(config.unet, config.schedule, config.train));
+  const got = _canonical(_whatIsTrained(ck.config.unet, ck.config.schedule, ck.config.train));
   if (want !== got) {
     throw new RangeError(
       `Cannot resume from ${path}: it was trained with ${got}, but this run asks for ${want}`,
@@ -51,6 +41,12 @@ export function _checkResumable(
         `the losses will match an uninterrupted run up to float rounding, not bit for bit.`,
     );
   }
+}
+
+/** What a resume must keep: the network, the schedule and the loss (absent fields: defaults). */
+function _whatIsTrained(unet: unknown, schedule: unknown, train: unknown) {
+  const t = train as { loss?: string; minSnrGamma?: number } | undefined;
+  return { unet, schedule, loss: t?.loss ?? "simple", minSnrGamma: t?.minSnrGamma ?? null };
 }
 
 /** JSON with object keys sorted, for comparing configurations. */

@@ -291,7 +291,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
         pool?.gradients ?? _localGradients,
         y,
-        { kind: o.loss, ...drawn, ...(o.minSnrGamma ? { minSnrGamma: o.minSnrGamma } : {}) },
+        { kind: o.loss, ...drawn, minSnrGamma: o.minSnrGamma },
       );
       x0.dispose();
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
