@@ -38,9 +38,24 @@ function child(out: string, steps: number): Deno.ChildProcess {
   }).spawn();
 }
 
-async function finish(p: Deno.ChildProcess): Promise<{ code: number; stderr: string }> {
-  const out = await p.output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+/** Its exit code and stderr; one that runs past `limitMs` is killed and fails the test. */
+async function finish(
+  p: Deno.ChildProcess,
+  limitMs = 300_000,
+): Promise<{ code: number; stderr: string }> {
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    p.kill("SIGKILL");
+  }, limitMs);
+  try {
+    const out = await p.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertTrue(!late, `a trainer still ran after ${limitMs / 1000} s; its stderr:\n${stderr}`);
+    return { code: out.code, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // SIGKILL at random moments: half of them from the process's start (start-up, loading, the
@@ -74,13 +89,18 @@ Deno.test({
         }
         await new Promise((r) => setTimeout(r, 400 * u()));
       }
+      let killedIt = false;
       try {
         p.kill("SIGKILL");
+        killedIt = true;
         kills++;
       } catch { /* it had already finished */ }
       const r = await finish(p);
       if (r.stderr.includes("resuming")) resumes++;
       if (r.code === 0) break; // it finished first: too few steps for the kills (asserted below)
+      // a trainer that failed by itself after a kill: the folder was left in a state it
+      // cannot resume from
+      assertTrue(killedIt, `after ${kills} kills a trainer failed by itself:\n${r.stderr}`);
     }
     assertEquals(kills, KILLS, "every kill landed before the run could finish");
     assertTrue(resumes > 0, `restarts resumed a checkpoint (${resumes})`);
@@ -130,6 +150,41 @@ Deno.test({
     );
     assertTrue(notes.some((l) => l.includes(`at step ${step}`)), notes.join("\n"));
     assertTrue(!existsSync(lock), "released at the end");
+  },
+});
+
+Deno.test({
+  name: "faults: the lock appears whole or not at all; an unreadable lock is one clear error",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("cpu");
+    const dir = await Deno.makeTempDir();
+    // what a kill between writing the lock's temporary file and linking it leaves behind
+    const tmp = join(dir, "train.lock.tmp-12345-678");
+    writeFileSync(tmp, '{"pid":12345,');
+    // and what a kill of a taker between moving a dead trainer's lock aside and removing it does
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const aside = join(dir, `train.lock.stale-${gone.pid}`);
+    writeFileSync(aside, JSON.stringify({ pid: 1, host: "h", started: "s" }));
+    const notes: string[] = [];
+    await train(tinyTrainOptions(dir, 1, { onNote: (l) => notes.push(l) }));
+    assertTrue(!existsSync(tmp), "the left-over temporary file is removed under the lock");
+    assertTrue(!existsSync(aside), "the dead taker's moved-aside lock is removed");
+    assertTrue(notes.some((l) => l.includes("removed 2 stale temporary files")), notes.join("\n"));
+    assertTrue(!existsSync(join(dir, "train.lock")), "released");
+    // a lock that is not a trainer's (empty, or torn by an older version) is not taken over
+    for (const text of ["", '{"pid":12', "[]"]) {
+      writeFileSync(join(dir, "train.lock"), text);
+      await assertRejects(
+        () => train(tinyTrainOptions(dir, 2, { resume: true })),
+        Error,
+        `Cannot train: the lock ${join(dir, "train.lock")} cannot be read (not a trainer's ` +
+          `lock); if no trainer runs on ${dir}, delete it`,
+      );
+    }
+    assertEquals(readFileSync(join(dir, "train.lock"), "utf8"), "[]", "left as it was");
   },
 });
 

@@ -4,6 +4,7 @@
 import {
   appendFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -29,29 +30,34 @@ interface _LockInfo {
 
 /**
  * Takes the folder's lock for this process and returns its release. A lock left by a process
- * that no longer runs (same host) is taken over, and `onNote` is told so.
+ * that no longer runs (same host) is taken over, and `onNote` is told so. The lock file appears
+ * with its content or not at all (written under a temporary name, then hard-linked into place,
+ * which fails if a lock exists), so a trainer killed while taking it never leaves a torn lock.
  *
- * @throws {Error} If another live trainer holds it, or (another host) it cannot tell.
+ * @throws {Error} If another live trainer holds it, or (another host) it cannot tell, or the
+ *   lock file cannot be read.
  */
 export function _lockRunDir(dir: string, onNote: (line: string) => void): () => void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, _LOCK_FILE);
   const mine: _LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      writeFileSync(path, JSON.stringify(mine) + "\n", { flag: "wx" }); // O_CREAT | O_EXCL
+    if (_createLock(path, mine)) {
       return () => {
         try {
-          if (_readLock(path)?.pid === mine.pid) unlinkSync(path);
+          const held = _readLock(path);
+          if (typeof held === "object" && held.pid === mine.pid) unlinkSync(path);
         } catch { /* the folder may be gone */ }
       };
-    } catch (e) {
-      if ((e as { code?: string }).code !== "EEXIST") {
-        throw _writeError(path, e, "no training was started");
-      }
     }
     const held = _readLock(path);
-    if (held === undefined) continue; // released meanwhile, or torn: try again
+    if (held === "gone") continue; // released meanwhile: try again
+    if (held === "unreadable") {
+      throw new Error(
+        `Cannot train: the lock ${path} cannot be read (not a trainer's lock); if no trainer ` +
+          `runs on ${dir}, delete it`,
+      );
+    }
     if (held.host !== mine.host) {
       throw new Error(
         `Cannot train: ${dir} is locked by a trainer on host ${held.host} (pid ${held.pid}, since ` +
@@ -72,10 +78,11 @@ export function _lockRunDir(dir: string, onNote: (line: string) => void): () => 
       continue; // another trainer took it first
     }
     if (JSON.stringify(_readLock(aside)) !== JSON.stringify(held)) {
-      // we moved a fresh lock: put it back and look again
+      // we moved a fresh lock: put it back (unless a lock appeared meanwhile) and look again
       try {
-        renameSync(aside, path);
+        linkSync(aside, path);
       } catch { /* its owner will see it gone and fail loudly on release only */ }
+      unlinkSync(aside);
       continue;
     }
     unlinkSync(aside);
@@ -87,12 +94,46 @@ export function _lockRunDir(dir: string, onNote: (line: string) => void): () => 
   throw new Error(`Cannot train: could not take the lock ${path} (other trainers keep taking it)`);
 }
 
-function _readLock(path: string): _LockInfo | undefined {
+/**
+ * Creates the lock with its content in one step: true if this call created it, false if a lock
+ * exists. A temporary file left by a kill between its write and its link is a stale temporary
+ * file, removed under the lock like the others.
+ */
+function _createLock(path: string, mine: _LockInfo): boolean {
+  const tmp = `${path}${_TMP_MARKER}${mine.pid}-${Math.floor(Math.random() * 1e9)}`;
   try {
-    const v = JSON.parse(readFileSync(path, "utf8"));
-    return Number.isInteger(v?.pid) && typeof v.host === "string" ? v : undefined;
+    writeFileSync(tmp, JSON.stringify(mine) + "\n");
+  } catch (e) {
+    throw _writeError(path, e, "no training was started");
+  }
+  try {
+    linkSync(tmp, path); // fails with EEXIST if a lock exists
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // ENOENT: the lock's holder removed our temporary file as stale; try again
+    if (code === "EEXIST" || code === "ENOENT") return false;
+    throw _writeError(path, e, "no training was started");
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch { /* removed as stale by the holder */ }
+  }
+}
+
+/** The lock's content; "gone" if there is none, "unreadable" if it is not a trainer's lock. */
+function _readLock(path: string): _LockInfo | "gone" | "unreadable" {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
   } catch {
-    return undefined;
+    return "gone";
+  }
+  try {
+    const v = JSON.parse(text);
+    return Number.isInteger(v?.pid) && typeof v.host === "string" ? v : "unreadable";
+  } catch {
+    return "unreadable";
   }
 }
 
@@ -108,14 +149,20 @@ function _alive(pid: number): boolean {
 
 /**
  * Removes the temporary files a killed write left in the folder and its samples/ folder (only
- * safe under the lock). Returns how many and their bytes.
+ * safe under the lock), and the moved-aside locks of takers that were killed. Returns how many
+ * and their bytes.
  */
 export function _removeStaleTemps(dir: string): { files: number; bytes: number } {
   let files = 0, bytes = 0;
+  const aside = /^train\.lock\.stale-(\d+)$/; // `${_LOCK_FILE}.stale-<pid of its taker>`
+  const stale = (name: string) => {
+    const m = aside.exec(name);
+    return name.includes(_TMP_MARKER) || (m !== null && !_alive(Number(m[1])));
+  };
   for (const sub of [dir, join(dir, "samples")]) {
     if (!existsSync(sub)) continue;
     for (const name of readdirSync(sub)) {
-      if (!name.includes(_TMP_MARKER)) continue;
+      if (!stale(name)) continue;
       const p = join(sub, name);
       try {
         bytes += statSync(p).size;
