@@ -118,6 +118,45 @@ Deno.test({
   },
 });
 
+for (const [name, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test({
+    name: `faults: ${name} stops deno task train after its step, with that step's checkpoint`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      const cli = new URL("../src/cli/train.ts", import.meta.url).pathname;
+      const p = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", CONFIG, cli, ...["--steps", "100000", "--batch", "2"]]
+          .concat(["--limit", "8", "--checkpoint-every", "1000", "--sample-every", "0"])
+          .concat(["--backend", "wasm", "--workers", "1", "--out", dir]),
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const log = join(dir, "log.jsonl");
+      for (let i = 0; i < 1200 && !(existsSync(log) && readFileSync(log, "utf8")); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      p.kill(name);
+      const out = await p.output();
+      const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
+      assertEquals(out.code, code, stderr);
+      const steps = _log(dir).map((r) => r.step);
+      const last = steps.at(-1)!;
+      assertTrue(
+        stderr.includes(`${name}: stopping after the step in progress, writing its checkpoint`),
+        stderr,
+      );
+      assertTrue(stdout.includes(`stopped: step ${last},`), stdout);
+      assertTrue(stdout.includes("continue it with the same command and --resume"), stdout);
+      assertEquals(steps, Array.from({ length: last }, (_, i) => i + 1), "each step once");
+      const ck = await loadCheckpoint(join(dir, "checkpoint.safetensors"));
+      assertEquals(ck.state!.step, last, "the checkpoint is of the last step");
+      assertTrue(!existsSync(join(dir, "train.lock")), "the lock is released");
+    },
+  });
+}
+
 Deno.test({
   name: "faults: two trainers on one folder — the second exits with one clear line",
   sanitizeOps: false,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { loadCheckpoint } from "../mod.ts";
 import { train, type TrainOptions } from "../fs.ts";
 import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
-import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
+import { assertClose, assertSameCheckpoint, backendTest, read, useBackend } from "./_helpers.ts";
 import { _clipByGlobalNorm, _flatNorm } from "../src/train/_clip.ts";
 import { _uniformGenerator } from "../src/_random.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
@@ -48,6 +48,48 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "train: an aborted signal stops after the step in progress with its checkpoint; resume is bit for bit",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await useBackend("cpu");
+    const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    await train(tinyTrainOptions(a, 7, { checkpointEvery: 5 }));
+    const stop = new AbortController();
+    const before = tf.memory().numTensors;
+    const stopped = await train(
+      tinyTrainOptions(b, 7, {
+        checkpointEvery: 5,
+        signal: stop.signal,
+        onStep: ({ step }) => void (step === 3 && stop.abort()),
+      }),
+    );
+    assertEquals(tf.memory().numTensors, before, "a stopped run leaves no tensors behind");
+    assertEquals([stopped.step, stopped.stopped, stopped.losses.length], [3, true, 3]);
+    assertEquals((await loadCheckpoint(join(b, "checkpoint.safetensors"))).state!.step, 3);
+    assertEquals(_log(b).map((r) => r.step), [1, 2, 3]);
+    assertTrue(!existsSync(join(b, "train.lock")), "the lock is released");
+    const resumed = await train(tinyTrainOptions(b, 7, { checkpointEvery: 5, resume: true }));
+    assertEquals([resumed.resumedFrom, resumed.stopped], [3, undefined]);
+    await assertSameCheckpoint(
+      join(a, "checkpoint.safetensors"),
+      join(b, "checkpoint.safetensors"),
+    );
+    // aborted at the last step: nothing to stop, the run ends as usual
+    const c = await Deno.makeTempDir();
+    const last = new AbortController();
+    const whole = await train(
+      tinyTrainOptions(c, 2, {
+        signal: last.signal,
+        onStep: ({ step }) => void (step === 2 && last.abort()),
+      }),
+    );
+    assertEquals([whole.step, whole.stopped], [2, undefined]);
+  },
+});
 
 Deno.test({
   name: "train: a NaN loss stops training with a clear error and keeps the last good checkpoint",

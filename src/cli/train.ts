@@ -10,6 +10,7 @@
 //                   [--min-snr GAMMA]
 //   bun src/cli/train.ts ...        (the same, under Bun)
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { initBackend } from "../backend.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
@@ -33,6 +34,7 @@ import {
 } from "./_args.ts";
 import { _defaultWorkers } from "../_shards.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
+import { _stopOnSignal } from "./_stop_on_signal.ts";
 
 /** Where Debian's dataset-fashion-mnist puts the IDX files. */
 const _FASHION_DIR = "/usr/share/datasets/fashion-mnist";
@@ -82,7 +84,10 @@ Options:
   --min-snr GAMMA         min-SNR-γ weighting of L_simple (Hang et al. 2023), e.g. 5:
                           each example's error weighted by min(SNR_t, γ)/SNR_t   [off]
   --limit N               use only the first N images (quick runs)
-  --help                  this text`;
+  --help                  this text
+
+Ctrl-C (or SIGTERM) stops after the step in progress and writes its checkpoint, so
+--resume continues from that step; a second Ctrl-C quits at once.`;
 
 await _run(async () => {
   const { values: a } = parseArgs({
@@ -169,6 +174,7 @@ await _run(async () => {
         workers > 1 ? "s" : ""
       }`,
   );
+  const stop = _stopOnSignal("the step in progress, writing its checkpoint");
   const result = await train({
     data,
     unet,
@@ -195,13 +201,20 @@ await _run(async () => {
     workers,
     classDropout,
     initFrom: a["init-from"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["init-from"],
+    signal: stop.signal,
   });
   const last = result.losses.slice(-50);
   console.log(
-    `done: step ${result.step}, mean loss of the last ${last.length} steps ` +
+    `${
+      result.stopped ? "stopped" : "done"
+    }: step ${result.step}, mean loss of the last ${last.length} steps ` +
       `${(last.reduce((x, y) => x + y, 0) / Math.max(1, last.length)).toFixed(4)}, ` +
       `${_duration(result.seconds)} in all · checkpoint ${result.checkpoint}`,
   );
+  if (result.stopped) {
+    console.log("continue it with the same command and --resume");
+    process.exit(stop.exitCode()!);
+  }
 });
 
 /** The training data named by --data. */

@@ -50,6 +50,8 @@ export interface TrainResult {
   resumedFrom?: number;
   /** Seconds spent, summed over resumed runs. */
   seconds: number;
+  /** True if `signal` stopped the run before its last step (the checkpoint is of `step`). */
+  stopped?: boolean;
 }
 
 /**
@@ -154,6 +156,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       checkpoint: ckptPath,
       seconds: result.seconds,
       resumedFrom: resumeFrom ? start : undefined,
+      ...(result.stopped ? { stopped: true } : {}),
     };
   } finally {
     release();

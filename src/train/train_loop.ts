@@ -122,6 +122,11 @@ export interface TrainLoopOptions {
   onSamples?: (samples: Tensor, step: number) => void | Promise<void>;
   /** How errors name the last checkpoint (default "the checkpoint of step N"). */
   checkpointName?: string;
+  /**
+   * Stops the run when aborted: the step in progress finishes, its checkpoint is written (unless
+   * it just was), and the result says `stopped` — what Ctrl-C does in `deno task train`.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one training step reports (also a line of `log.jsonl`). */
@@ -146,6 +151,8 @@ export interface TrainLoopResult {
   losses: number[];
   /** Seconds spent, summed over resumed runs. */
   seconds: number;
+  /** True if `signal` stopped the run before its last step (its checkpoint is of `step`). */
+  stopped?: boolean;
 }
 
 /**
@@ -308,6 +315,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       await o.onStep?.({ step, loss, gradNorm, lr, seconds: seconds() });
       if (step % o.checkpointEvery === 0 || step === o.steps) await save(step);
       if (o.sampleEvery > 0 && (step % o.sampleEvery === 0 || step === o.steps)) await sample(step);
+      // the wasm and cpu backends resolve their reads as microtasks: without a turn of the event
+      // loop here, a signal's listener (Ctrl-C) would never run while training
+      if (options.signal) await new Promise((r) => setTimeout(r, 0));
+      if (options.signal?.aborted && step < o.steps) {
+        if (lastSaved !== step) await save(step);
+        return { step, losses, seconds: seconds(), stopped: true };
+      }
     }
     return { step: o.steps, losses, seconds: seconds() };
   } finally {
