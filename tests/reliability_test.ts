@@ -42,7 +42,7 @@ function child(out: string, steps: number): Deno.ChildProcess {
 async function finish(
   p: Deno.ChildProcess,
   limitMs = 300_000,
-): Promise<{ code: number; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let late = false;
   const timer = setTimeout(() => {
     late = true;
@@ -50,9 +50,9 @@ async function finish(
   }, limitMs);
   try {
     const out = await p.output();
-    const stderr = new TextDecoder().decode(out.stderr);
+    const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
     assertTrue(!late, `a trainer still ran after ${limitMs / 1000} s; its stderr:\n${stderr}`);
-    return { code: out.code, stderr };
+    return { code: out.code, stdout, stderr };
   } finally {
     clearTimeout(timer);
   }
@@ -138,9 +138,8 @@ for (const [name, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         await new Promise((r) => setTimeout(r, 50));
       }
       p.kill(name);
-      const out = await p.output();
-      const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
-      assertEquals(out.code, code, stderr);
+      const { code: exit, stdout, stderr } = await finish(p, 60_000);
+      assertEquals(exit, code, stderr);
       const steps = _log(dir).map((r) => r.step);
       const last = steps.at(-1)!;
       assertTrue(
