@@ -30,13 +30,17 @@ const CHILD = new URL("./fixtures/train_child.ts", import.meta.url).pathname;
 const _log = (dir: string) =>
   readFileSync(join(dir, "log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 
-function child(out: string, steps: number): Deno.ChildProcess {
+/** `deno run -A script ...args` with the project's config, its output piped. */
+function spawnDeno(script: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, CHILD, out, String(steps)],
+    args: ["run", "-A", "--config", CONFIG, script, ...args],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
 }
+
+/** The fixture trainer on `out` up to `steps`. */
+const child = (out: string, steps: number) => spawnDeno(CHILD, [out, String(steps)]);
 
 /** Its exit code and stderr; one that runs past `limitMs` is killed and fails the test. */
 async function finish(
@@ -126,13 +130,10 @@ for (const [name, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     fn: async () => {
       const dir = await Deno.makeTempDir();
       const cli = new URL("../src/cli/train.ts", import.meta.url).pathname;
-      const p = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", CONFIG, cli, ...["--steps", "100000", "--batch", "2"]]
-          .concat(["--limit", "8", "--checkpoint-every", "1000", "--sample-every", "0"])
-          .concat(["--backend", "wasm", "--workers", "1", "--out", dir]),
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const p = spawnDeno(cli, [
+        ...["--steps", "100000", "--batch", "2", "--limit", "8", "--checkpoint-every", "1000"],
+        ...["--sample-every", "0", "--backend", "wasm", "--workers", "1", "--out", dir],
+      ]);
       const log = join(dir, "log.jsonl");
       for (let i = 0; i < 1200 && !(existsSync(log) && readFileSync(log, "utf8")); i++) {
         await new Promise((r) => setTimeout(r, 50));

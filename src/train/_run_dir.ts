@@ -21,6 +21,9 @@ import { _atomicWrite, _TMP_MARKER, _writeError } from "../_atomic_write.ts";
 /** The lock file's name in the output folder. */
 export const _LOCK_FILE = "train.lock";
 
+/** The marker of a lock moved aside by a trainer taking it over: `train.lock.stale-<its pid>`. */
+const _ASIDE_MARKER = ".stale-";
+
 /** What the lock file holds. */
 interface _LockInfo {
   pid: number;
@@ -71,7 +74,7 @@ export function _lockRunDir(dir: string, onNote: (line: string) => void): () => 
       );
     }
     // a dead owner: move its lock aside (atomic: one taker wins), check it is the one we read
-    const aside = `${path}.stale-${mine.pid}`;
+    const aside = `${path}${_ASIDE_MARKER}${mine.pid}`;
     try {
       renameSync(path, aside);
     } catch {
@@ -154,10 +157,10 @@ function _alive(pid: number): boolean {
  */
 export function _removeStaleTemps(dir: string): { files: number; bytes: number } {
   let files = 0, bytes = 0;
-  const aside = /^train\.lock\.stale-(\d+)$/; // `${_LOCK_FILE}.stale-<pid of its taker>`
+  const aside = _LOCK_FILE + _ASIDE_MARKER;
   const stale = (name: string) => {
-    const m = aside.exec(name);
-    return name.includes(_TMP_MARKER) || (m !== null && !_alive(Number(m[1])));
+    const pid = name.startsWith(aside) ? name.slice(aside.length) : "";
+    return name.includes(_TMP_MARKER) || (/^\d+$/.test(pid) && !_alive(Number(pid)));
   };
   for (const sub of [dir, join(dir, "samples")]) {
     if (!existsSync(sub)) continue;
