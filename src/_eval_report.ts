@@ -82,6 +82,16 @@ export interface EvalResults {
   seconds: number;
 }
 
+/**
+ * The bound as "mean ± standard error"; with one image the error is unknown (no spread to
+ * measure), and says so instead of "± NaN".
+ */
+export function _boundText(mean: number, stdError: number): string {
+  return Number.isFinite(stdError)
+    ? `${mean.toFixed(3)} ± ${stdError.toFixed(3)}`
+    : `${mean.toFixed(3)} (standard error unknown: one image)`;
+}
+
 /** The report: headline table, method notes, the pictures and the per-stratum terms. */
 export function _evalReport(r: EvalResults): string {
   const f = (v: number, d = 3) => v.toFixed(d);
@@ -93,7 +103,7 @@ export function _evalReport(r: EvalResults): string {
     "",
     "| measure | model | real held-out digits |",
     "|---|---|---|",
-    `| NLL bound, bits/dim (± standard error) | ${f(r.bpd.mean)} ± ${f(r.bpd.stdError)} | |`,
+    `| NLL bound, bits/dim (± standard error) | ${_boundText(r.bpd.mean, r.bpd.stdError)} | |`,
   ];
   if (r.quality) {
     const { generated: g, real } = r.quality;
@@ -256,7 +266,7 @@ export function _evalCharts(r: EvalResults, bpd: BpdEstimate): Record<string, st
 /** The headline numbers as a terminal table: the model beside real held-out digits. */
 export function _evalTable(r: EvalResults): string {
   const rows: [string, string, string][] = [
-    ["NLL bound (bits/dim)", `${r.bpd.mean.toFixed(3)} ± ${r.bpd.stdError.toFixed(3)}`, ""],
+    ["NLL bound (bits/dim)", _boundText(r.bpd.mean, r.bpd.stdError), ""],
   ];
   if (r.quality) {
     const { generated: g, real } = r.quality;

@@ -23,6 +23,7 @@ import { _randomNormal } from "../src/_random.ts";
 import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { _strata } from "../src/eval/_strata.ts";
+import { _boundText } from "../src/_eval_report.ts";
 
 // ---------- Fréchet distance ----------
 
@@ -220,6 +221,22 @@ Deno.test("bpdEstimate: bad options get clear errors", async () => {
   await assertRejects(() => bpdEstimate(model, s, { x0, batch: 1.5 }), RangeError, "batch");
   await assertRejects(() => bpdEstimate(model, s, { x0, seed: 0.5 }), RangeError, "seed");
   x0.dispose();
+});
+
+Deno.test("bpdEstimate: one image has no standard error, and the report says so instead of ± NaN", async () => {
+  await useBackend("cpu");
+  const s = makeSchedule({ kind: "linear", T: 50 });
+  const model = (x: tf.Tensor) => tf.zerosLike(x);
+  const x0 = tf.zeros([1, 4]);
+  const one = await bpdEstimate(model, s, { x0, strata: 3 });
+  x0.dispose();
+  assertTrue(Number.isFinite(one.mean), `mean ${one.mean}`);
+  assertTrue(Number.isNaN(one.stdError), `stdError ${one.stdError}`);
+  assertEquals(
+    _boundText(one.mean, one.stdError),
+    `${one.mean.toFixed(3)} (standard error unknown: one image)`,
+  );
+  assertEquals(_boundText(1.23456, 0.0123), "1.235 ± 0.012");
 });
 
 Deno.test("evaluate: bad options and data that does not fit get one clear error each", async () => {

@@ -18,7 +18,7 @@ import { CLASSIFIER_FEATURES } from "./classifier.ts";
 import { classifierOutputs, sampleQuality } from "./sample_quality.ts";
 import { type FeatureStats, featureStats } from "./frechet_distance.ts";
 import { nearestNeighbours } from "./nearest_neighbours.ts";
-import { _evalCharts, _evalReport, type EvalResults } from "../_eval_report.ts";
+import { _boundText, _evalCharts, _evalReport, type EvalResults } from "../_eval_report.ts";
 import { _duration, _progress } from "../_progress.ts";
 import { _batch } from "../_batches.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../_sample_shard.ts";
@@ -342,7 +342,7 @@ async function _bound(
   x0.dispose();
   const seconds = (performance.now() - tb) / 1000;
   o.onNote(
-    `NLL ≤ ${estimate.mean.toFixed(3)} ± ${estimate.stdError.toFixed(3)} bits/dim on ` +
+    `NLL ≤ ${_boundText(estimate.mean, estimate.stdError)} bits/dim on ` +
       `${idx.length} held-out images (${estimate.strata.length} strata + L_0, ${
         _duration(seconds)
       })`,
