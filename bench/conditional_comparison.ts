@@ -8,17 +8,24 @@
 // (FID-MNIST, accuracy as asked, confidence). Writes README.md (the table), results.json, a chart
 // and each evaluation's report under --out.
 //
+// The runs live in --runs/<budget>/<variant>: a comparison stopped with Ctrl-C (the run in
+// progress writes its checkpoint) or killed continues where it stopped when the same command is run
+// again, and runs already trained and evaluated are not redone, so a large budget can be spread
+// over several sittings.
+//
 //   deno task bench:conditional [--budget 38400] [--n 128] [--steps 20] [--bpd-images 32]
 //     [--strata 8] [--variants base,min-snr-5,...] [--workers 2] [--out bench/conditional]
 //     [--runs out/bench-conditional]
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type EvalResults, evaluate, loadMnist, train } from "../fs.ts";
 import { initBackend, type UNetConfig } from "../mod.ts";
 import { _atomicWrite } from "../src/_atomic_write.ts";
 import { chartSvg } from "../src/io/chart_svg.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
+import { _stopOnSignal } from "../src/cli/_stop_on_signal.ts";
 
 /** The small conditional U-Net every variant trains (the mnist preset at half width, one block). */
 const SMALL_UNET: UNetConfig = {
@@ -82,13 +89,34 @@ function _variantsArg(s: string): string[] {
   return names;
 }
 
+/** The mean training loss over the last tenth of the run, and its seconds, from its log. */
+function _fromLog(logPath: string): { finalLoss: number; trainSeconds: number } {
+  const lines = readFileSync(logPath, "utf8").trim().split("\n").map((l) =>
+    JSON.parse(l) as { loss: number; seconds: number }
+  );
+  const tail = lines.slice(-Math.max(1, Math.round(lines.length / 10)));
+  return {
+    finalLoss: tail.reduce((a, b) => a + b.loss, 0) / tail.length,
+    trainSeconds: lines[lines.length - 1].seconds,
+  };
+}
+
+/** A finished evaluation of this checkpoint at this step, from an earlier sitting. */
+function _earlierEval(evalDir: string, checkpoint: string, step: number): EvalResults | undefined {
+  const file = join(evalDir, "eval.json");
+  if (!existsSync(file)) return undefined;
+  const r = JSON.parse(readFileSync(file, "utf8")) as EvalResults;
+  return r.checkpoint === checkpoint && r.trainState?.step === step ? r : undefined;
+}
+
 async function _trainAndEval(
   label: string,
   budget: number,
   o: { n: number; steps: number; bpdImages: number; strata: number; workers: number },
   runs: string,
   out: string,
-): Promise<Run> {
+  signal: AbortSignal,
+): Promise<Run | undefined> {
   const v = VARIANTS[label];
   if (budget % v.batchSize !== 0) {
     throw new RangeError(
@@ -96,9 +124,8 @@ async function _trainAndEval(
     );
   }
   const steps = budget / v.batchSize;
-  const outDir = join(runs, label);
-  console.log(`== ${label}: ${steps} steps × batch ${v.batchSize}, lr ${v.lr}`);
-  const t0 = performance.now();
+  const outDir = join(runs, String(budget), label);
+  console.log(`== ${label}: ${steps} steps × batch ${v.batchSize}, lr ${v.lr} (${outDir})`);
   const result = await train({
     data: loadMnist({ split: "train" }),
     unet: SMALL_UNET,
@@ -114,13 +141,14 @@ async function _trainAndEval(
     seed: 0,
     workers: o.workers,
     sampleEvery: 0,
-    checkpointEvery: steps,
+    checkpointEvery: Math.max(1, Math.round(steps / 20)),
     outDir,
-    overwrite: true,
+    resume: "ifPresent",
+    signal,
   });
-  const trainSeconds = (performance.now() - t0) / 1000;
-  const tail = result.losses.slice(-Math.max(1, Math.round(steps / 10)));
-  const r = await evaluate({
+  if (result.stopped) return undefined;
+  const evalDir = join(out, label);
+  const r = _earlierEval(evalDir, result.checkpoint, steps) ?? await evaluate({
     checkpoint: result.checkpoint,
     n: o.n,
     sampler: "ddim",
@@ -130,16 +158,9 @@ async function _trainAndEval(
     guidance: 1,
     sweep: SWEEP,
     workers: o.workers,
-    outDir: join(out, label),
+    outDir: evalDir,
   });
-  return {
-    label,
-    variant: v,
-    steps,
-    trainSeconds,
-    finalLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
-    eval: r,
-  };
+  return { label, variant: v, steps, ..._fromLog(join(outDir, "log.jsonl")), eval: r };
 }
 
 function _at(r: EvalResults, w: number) {
@@ -221,8 +242,16 @@ await _run(async () => {
   };
   const labels = _variantsArg(a.variants!);
   await initBackend(_backendArg(a.backend));
+  const stop = _stopOnSignal("the training step in progress");
   const runs: Run[] = [];
-  for (const label of labels) runs.push(await _trainAndEval(label, budget, o, a.runs!, a.out!));
+  for (const label of labels) {
+    const run = await _trainAndEval(label, budget, o, a.runs!, a.out!, stop.signal);
+    if (!run) {
+      console.error(`stopped in ${label}: run the same command again to continue`);
+      Deno.exit(stop.exitCode() ?? 1);
+    }
+    runs.push(run);
+  }
   const command = "npx -y deno@2 task bench:conditional " + _cliArgs().join(" ");
   _atomicWrite(`${a.out}/README.md`, _markdown(runs, budget, command));
   _atomicWrite(
