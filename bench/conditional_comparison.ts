@@ -13,7 +13,7 @@
 // again, and runs already trained and evaluated are not redone, so a large budget can be spread
 // over several sittings.
 //
-//   deno task bench:conditional [--budget 38400] [--n 128] [--steps 20] [--bpd-images 32]
+//   deno task bench:conditional [--budget 96000] [--n 128] [--steps 20] [--bpd-images 32]
 //     [--strata 8] [--variants base,min-snr-5,...] [--workers 2] [--out bench/conditional]
 //     [--runs out/bench-conditional]
 import { parseArgs } from "node:util";
@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { type EvalResults, evaluate, loadMnist, train } from "../fs.ts";
 import { initBackend, type UNetConfig } from "../mod.ts";
 import { _atomicWrite } from "../src/_atomic_write.ts";
+import { _reportHead } from "./_report_head.ts";
 import { chartSvg } from "../src/io/chart_svg.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 import { _stopOnSignal } from "../src/cli/_stop_on_signal.ts";
@@ -174,15 +175,10 @@ function _markdown(runs: Run[], budget: number, command: string): string {
   const e0 = runs[0].eval;
   const real = e0.quality?.real;
   const lines = [
-    "# Class-conditional training: what converges fastest at an equal budget",
-    "",
-    `Machine: ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores; ` +
-    `${new Date().toISOString().slice(0, 10)}. Regenerate with:`,
-    "",
-    "```sh",
-    command,
-    "```",
-    "",
+    ..._reportHead(
+      "Class-conditional training: what converges fastest at an equal budget",
+      command,
+    ),
     `Each run trains a small class-conditional U-Net (ch ${SMALL_UNET.ch}, ` +
     `chMult [${SMALL_UNET.chMult}], ${SMALL_UNET.numResBlocks} block per level, attention at 7×7) on`,
     `the built-in digits from seed 0 on ${budget} training images (steps × batch), with a warm-up`,
@@ -220,7 +216,7 @@ await _run(async () => {
   const { values: a } = parseArgs({
     args: _cliArgs(),
     options: {
-      budget: { type: "string", default: "38400" },
+      budget: { type: "string", default: "96000" },
       n: { type: "string", default: "128" },
       steps: { type: "string", default: "20" },
       "bpd-images": { type: "string", default: "32" },

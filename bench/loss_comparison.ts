@@ -10,10 +10,10 @@
 //     --run vlb=out/iddpm-vlb-lin/checkpoint.safetensors \
 //     [--respaced hybrid] [--respaced-n 64] [--n 128] [--bpd-images 64] [--out bench/improved_ddpm]
 import { parseArgs } from "node:util";
-import { cpus } from "node:os";
 import { type EvalResults, evaluate } from "../fs.ts";
 import { initBackend, loadCheckpoint } from "../mod.ts";
 import { _atomicWrite } from "../src/_atomic_write.ts";
+import { _reportHead } from "./_report_head.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 
 /** One trained run and what its evaluation measured. */
@@ -96,15 +96,7 @@ function _markdown(runs: Run[], respaced: Respaced | undefined, command: string)
   const q = (r: EvalResults) => r.quality?.generated;
   const real = runs[0].eval.quality?.real;
   const lines = [
-    "# Improved DDPM on MNIST: losses and learned variances",
-    "",
-    `Machine: ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores; ` +
-    `${new Date().toISOString().slice(0, 10)}. Regenerate with:`,
-    "",
-    "```sh",
-    command,
-    "```",
-    "",
+    ..._reportHead("Improved DDPM on MNIST: losses and learned variances", command),
     "Runs of the `mnist` preset from the same seed and the same budget (`deno task train`, the",
     "commands in docs/evaluation.md), their EMA weights evaluated with `deno task eval`'s defaults: the NLL bound in",
     `bits/dim on ${runs[0].eval.bpd.images} held-out digits (${runs[0].eval.bpd.strata} strata;`,
