@@ -21,8 +21,9 @@ import { cpus } from "node:os";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type EvalResults, evaluate, loadMnist, train } from "../fs.ts";
-import { initBackend, type UNetConfig } from "../mod.ts";
+import { type Dataset, initBackend, type UNetConfig } from "../mod.ts";
 import { _atomicWrite } from "../src/_atomic_write.ts";
+import { _boundText } from "../src/_eval_report.ts";
 import { _reportHead } from "./_report_head.ts";
 import { chartSvg } from "../src/io/chart_svg.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
@@ -111,6 +112,7 @@ function _earlierEval(evalDir: string, checkpoint: string, step: number): EvalRe
 }
 
 async function _trainAndEval(
+  data: Dataset,
   label: string,
   budget: number,
   o: { n: number; steps: number; bpdImages: number; strata: number; workers: number },
@@ -128,7 +130,7 @@ async function _trainAndEval(
   const outDir = join(runs, String(budget), label);
   console.log(`== ${label}: ${steps} steps × batch ${v.batchSize}, lr ${v.lr} (${outDir})`);
   const result = await train({
-    data: loadMnist({ split: "train" }),
+    data,
     unet: SMALL_UNET,
     steps,
     batchSize: v.batchSize,
@@ -198,15 +200,16 @@ function _markdown(runs: Run[], budget: number, command: string): string {
       const [s0, s1, s2] = SWEEP.map((w) => _at(r.eval, w));
       return `| ${r.label} | ${r.steps} × ${r.variant.batchSize} | ${r.variant.lr} | ` +
         `${r.variant.classDropout} | ${r.variant.minSnrGamma ?? "—"} | ${f(r.finalLoss, 4)} | ` +
-        `${f(r.eval.bpd.mean, 3)} ± ${f(r.eval.bpd.stdError, 3)} | ` +
+        `${_boundText(r.eval.bpd.mean, r.eval.bpd.stdError)} | ` +
         `${f(s0?.fid, 1)} | ${pct(s0?.confidentFraction)} | ${f(s1?.fid, 1)} | ` +
         `${pct(s1?.accuracy)} | ${f(s2?.fid, 1)} | ${pct(s2?.accuracy)} | ` +
         `${f(r.trainSeconds, 0)} | [report](${r.label}/report.md) |`;
     }),
     "",
     "The final loss is the mean training loss over the last tenth of the steps; min-SNR-γ weights",
-    "it, so it is not comparable with the others (the bound and FID are). ![FID by guidance scale]" +
-    "(fid.svg)",
+    "it, so it is not comparable with the others (the bound and FID are).",
+    "",
+    "![FID-MNIST by guidance scale](fid.svg)",
     "",
   ];
   return lines.join("\n");
@@ -239,9 +242,10 @@ await _run(async () => {
   const labels = _variantsArg(a.variants!);
   await initBackend(_backendArg(a.backend));
   const stop = _stopOnSignal("the training step in progress");
+  const data = loadMnist({ split: "train" });
   const runs: Run[] = [];
   for (const label of labels) {
-    const run = await _trainAndEval(label, budget, o, a.runs!, a.out!, stop.signal);
+    const run = await _trainAndEval(data, label, budget, o, a.runs!, a.out!, stop.signal);
     if (!run) {
       console.error(`stopped in ${label}: run the same command again to continue`);
       Deno.exit(stop.exitCode() ?? 1);

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { type EvalResults, evaluate } from "../fs.ts";
 import { initBackend, loadCheckpoint } from "../mod.ts";
 import { _atomicWrite } from "../src/_atomic_write.ts";
+import { _boundText } from "../src/_eval_report.ts";
 import { _reportHead } from "./_report_head.ts";
 import { _backendArg, _cliArgs, _intArg, _run } from "../src/cli/_args.ts";
 
@@ -111,7 +112,7 @@ function _markdown(runs: Run[], respaced: Respaced | undefined, command: string)
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...runs.map((r) =>
       `| ${r.label} | ${r.loss} | ${r.variance} | ${r.schedule} | ${r.steps} × ${r.batch} | ` +
-      `${f(r.eval.bpd.mean, 3)} ± ${f(r.eval.bpd.stdError, 3)} | ` +
+      `${_boundText(r.eval.bpd.mean, r.eval.bpd.stdError)} | ` +
       `${
         r === runs[0]
           ? "—"
