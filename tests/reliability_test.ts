@@ -280,6 +280,30 @@ Deno.test({
     const over = await train(tinyTrainOptions(dir, 1, { overwrite: true }));
     assertEquals([over.step, over.losses.length], [1, 1]);
     assertEquals(_log(dir).map((l) => l.step), [1]);
+    // killed after its first step's log line, before its first checkpoint: "ifPresent" starts
+    // over (nothing to continue), the log cut back to step 0; plain resume still refuses
+    const early = await Deno.makeTempDir();
+    writeFileSync(join(early, "log.jsonl"), readFileSync(join(dir, "log.jsonl")));
+    await assertRejects(
+      () => train(tinyTrainOptions(early, 2)),
+      Error,
+      `Cannot train: ${early} holds a run (log.jsonl)`,
+    );
+    await assertRejects(
+      () => train(tinyTrainOptions(early, 2, { resume: true })),
+      Error,
+      `Cannot resume: ${early} has no checkpoint.safetensors to resume`,
+    );
+    const notes: string[] = [];
+    const restarted = await train(
+      tinyTrainOptions(early, 2, { resume: "ifPresent", onNote: (l) => notes.push(l) }),
+    );
+    assertEquals([restarted.step, restarted.resumedFrom], [2, undefined]);
+    assertEquals(_log(early).map((l) => l.step), [1, 2], "the old line is gone, each step once");
+    assertTrue(
+      notes.some((l) => l.includes("logs 1 step of a run that wrote no checkpoint")),
+      notes.join("\n"),
+    );
   },
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
@@ -22,8 +22,9 @@ export interface TrainOptions extends
   outDir: string;
   /**
    * Continue from `outDir/checkpoint.safetensors` (default false). `true` needs that file;
-   * `"ifPresent"` starts a new run when there is none. Without it, a folder that holds a run is
-   * refused unless `overwrite` is set.
+   * `"ifPresent"` starts a new run when there is none (also over the log of a run stopped before
+   * its first checkpoint: there is nothing of it to continue). Without it, a folder that holds a
+   * run is refused unless `overwrite` is set.
    */
   resume?: boolean | "ifPresent";
   /** Start a new run in a folder that holds one, replacing it (default false). */
@@ -205,6 +206,16 @@ function _resumeOrStart(o: _Resolved, ckptPath: string, logPath: string): boolea
   }
   if (o.resume && hasCheckpoint) return true;
   const hasLog = existsSync(logPath) && statSync(logPath).size > 0;
+  if (o.resume === "ifPresent" && hasLog) {
+    // a run stopped between its first log line and its first checkpoint: resuming it means
+    // starting at step 0, the log cut back to that step like any resume's
+    const lines = readFileSync(logPath, "utf8").split("\n").filter((l) => l.trim()).length;
+    o.onNote(
+      `${logPath} logs ${lines} step${lines === 1 ? "" : "s"} of a run that wrote no checkpoint; ` +
+        `starting it over from step 0`,
+    );
+    return false;
+  }
   if ((hasCheckpoint || hasLog) && !o.overwrite) {
     throw new Error(
       `Cannot train: ${o.outDir} holds a run (${
