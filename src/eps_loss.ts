@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Schedule } from "./schedule.ts";
 import type { EpsModel, Prediction } from "./types.ts";
 import { _coefFn, _modelTimesteps } from "./_timesteps.ts";
-import { _checkBatch, _checkSchedule } from "./_checks.ts";
+import { _checkBatch, _checkSameShape, _checkSchedule } from "./_checks.ts";
 import { _callModel, _checkPrediction } from "./_model.ts";
 import { _lossInputs } from "./_loss_inputs.ts";
 import type { Scalar, Tensor, Tensor1D } from "./types.ts";
@@ -32,19 +32,26 @@ export interface EpsLossArgs {
    * (−1, `NULL_CLASS`, for "no class"); passed to the model as its `y`.
    */
   classes?: ClassLabels;
+  /**
+   * The regression target, x0's shape, in place of the one `prediction` implies (ε, x0 or v)
+   * — e.g. a teacher network's prediction at the same x_t, to distill it. The model still sees
+   * x_t = √ᾱ_t x0 + √(1 - ᾱ_t) ε with this call's t and ε.
+   */
+  target?: Tensor;
 }
 
 /**
  * The simplified training loss L_simple (Algorithm 1 of Ho et al. 2020):
  * the mean over all elements of (ε - ε_θ(√ᾱ_t x0 + √(1 - ᾱ_t) ε, t))², with t uniform on
  * [0, T-1] and ε ~ N(0, I) unless given. With `prediction: "x0"` or `"v"` the target is x0
- * or v = √ᾱ_t ε - √(1 - ᾱ_t) x0 instead. Differentiable: use it inside `tf.variableGrads`.
+ * or v = √ᾱ_t ε - √(1 - ᾱ_t) x0 instead; with `target`, that tensor. Differentiable: use it inside `tf.variableGrads`.
  *
  * @param model The denoising model.
  * @param s The schedule.
- * @param args `{ x0, t?, noise?, seed?, prediction?, minSnrGamma? }`.
+ * @param args `{ x0, t?, noise?, seed?, prediction?, minSnrGamma?, classes?, target? }`.
  * @returns The scalar loss.
- * @throws {RangeError} If t or noise do not fit x0, or the model returns the wrong shape.
+ * @throws {RangeError} If t, noise or target do not fit x0, or the model returns the wrong
+ * shape.
  *
  * @example The loss of a model that always predicts zero noise is about 1
  * ```ts
@@ -68,6 +75,7 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
       `Cannot compute loss: minSnrGamma must be a finite number > 0, got ${gamma}`,
     );
   }
+  if (args.target !== undefined) _checkSameShape(what, "x0", x0, "target", args.target);
   const B = x0.shape[0];
   const { ts, classes, z } = _lossInputs(what, s, x0, args);
   try {
@@ -76,9 +84,9 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
       const eps = z.noise;
       const xt = _qSample(s, x0, eps, ts);
       const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false, { classes, w: 1 });
-      let target = eps;
-      if (prediction === "x0") target = x0;
-      if (prediction === "v") target = _vTarget(s, x0, eps, ts);
+      let target = args.target ?? eps;
+      if (args.target === undefined && prediction === "x0") target = x0;
+      if (args.target === undefined && prediction === "v") target = _vTarget(s, x0, eps, ts);
       let sq = tf.squaredDifference(target, out);
       if (gamma !== undefined) {
         sq = tf.mul(sq, _coefFn((t) => _minSnrWeight(s, t, gamma, prediction), ts, r));

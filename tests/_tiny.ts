@@ -25,6 +25,14 @@ export function stripes(n = 12): Dataset {
   return { images, shape: [n, 8, 8, 1], source: "stripes" };
 }
 
+/** stripes with labels: three classes, "a", "b" and "c". */
+export function labelledStripes(): Dataset {
+  const d = stripes();
+  d.labels = Int32Array.from({ length: d.shape[0] }, (_, i) => i % 3);
+  d.classNames = ["a", "b", "c"];
+  return d;
+}
+
 /** The trainer tests' options: TINY on the stripes, batch 4, checkpoints every 3 steps. */
 export function tinyTrainOptions(
   outDir: string,

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decode as decodePng } from "fast-png";
 import { assertEquals, assertTrue } from "./_assert.ts";
+import { loadCheckpoint } from "../mod.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
@@ -117,6 +118,18 @@ Deno.test("cli: train (2 steps of the mnist preset) then sample with ddim, .npy 
   ]);
   assertEquals(e.code, 0, e.stderr);
   assertTrue(e.stdout.includes("dpm++ (order 3) with 3 steps"), e.stdout);
+});
+
+Deno.test("cli: --null-teacher bundled teaches a conditional run's null class", async () => {
+  const dir = Deno.makeTempDirSync();
+  const t = _cli("train", [
+    ...["--conditional", "--null-teacher", "bundled", "--class-dropout", "0.5", "--steps", "1"],
+    ...["--batch", "2", "--limit", "8", "--out", dir, "--sample-every", "0", "--backend", "wasm"],
+  ]);
+  assertEquals(t.code, 0, t.stderr);
+  const ck = await loadCheckpoint(join(dir, "checkpoint.safetensors"));
+  const train = ck.config.train as { nullTeacher?: string };
+  assertTrue(train.nullTeacher?.endsWith("mnist.safetensors"), JSON.stringify(train));
 });
 
 Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name and index", () => {
@@ -283,6 +296,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["eval", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
     ["train", ["--class-dropout", "x"], "--class-dropout must be a number >= 0, got x"],
     ["train", ["--min-snr", "0"], "--min-snr must be a number > 0, got 0"],
+    ["train", ["--null-teacher", "bundled"], 'nullTeacher teaches the "no class" branch'],
     ["train", ["--class-dropout", "1"], "classDropout must be in [0, 1), got 1"],
     ["train", [
       "--conditional",

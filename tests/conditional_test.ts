@@ -22,7 +22,7 @@ import {
 import { train } from "../fs.ts";
 import { assertClose, assertSameCheckpoint, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
-import { stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
+import { labelledStripes, stripes, TINY, tinyTrainOptions } from "./_tiny.ts";
 import { _batchLabels } from "../src/_batches.ts";
 
 const COND = { ...TINY, numClasses: 3 };
@@ -254,14 +254,6 @@ Deno.test("class dropout: a share p of the labels becomes NULL_CLASS, fixed by (
   }
   assertEquals(_batchLabels(labels, idx, 0.3, 5, 7), _batchLabels(labels, idx, 0.3, 5, 7));
 });
-
-/** stripes with labels: three classes. */
-function labelledStripes() {
-  const d = stripes();
-  d.labels = Int32Array.from({ length: d.shape[0] }, (_, i) => i % 3);
-  d.classNames = ["a", "b", "c"];
-  return d;
-}
 
 Deno.test({
   name: "train: a conditional run with 2 workers resumes bit for bit and records its classes",

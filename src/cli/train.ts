@@ -6,6 +6,7 @@
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
+//                   [--null-teacher FILE|bundled]
 //                   [--schedule linear|cosine] [--learn-sigma] [--loss simple|hybrid|vlb]
 //                   [--min-snr GAMMA]
 //   bun src/cli/train.ts ...        (the same, under Bun)
@@ -75,6 +76,9 @@ Options:
   --init-from FILE        start from the EMA weights of a checkpoint ("bundled": the
                           bundled MNIST model) with a fresh Adam; parameters it lacks
                           (the class embedding) keep their initial values
+  --null-teacher FILE     the "no class" examples regress onto this checkpoint's ε
+                          ("bundled": the bundled MNIST model) instead of the drawn ε,
+                          keeping the unconditional branch at the teacher's (conditional)
   --schedule KIND         noise schedule, T = 1000: linear (Ho et al.) or cosine
                           (Nichol & Dhariwal)                                   [linear]
   --learn-sigma           learn the reverse variance (Improved DDPM): the U-Net outputs
@@ -117,6 +121,7 @@ await _run(async () => {
       conditional: { type: "boolean", default: false },
       "class-dropout": { type: "string", default: "0.1" },
       "init-from": { type: "string" },
+      "null-teacher": { type: "string" },
       schedule: { type: "string", default: "linear" },
       "learn-sigma": { type: "boolean", default: false },
       loss: { type: "string" },
@@ -201,6 +206,7 @@ await _run(async () => {
     workers,
     classDropout,
     initFrom: a["init-from"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["init-from"],
+    nullTeacher: a["null-teacher"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["null-teacher"],
     signal: stop.signal,
   });
   const last = result.losses.slice(-50);

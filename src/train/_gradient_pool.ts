@@ -28,6 +28,8 @@ export interface _ShardStep {
   y?: Int32Array;
   /** The loss (and, importance-sampled, the whole batch's t and weights). */
   loss?: _LossSpec;
+  /** L_simple's target for these rows in place of ε, x0's shape flat (a distillation). */
+  target?: Float32Array;
 }
 
 /** Gradients from `workers` threads (this one and workers - 1 Web Workers). */
@@ -46,7 +48,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
   const threads = await Promise.all(
     Array.from({ length: workers - 1 }, (_, w) => _startWorker(init, w + 1)),
   );
-  const gradients: _GradientSource = async (net, schedule, x0, seed, y, lossSpec) => {
+  const gradients: _GradientSource = async (net, schedule, x0, seed, y, lossSpec, target) => {
     const B = x0.shape[0];
     if (B < workers) {
       throw new RangeError(
@@ -57,6 +59,7 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
     const size = x0.size / B;
     const weights = await _flatWeights(net);
     const images = await x0.data() as Float32Array;
+    const targets = target && await target.data() as Float32Array;
     const pending = threads.map((th, i) => {
       const [start, end] = [cuts[i + 1], cuts[i + 2]];
       return th.step({
@@ -67,10 +70,12 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
         rows: { start, of: B },
         y: y?.slice(start, end),
         loss: lossSpec,
+        ...(targets ? { target: targets.slice(start * size, end * size) } : {}),
       });
     });
     // shard 0 here, while the workers compute theirs
     const mine = tf.tidy(() => tf.slice(x0, 0, cuts[1]));
+    const myTarget = target && tf.tidy(() => tf.slice(target, 0, cuts[1]));
     const local = _shardGradients(
       net,
       schedule,
@@ -79,8 +84,9 @@ export async function _gradientPool(init: _PoolInit, workers: number): Promise<_
       { start: 0, of: B },
       y?.slice(0, cuts[1]),
       lossSpec,
+      myTarget,
     );
-    mine.dispose();
+    tf.dispose([mine, ...(myTarget ? [myTarget] : [])]);
     const parts = await Promise.all(pending);
     // L = Σ_w (B_w / B) · L_w, and so ∇L
     const share = (w: number) => (cuts[w + 1] - cuts[w]) / B;

@@ -35,6 +35,7 @@ scope.onmessage = async (
       offset += v.size;
     }
     const x0 = tf.tensor(job.x0, job.shape, "float32");
+    const target = job.target && tf.tensor(job.target, job.shape, "float32");
     const { loss, grads, terms } = _shardGradients(
       net!,
       schedule!,
@@ -43,8 +44,9 @@ scope.onmessage = async (
       job.rows,
       job.y,
       job.loss,
+      target,
     );
-    x0.dispose();
+    tf.dispose([x0, ...(target ? [target] : [])]);
     const flat = new Float32Array(net!.numParams);
     offset = 0;
     for (const [name, v] of net!.params) {

@@ -9,6 +9,7 @@ export type _Optional =
   | "onStep"
   | "labels"
   | "initFrom"
+  | "nullTeacher"
   | "resumeFrom"
   | "onCheckpoint"
   | "onSamples"
@@ -123,6 +124,13 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
       );
     }
   }
+  if (o.nullTeacher !== undefined && (!o.unet.numClasses || o.loss !== "simple")) {
+    throw new RangeError(
+      `${what}: nullTeacher teaches the "no class" branch of a class-conditional U-Net trained with loss "simple", got numClasses ${
+        o.unet.numClasses ?? 0
+      } and loss "${o.loss}"`,
+    );
+  }
   if (o.workers > o.batchSize) {
     throw new RangeError(
       `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
@@ -182,6 +190,9 @@ export function _trainConfig(o: _Resolved) {
     // a path or URL is recorded; a checkpoint given as an object has no name
     ...(o.initFrom !== undefined && !_isCheckpoint(o.initFrom)
       ? { initFrom: String(o.initFrom) }
+      : {}),
+    ...(o.nullTeacher !== undefined
+      ? { nullTeacher: _isCheckpoint(o.nullTeacher) ? "(a checkpoint)" : String(o.nullTeacher) }
       : {}),
   };
 }

@@ -43,10 +43,19 @@ export function _checkResumable(
   }
 }
 
-/** What a resume must keep: the network, the schedule and the loss (absent fields: defaults). */
+/**
+ * What a resume must keep: the network, the schedule, the loss and whether the null class has a
+ * teacher (absent fields: defaults).
+ */
 function _whatIsTrained(unet: unknown, schedule: unknown, train: unknown) {
-  const t = train as { loss?: string; minSnrGamma?: number } | undefined;
-  return { unet, schedule, loss: t?.loss ?? "simple", minSnrGamma: t?.minSnrGamma ?? null };
+  const t = train as { loss?: string; minSnrGamma?: number; nullTeacher?: string } | undefined;
+  return {
+    unet,
+    schedule,
+    loss: t?.loss ?? "simple",
+    minSnrGamma: t?.minSnrGamma ?? null,
+    nullTeacher: t?.nullTeacher !== undefined,
+  };
 }
 
 /** JSON with object keys sorted, for comparing configurations. */

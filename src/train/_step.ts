@@ -57,7 +57,10 @@ export interface _Gradients {
   terms?: tf.Tensor1D;
 }
 
-/** Computes the gradients of a whole batch (the step's seed given): in this thread or a pool. */
+/**
+ * Computes the gradients of a whole batch (the step's seed given): in this thread or a pool.
+ * target: L_simple's regression target for the whole batch in place of ε (a distillation).
+ */
 export type _GradientSource = (
   net: UNet,
   schedule: Schedule,
@@ -65,14 +68,30 @@ export type _GradientSource = (
   seed: number,
   y?: Int32Array,
   loss?: _LossSpec,
+  target?: tf.Tensor,
 ) => Promise<_Gradients>;
+
+/**
+ * The t and ε of a step's whole batch of `of` images of shape `image`: the spec's t
+ * (importance-sampled) or stream 1 of the seed, ε from stream 2, as epsLoss draws them.
+ */
+export function _stepDraws(
+  schedule: Schedule,
+  of: number,
+  image: number[],
+  seed: number,
+  loss: _LossSpec,
+): { t: Int32Array; eps: tf.Tensor } {
+  const t = loss.t ?? _randomInts(of, schedule.T, seed, _LOSS_TIMESTEPS);
+  return { t, eps: _randomNormal([of, ...image], seed, _LOSS_NOISE) };
+}
 
 /**
  * The loss (L_simple, or the hybrid or vlb loss) of rows [start, start + B) of the step's batch of
  * `of` images (x0 [B, H, W, C] holds those rows) and its gradients. Its t, ε and dropout masks are
  * those rows of the whole batch's, so the shards' losses, weighted by B / of, sum to the whole
  * batch's loss, and so do their gradients. Without rows: the whole batch. y: the class labels of
- * these rows (conditional networks).
+ * these rows (conditional networks); target: L_simple's target for these rows in place of ε.
  */
 export function _shardGradients(
   net: UNet,
@@ -82,6 +101,7 @@ export function _shardGradients(
   rows?: { start: number; of: number },
   y?: Int32Array,
   loss: _LossSpec = { kind: "simple" },
+  target?: tf.Tensor,
 ): _Gradients {
   const vars = [...net.params.values()];
   const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
@@ -89,13 +109,12 @@ export function _shardGradients(
   const B = x0.shape[0];
   const named = (grads: tf.NamedTensorMap) =>
     new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
-  // t and ε of these rows of the whole batch (without rows: the whole batch): the spec's t
-  // (importance-sampled) or stream 1 of the seed, ε from stream 2, as epsLoss draws them
+  // t and ε of these rows of the whole batch (without rows: the whole batch)
   const of = rows?.of ?? B, start = rows?.start ?? 0;
-  const t = (loss.t ?? _randomInts(of, schedule.T, seed, _LOSS_TIMESTEPS)).slice(start, start + B);
-  const eps = tf.tidy(() =>
-    tf.slice(_randomNormal([of, ...x0.shape.slice(1)], seed, _LOSS_NOISE), start, B)
-  );
+  const draws = _stepDraws(schedule, of, x0.shape.slice(1), seed, loss);
+  const t = draws.t.slice(start, start + B);
+  const eps = tf.tidy(() => tf.slice(draws.eps, start, B));
+  draws.eps.dispose();
   const w = loss.weights &&
     tf.tensor1d(Float32Array.from(loss.weights.subarray(start, start + B)));
   let terms: tf.Tensor1D | undefined;
@@ -110,6 +129,7 @@ export function _shardGradients(
           noise: eps,
           classes: y,
           minSnrGamma: loss.minSnrGamma,
+          target,
         });
       }
       const per = _hybridTerms("train", model, schedule, x0, eps, t, {
@@ -128,11 +148,11 @@ export function _shardGradients(
 }
 
 /** The gradients of the whole batch, computed in this thread. */
-export const _localGradients: _GradientSource = (net, schedule, x0, seed, y, loss) =>
-  Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y, loss));
+export const _localGradients: _GradientSource = (net, schedule, x0, seed, y, loss, target) =>
+  Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y, loss, target));
 
 /**
- * One step on the batch x0 [B, H, W, C]. Returns the loss and the gradient norm before
+ * One step on the batch x0 [B, H, W, C] (target: L_simple's target in place of ε). Returns the loss and the gradient norm before
  * clipping (and for the hybrid and vlb losses each example's loss before weights); when either
  * is not finite, nothing is updated (the caller decides what to do).
  */
@@ -144,6 +164,7 @@ export async function _trainStep(
   gradients: _GradientSource = _localGradients,
   y?: Int32Array,
   lossSpec?: _LossSpec,
+  target?: tf.Tensor,
 ): Promise<{ loss: number; gradNorm: number; terms?: Float32Array }> {
   const { loss: value, grads, terms: termsTensor } = await gradients(
     st.net,
@@ -152,6 +173,7 @@ export async function _trainStep(
     o.seed,
     y,
     lossSpec,
+    target,
   );
   const terms = termsTensor && await termsTensor.data() as Float32Array;
   termsTensor?.dispose();

@@ -17,6 +17,8 @@ import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "../_batc
 import { _learningRate } from "../_lr.ts";
 import { _checkLabels, _checkLoopOptions, _trainConfig } from "./_loop_options.ts";
 import { _checkResumable, _initFrom, _readHistory } from "./_start.ts";
+import { _loadNullTeacher, _nullTeacherTarget } from "./_null_teacher.ts";
+import type { UNet } from "../unet/unet.ts";
 import type { Tensor } from "../types.ts";
 import {
   createLossHistory,
@@ -76,6 +78,15 @@ export interface TrainLoopOptions {
    * when a run is resumed.
    */
   initFrom?: string | URL | Checkpoint;
+  /**
+   * A teacher for the "no class" branch (a path, URL or loaded checkpoint; its EMA weights): the
+   * examples trained as NULL_CLASS regress onto the teacher's ε prediction at their x_t instead
+   * of onto the drawn ε (a distillation), so that ε(x, ∅) stays the teacher's while the classes
+   * are learned — for a conditional model fine-tuned from an unconditional one (`initFrom`).
+   * Conditional networks and loss "simple" only; the teacher takes the same images, predicts ε
+   * alone and was trained on the same schedule. A resumed run must be given a teacher again.
+   */
+  nullTeacher?: string | URL | Checkpoint;
   /**
    * The loss (default "simple", L_simple of Ho et al.). "hybrid" and "vlb" are Improved DDPM's
    * (see `hybridLoss`) for a U-Net with `learnSigma`; "vlb" draws t by importance sampling from
@@ -209,6 +220,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
   let history = o.loss === "vlb" ? createLossHistory(o.schedule.T) : undefined;
   let start = 0, secondsBefore = 0;
   let pool: _GradientPool | undefined;
+  let teacher: UNet | undefined;
   try {
     const ck = o.resumeFrom;
     if (ck) {
@@ -225,6 +237,9 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       await _initFrom(o.initFrom, [net, emaNet]);
     }
     if (start >= o.steps) return { step: start, losses: [], seconds: secondsBefore };
+    if (o.nullTeacher !== undefined) {
+      teacher = await _loadNullTeacher(o.nullTeacher, net.config, o.schedule);
+    }
     let lastSaved = ck ? start : undefined;
 
     if (o.workers > 1) {
@@ -291,6 +306,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       // loss vlb: t drawn from the importance distribution with the step's seed
       const drawn = history &&
         importanceTimesteps(importanceProbabilities(history), o.batchSize, seed);
+      const spec = { kind: o.loss, ...drawn, minSnrGamma: o.minSnrGamma };
+      const target = teacher && y && _nullTeacherTarget(teacher, schedule, x0, seed, y, spec);
       const { loss, gradNorm, terms } = await _trainStep(
         { net, emaNet, adam },
         schedule,
@@ -298,9 +315,10 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
         pool?.gradients ?? _localGradients,
         y,
-        { kind: o.loss, ...drawn, minSnrGamma: o.minSnrGamma },
+        spec,
+        target,
       );
-      x0.dispose();
+      tf.dispose([x0, ...(target ? [target] : [])]);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         const last = lastSaved === undefined
           ? "no checkpoint was written yet"
@@ -326,6 +344,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
     return { step: o.steps, losses, seconds: seconds() };
   } finally {
     pool?.close();
+    teacher?.dispose();
     net.dispose();
     emaNet.dispose();
     _disposeAdam(adam);
