@@ -44,7 +44,8 @@ export interface EpsLossArgs {
  * The simplified training loss L_simple (Algorithm 1 of Ho et al. 2020):
  * the mean over all elements of (ε - ε_θ(√ᾱ_t x0 + √(1 - ᾱ_t) ε, t))², with t uniform on
  * [0, T-1] and ε ~ N(0, I) unless given. With `prediction: "x0"` or `"v"` the target is x0
- * or v = √ᾱ_t ε - √(1 - ᾱ_t) x0 instead; with `target`, that tensor. Differentiable: use it inside `tf.variableGrads`.
+ * or v = √ᾱ_t ε - √(1 - ᾱ_t) x0 instead; with `target`, that tensor. Differentiable: use it
+ * inside `tf.variableGrads`.
  *
  * @param model The denoising model.
  * @param s The schedule.
@@ -84,9 +85,7 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
       const eps = z.noise;
       const xt = _qSample(s, x0, eps, ts);
       const out = _callModel(what, model, xt, _modelTimesteps(s, ts, B), false, { classes, w: 1 });
-      let target = args.target ?? eps;
-      if (args.target === undefined && prediction === "x0") target = x0;
-      if (args.target === undefined && prediction === "v") target = _vTarget(s, x0, eps, ts);
+      const target = args.target ?? _predictionTarget(s, prediction, x0, eps, ts);
       let sq = tf.squaredDifference(target, out);
       if (gamma !== undefined) {
         sq = tf.mul(sq, _coefFn((t) => _minSnrWeight(s, t, gamma, prediction), ts, r));
@@ -99,6 +98,19 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
 }
 
 /** Min-SNR-γ weight for one timestep; SNR_t = ᾱ_t / (1 - ᾱ_t). */
+/** What a model of this prediction type regresses onto: ε, x0 or v. */
+function _predictionTarget(
+  s: Schedule,
+  prediction: Prediction,
+  x0: Tensor,
+  eps: Tensor,
+  ts: number | Int32Array,
+): Tensor {
+  if (prediction === "x0") return x0;
+  if (prediction === "v") return _vTarget(s, x0, eps, ts);
+  return eps;
+}
+
 function _minSnrWeight(s: Schedule, t: number, gamma: number, p: Prediction): number {
   const snr = s.alphasCumprod[t] / (1 - s.alphasCumprod[t]);
   const clipped = Math.min(snr, gamma);

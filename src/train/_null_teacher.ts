@@ -4,7 +4,7 @@
 // ε(x, ∅) at the teacher's (Learning without Forgetting, Li & Hoiem 2016), for a conditional
 // model fine-tuned from an unconditional one.
 import * as tf from "@tensorflow/tfjs-core";
-import { type Checkpoint, loadCheckpoint } from "../io/checkpoint.ts";
+import type { Checkpoint } from "../io/checkpoint.ts";
 import { setWeights } from "../io/weights.ts";
 import { createUNet, type UNet, type UNetConfig } from "../unet/unet.ts";
 import type { Schedule, ScheduleKind } from "../schedule.ts";
@@ -12,7 +12,7 @@ import { NULL_CLASS } from "../guidance.ts";
 import { _qSample } from "../_formulas.ts";
 import { _callModel } from "../_model.ts";
 import { type _LossSpec, _stepDraws } from "./_step.ts";
-import { _isCheckpoint } from "./_loop_options.ts";
+import { _sourceCheckpoint } from "./_start.ts";
 
 /**
  * The teacher's network with its EMA weights. It must take the run's images (same size and
@@ -24,9 +24,7 @@ export async function _loadNullTeacher(
   schedule: { kind: ScheduleKind; T: number },
 ): Promise<UNet> {
   const what = "Cannot train: nullTeacher";
-  const given = _isCheckpoint(source);
-  const where = given ? "(a checkpoint)" : String(source);
-  const ck = given ? source : await loadCheckpoint(source);
+  const { ck, where } = await _sourceCheckpoint(source, "(a checkpoint)");
   const u = ck.config.unet;
   if (u.imageSize !== unet.imageSize || u.inChannels !== unet.inChannels) {
     throw new RangeError(
@@ -61,7 +59,7 @@ export function _nullTeacherTarget(
   y: Int32Array,
   loss: _LossSpec,
 ): tf.Tensor | undefined {
-  const rows = y.reduce<number[]>((a, v, i) => v === NULL_CLASS ? [...a, i] : a, []);
+  const rows = [...y.keys()].filter((i) => y[i] === NULL_CLASS);
   if (rows.length === 0) return undefined;
   const B = x0.shape[0];
   const { t, eps } = _stepDraws(schedule, B, x0.shape.slice(1), seed, loss);

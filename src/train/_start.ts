@@ -87,11 +87,21 @@ export function _readHistory(ck: Checkpoint, T: number, name: string): LossHisto
   return h;
 }
 
+/**
+ * A checkpoint given as a path, URL or loaded object, and how errors name it (the path, or
+ * `unnamed` for an object).
+ */
+export async function _sourceCheckpoint(
+  source: string | URL | Checkpoint,
+  unnamed: string,
+): Promise<{ ck: Checkpoint; where: string }> {
+  if (_isCheckpoint(source)) return { ck: source, where: unnamed };
+  return { ck: await loadCheckpoint(source), where: String(source) };
+}
+
 /** Loads the EMA weights of a checkpoint into each network (a fine-tune's start). */
 export async function _initFrom(source: string | URL | Checkpoint, nets: UNet[]): Promise<void> {
-  const given = _isCheckpoint(source);
-  const where = given ? "the checkpoint" : String(source);
-  const ck = given ? source : await loadCheckpoint(source);
+  const { ck, where } = await _sourceCheckpoint(source, "the checkpoint");
   for (const net of nets) {
     for (const [name, v] of net.params) {
       const w = ck.ema.get(name);

@@ -152,9 +152,10 @@ export const _localGradients: _GradientSource = (net, schedule, x0, seed, y, los
   Promise.resolve(_shardGradients(net, schedule, x0, seed, undefined, y, loss, target));
 
 /**
- * One step on the batch x0 [B, H, W, C] (target: L_simple's target in place of ε). Returns the loss and the gradient norm before
- * clipping (and for the hybrid and vlb losses each example's loss before weights); when either
- * is not finite, nothing is updated (the caller decides what to do).
+ * One step on the batch x0 [B, H, W, C] (target: L_simple's target in place of ε). Returns the
+ * loss and the gradient norm before clipping (and for the hybrid and vlb losses each example's
+ * loss before weights); when either is not finite, nothing is updated (the caller decides what
+ * to do).
  */
 export async function _trainStep(
   st: _StepState,
