@@ -97,7 +97,6 @@ export function epsLoss(model: EpsModel, s: Schedule, args: EpsLossArgs): Scalar
   }
 }
 
-/** Min-SNR-γ weight for one timestep; SNR_t = ᾱ_t / (1 - ᾱ_t). */
 /** What a model of this prediction type regresses onto: ε, x0 or v. */
 function _predictionTarget(
   s: Schedule,
@@ -111,6 +110,7 @@ function _predictionTarget(
   return eps;
 }
 
+/** Min-SNR-γ weight for one timestep; SNR_t = ᾱ_t / (1 - ᾱ_t). */
 function _minSnrWeight(s: Schedule, t: number, gamma: number, p: Prediction): number {
   const snr = s.alphasCumprod[t] / (1 - s.alphasCumprod[t]);
   const clipped = Math.min(snr, gamma);
