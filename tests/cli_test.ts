@@ -332,6 +332,7 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["train", ["--min-snr", "0"], "--min-snr must be a number > 0, got 0"],
     ["train", ["--null-teacher", "bundled"], 'nullTeacher teaches the "no class" branch'],
     ["train", ["--class-dropout", "1"], "classDropout must be in [0, 1), got 1"],
+    ["train", ["--train-only", "nope"], 'trainOnly "nope" names no parameter of this U-Net'],
     ["train", [
       "--conditional",
       "--data",

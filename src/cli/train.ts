@@ -6,7 +6,7 @@
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
-//                   [--null-teacher FILE|bundled]
+//                   [--null-teacher FILE|bundled] [--train-only PREFIX,...]
 //                   [--schedule linear|cosine] [--learn-sigma] [--loss simple|hybrid|vlb]
 //                   [--min-snr GAMMA]
 //   bun src/cli/train.ts ...        (the same, under Bun)
@@ -79,6 +79,8 @@ Options:
   --null-teacher FILE     the "no class" examples regress onto this checkpoint's ε
                           ("bundled": the bundled MNIST model) instead of the drawn ε,
                           keeping the unconditional branch at the teacher's (conditional)
+  --train-only PREFIXES   train only the parameters whose names start with one of
+                          these (comma-separated, e.g. label_emb); the rest stay put
   --schedule KIND         noise schedule, T = 1000: linear (Ho et al.) or cosine
                           (Nichol & Dhariwal)                                   [linear]
   --learn-sigma           learn the reverse variance (Improved DDPM): the U-Net outputs
@@ -122,6 +124,7 @@ await _run(async () => {
       "class-dropout": { type: "string", default: "0.1" },
       "init-from": { type: "string" },
       "null-teacher": { type: "string" },
+      "train-only": { type: "string" },
       schedule: { type: "string", default: "linear" },
       "learn-sigma": { type: "boolean", default: false },
       loss: { type: "string" },
@@ -207,6 +210,7 @@ await _run(async () => {
     classDropout,
     initFrom: a["init-from"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["init-from"],
     nullTeacher: a["null-teacher"] === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a["null-teacher"],
+    trainOnly: a["train-only"]?.split(",").map((p) => p.trim()),
     signal: stop.signal,
   });
   const last = result.losses.slice(-50);

@@ -14,7 +14,8 @@ export type _Optional =
   | "onCheckpoint"
   | "onSamples"
   | "checkpointName"
-  | "minSnrGamma";
+  | "minSnrGamma"
+  | "trainOnly";
 
 export type _Resolved =
   & Required<Omit<TrainLoopOptions, _Optional>>
@@ -131,6 +132,17 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
       } and loss "${o.loss}"`,
     );
   }
+  if (
+    o.trainOnly !== undefined &&
+    !(Array.isArray(o.trainOnly) && o.trainOnly.length > 0 &&
+      o.trainOnly.every((p) => typeof p === "string" && p.length > 0))
+  ) {
+    throw new RangeError(
+      `${what}: trainOnly must be a non-empty array of parameter-name prefixes, got ${
+        JSON.stringify(o.trainOnly)
+      }`,
+    );
+  }
   if (o.workers > o.batchSize) {
     throw new RangeError(
       `${what}: workers (${o.workers}) must not exceed the batch size (${o.batchSize})`,
@@ -169,6 +181,28 @@ export function _checkLabels(labels: Int32Array | undefined, n: number, K: numbe
   return labels;
 }
 
+/**
+ * The names of the parameters a run trains (`trainOnly`: those starting with one of its
+ * prefixes; each prefix must name at least one), or undefined for all of them.
+ */
+export function _trainable(
+  trainOnly: readonly string[] | undefined,
+  net: { params: ReadonlyMap<string, unknown> },
+): Set<string> | undefined {
+  if (trainOnly === undefined) return undefined;
+  const names = [...net.params.keys()];
+  for (const prefix of trainOnly) {
+    if (!names.some((n) => n.startsWith(prefix))) {
+      throw new RangeError(
+        `Cannot train: trainOnly "${prefix}" names no parameter of this U-Net (its names start with ${
+          [...new Set(names.map((n) => n.split(".")[0]))].join(", ")
+        })`,
+      );
+    }
+  }
+  return new Set(names.filter((n) => trainOnly.some((p) => n.startsWith(p))));
+}
+
 export function _trainConfig(o: _Resolved) {
   const { batchSize, lr, warmup, lrDecay, lrFinal, decayStart, gradClip, emaDecay, flip, seed } = o;
   return {
@@ -187,6 +221,7 @@ export function _trainConfig(o: _Resolved) {
     ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
     ...(o.loss !== "simple" ? { loss: o.loss } : {}),
     ...(o.minSnrGamma !== undefined ? { minSnrGamma: o.minSnrGamma } : {}),
+    ...(o.trainOnly !== undefined ? { trainOnly: [...o.trainOnly] } : {}),
     // a path or URL is recorded; a checkpoint given as an object has no name
     ...(o.initFrom !== undefined && !_isCheckpoint(o.initFrom)
       ? { initFrom: String(o.initFrom) }

@@ -44,17 +44,20 @@ export function _checkResumable(
 }
 
 /**
- * What a resume must keep: the network, the schedule, the loss and whether the null class has a
- * teacher (absent fields: defaults).
+ * What a resume must keep: the network, the schedule, the loss, whether the null class has a
+ * teacher and which parameters are trained (absent fields: defaults).
  */
 function _whatIsTrained(unet: unknown, schedule: unknown, train: unknown) {
-  const t = train as { loss?: string; minSnrGamma?: number; nullTeacher?: string } | undefined;
+  const t = train as
+    | { loss?: string; minSnrGamma?: number; nullTeacher?: string; trainOnly?: string[] }
+    | undefined;
   return {
     unet,
     schedule,
     loss: t?.loss ?? "simple",
     minSnrGamma: t?.minSnrGamma ?? null,
     nullTeacher: t?.nullTeacher !== undefined,
+    trainOnly: t?.trainOnly ?? null,
   };
 }
 

@@ -32,6 +32,8 @@ export interface _StepOptions {
   lr: number;
   gradClip: number;
   emaDecay: number;
+  /** The parameters to update (default: all); the others, their EMA and moments stay put. */
+  trainable?: ReadonlySet<string>;
 }
 
 /**
@@ -178,6 +180,20 @@ export async function _trainStep(
   );
   const terms = termsTensor && await termsTensor.data() as Float32Array;
   termsTensor?.dispose();
+  const only = o.trainable;
+  if (only) {
+    for (const [name, g] of grads) {
+      if (!only.has(name)) {
+        g.dispose();
+        grads.delete(name);
+      }
+    }
+  }
+  // the parameters, EMA and moments to update: those with a gradient
+  const pick = <V>(m: ReadonlyMap<string, V>): Map<string, V> =>
+    new Map(only ? [...m].filter(([name]) => only.has(name)) : m);
+  const params = pick(st.net.params), ema = pick(st.emaNet.params);
+  const adam = { m: pick(st.adam.m), v: pick(st.adam.v) };
   const fused = _canFuseOptimizer();
   const norm = fused ? _flatNorm(grads) : _globalNorm(grads);
   const both = tf.stack([value, norm]);
@@ -189,11 +205,11 @@ export async function _trainStep(
       // min(1, c / ‖g‖) in float32, as _clipByGlobalNorm computes it on the device
       const c = Math.fround(o.gradClip);
       const scale = Math.fround(c / Math.max(gradNorm, c));
-      _fusedAdamEma(st.net.params, grads, st.adam, st.emaNet.params, scale, o.step, o.lr, decay);
+      _fusedAdamEma(params, grads, adam, ema, scale, o.step, o.lr, decay);
     } else {
       const { clipped } = _clipByGlobalNorm(grads, o.gradClip, norm);
-      _adamStep(st.net.params, clipped, st.adam, o.step, o.lr);
-      _emaUpdate(st.emaNet.params, st.net.params, decay);
+      _adamStep(params, clipped, adam, o.step, o.lr);
+      _emaUpdate(ema, params, decay);
       clipped.forEach((g) => g.dispose());
     }
   }

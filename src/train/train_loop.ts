@@ -15,7 +15,7 @@ import { type _GradientPool, _gradientPool } from "./_gradient_pool.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { _batch, _batchIndices, _batchLabels, _flips, _stepSeed } from "../_batches.ts";
 import { _learningRate } from "../_lr.ts";
-import { _checkLabels, _checkLoopOptions, _trainConfig } from "./_loop_options.ts";
+import { _checkLabels, _checkLoopOptions, _trainable, _trainConfig } from "./_loop_options.ts";
 import { _checkResumable, _initFrom, _readHistory } from "./_start.ts";
 import { _loadNullTeacher, _nullTeacherTarget } from "./_null_teacher.ts";
 import type { UNet } from "../unet/unet.ts";
@@ -87,6 +87,12 @@ export interface TrainLoopOptions {
    * alone and was trained on the same schedule. A resumed run must be given a teacher again.
    */
   nullTeacher?: string | URL | Checkpoint;
+  /**
+   * Train only the parameters whose names start with one of these (e.g. `["label_emb"]`: the
+   * class embedding of a conditional model fine-tuned from an unconditional one, `initFrom`);
+   * the others, their EMA and their Adam moments stay exactly as they start. Default: all.
+   */
+  trainOnly?: string[];
   /**
    * The loss (default "simple", L_simple of Ho et al.). "hybrid" and "vlb" are Improved DDPM's
    * (see `hybridLoss`) for a U-Net with `learnSigma`; "vlb" draws t by importance sampling from
@@ -215,6 +221,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
       : Array.from({ length: K }, (_, i) => String(i));
   }
   const emaNet = createUNet(o.unet, { seed: o.seed, T: o.schedule.T });
+  const trainable = _trainable(o.trainOnly, net);
   const adam = _adamInit(net.params);
   // importance sampling of t (loss vlb): each t's recent losses
   let history = o.loss === "vlb" ? createLossHistory(o.schedule.T) : undefined;
@@ -312,7 +319,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         { net, emaNet, adam },
         schedule,
         x0,
-        { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay },
+        { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay, trainable },
         pool?.gradients ?? _localGradients,
         y,
         spec,
