@@ -180,6 +180,8 @@ export async function _trainStep(
   );
   const terms = termsTensor && await termsTensor.data() as Float32Array;
   termsTensor?.dispose();
+  // the parameters, EMA and moments to update: all, or those of o.trainable
+  let params = st.net.params, ema = st.emaNet.params, adam = st.adam;
   const only = o.trainable;
   if (only) {
     for (const [name, g] of grads) {
@@ -188,12 +190,11 @@ export async function _trainStep(
         grads.delete(name);
       }
     }
+    const keep = <V>(m: ReadonlyMap<string, V>) => new Map([...m].filter(([n]) => only.has(n)));
+    params = keep(params);
+    ema = keep(ema);
+    adam = { m: keep(adam.m), v: keep(adam.v) };
   }
-  // the parameters, EMA and moments to update: those with a gradient
-  const pick = <V>(m: ReadonlyMap<string, V>): Map<string, V> =>
-    new Map(only ? [...m].filter(([name]) => only.has(name)) : m);
-  const params = pick(st.net.params), ema = pick(st.emaNet.params);
-  const adam = { m: pick(st.adam.m), v: pick(st.adam.v) };
   const fused = _canFuseOptimizer();
   const norm = fused ? _flatNorm(grads) : _globalNorm(grads);
   const both = tf.stack([value, norm]);
