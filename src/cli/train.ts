@@ -2,7 +2,7 @@
 //
 //   deno task train [--data mnist|fashion-mnist|<folder>] [--preset mnist|cifar10] [--steps 1000]
 //                   [--batch 32] [--lr 2e-4] [--warmup N] [--lr-decay constant|linear|cosine]
-//                   [--lr-final 0] [--decay-start N] [--ema-decay 0.9999] [--flip]
+//                   [--lr-final 0] [--decay-start N] [--ema-decay 0.9999] [--no-ema-warmup] [--flip]
 //                   [--backend auto|webgpu|wasm|cpu] [--out out/train] [--seed 0] [--resume]
 //                   [--checkpoint-every 500] [--sample-every 1000] [--workers N]
 //                   [--conditional] [--class-dropout 0.1] [--init-from FILE|bundled]
@@ -59,6 +59,9 @@ Options:
   --lr-final X            learning rate at the last step (linear, cosine)       [0]
   --decay-start N         step where the decay starts (before it: --lr) [the warm-up's end]
   --ema-decay X           EMA decay                                             [0.9999]
+  --no-ema-warmup         the decay is --ema-decay from the first step, so the EMA starts
+                          at the starting weights (for --init-from), instead of warming
+                          up as min(decay, (1 + step)/(10 + step))
   --flip                  random horizontal flips
   --backend NAME          auto, webgpu, wasm or cpu                             [auto]
   --out DIR               checkpoint, log.jsonl, samples/, loss.svg             [out/train]
@@ -109,6 +112,7 @@ await _run(async () => {
       "lr-final": { type: "string", default: "0" },
       "decay-start": { type: "string" },
       "ema-decay": { type: "string", default: "0.9999" },
+      "no-ema-warmup": { type: "boolean", default: false },
       flip: { type: "boolean", default: false },
       backend: { type: "string", default: "auto" },
       out: { type: "string", default: "out/train" },
@@ -200,6 +204,7 @@ await _run(async () => {
       ? undefined
       : _intArg("decay-start", a["decay-start"], 1),
     emaDecay: _numArg("ema-decay", a["ema-decay"]),
+    emaWarmup: !a["no-ema-warmup"],
     flip: a.flip,
     seed: _intArg("seed", a.seed, 0),
     resume: a["resume-or-start"] ? "ifPresent" : a.resume,

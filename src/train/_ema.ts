@@ -5,10 +5,11 @@ import type { Variable } from "../types.ts";
 /**
  * The EMA decay at optimizer step `step` (1-based): min(decay, (1 + step) / (10 + step)), the
  * warm-up of TensorFlow's ExponentialMovingAverage with num_updates, so that a short run is
- * not dominated by the initial weights.
+ * not dominated by the initial weights; without the warm-up (a run that starts from trained
+ * weights, whose average should start there), `decay` at every step.
  */
-export function _emaDecay(decay: number, step: number): number {
-  return Math.min(decay, (1 + step) / (10 + step));
+export function _emaDecay(decay: number, step: number, warmup = true): number {
+  return warmup ? Math.min(decay, (1 + step) / (10 + step)) : decay;
 }
 
 /** ema ← d · ema + (1 - d) · θ for every parameter. */

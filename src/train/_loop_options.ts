@@ -68,6 +68,7 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
     lrFinal: 0,
     gradClip: 1,
     emaDecay: 0.9999,
+    emaWarmup: true,
     flip: false,
     seed: 0,
     checkpointEvery: 500,
@@ -98,6 +99,9 @@ export function _checkLoopOptions(options: TrainLoopOptions): _Resolved {
   pos("gradClip", o.gradClip);
   if (!(o.emaDecay > 0 && o.emaDecay < 1)) {
     throw new RangeError(`${what}: emaDecay must be in (0, 1), got ${o.emaDecay}`);
+  }
+  if (typeof o.emaWarmup !== "boolean") {
+    throw new TypeError(`${what}: emaWarmup must be true or false, got ${o.emaWarmup}`);
   }
   int("seed", o.seed, 0);
   int("checkpointEvery", o.checkpointEvery, 1);
@@ -217,6 +221,7 @@ export function _trainConfig(o: _Resolved) {
     flip,
     seed,
     workers: o.workers,
+    ...(o.emaWarmup ? {} : { emaWarmup: false }),
     data: o.data.source,
     ...(o.unet.numClasses ? { classDropout: o.classDropout } : {}),
     ...(o.loss !== "simple" ? { loss: o.loss } : {}),

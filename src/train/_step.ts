@@ -32,6 +32,8 @@ export interface _StepOptions {
   lr: number;
   gradClip: number;
   emaDecay: number;
+  /** Whether the EMA decay warms up as min(decay, (1 + step) / (10 + step)) (default true). */
+  emaWarmup?: boolean;
   /** The parameters to update (default: all); the others, their EMA and moments stay put. */
   trainable?: ReadonlySet<string>;
 }
@@ -201,7 +203,7 @@ export async function _trainStep(
   const [loss, gradNorm] = await both.data();
   tf.dispose([both, value]);
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
-    const decay = _emaDecay(o.emaDecay, o.step);
+    const decay = _emaDecay(o.emaDecay, o.step, o.emaWarmup);
     if (fused) {
       // min(1, c / ‖g‖) in float32, as _clipByGlobalNorm computes it on the device
       const c = Math.fround(o.gradClip);

@@ -61,6 +61,12 @@ export interface TrainLoopOptions {
   /** EMA decay (default 0.9999), warmed up as min(decay, (1 + step) / (10 + step)). */
   emaDecay?: number;
   /**
+   * Whether the EMA decay warms up (default true). Off, the decay is `emaDecay` from the first
+   * step, so the average starts at the starting weights: for a run that continues trained
+   * weights (`initFrom`), whose EMA would otherwise forget them within a few steps.
+   */
+  emaWarmup?: boolean;
+  /**
    * The class label of every image, for a class-conditional U-Net (`unet.numClasses` > 0;
    * default: `data.labels`). Integers in [0, numClasses).
    */
@@ -319,7 +325,15 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainLoopRes
         { net, emaNet, adam },
         schedule,
         x0,
-        { step, seed, lr, gradClip: o.gradClip, emaDecay: o.emaDecay, trainable },
+        {
+          step,
+          seed,
+          lr,
+          gradClip: o.gradClip,
+          emaDecay: o.emaDecay,
+          emaWarmup: o.emaWarmup,
+          trainable,
+        },
         pool?.gradients ?? _localGradients,
         y,
         spec,
