@@ -1,7 +1,7 @@
 // The EMA's warm-up (`emaWarmup`): on (the default), the decay at step n is
 // min(emaDecay, (1 + n)/(10 + n)), so a run's average soon forgets its starting weights; off, it is
 // emaDecay from the first step, so a run continued from trained weights (`initFrom`) averages from
-// them. Checked on the first step of a run against ema = d·start + (1 - d)·θ₁ in float64.
+// them; a resume under the other rule warns. Checked on the first step of a run against ema = d·start + (1 - d)·θ₁ in float64.
 import { join } from "node:path";
 import { loadCheckpoint } from "../mod.ts";
 import { train } from "../fs.ts";
@@ -46,6 +46,21 @@ Deno.test({
     assertTrue(cross > 100 * atol, `the warm-up's step 1 is not 0.9 (${cross})`);
     const ck = await loadCheckpoint(join(off, "checkpoint.safetensors"));
     assertEquals((ck.config.train as { emaWarmup?: boolean }).emaWarmup, false, "recorded");
+    // a resume under another EMA rule says so (the weights go on, the average changes course)
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => warned.push(m);
+    try {
+      await train(tinyTrainOptions(off, 2, { ...opts, resume: true }));
+    } finally {
+      console.warn = warn;
+    }
+    assertTrue(
+      warned.some((m) =>
+        m.includes("EMA decay 0.9 with its warm-up (it was written with 0.9 without")
+      ),
+      `a warning, got ${JSON.stringify(warned)}`,
+    );
     await assertRejects(
       () =>
         train(

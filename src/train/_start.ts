@@ -11,7 +11,13 @@ export function _checkResumable(
   config: {
     unet: UNetConfig;
     schedule: unknown;
-    train: { batchSize: number; seed: number; workers: number };
+    train: {
+      batchSize: number;
+      seed: number;
+      workers: number;
+      emaDecay: number;
+      emaWarmup?: boolean;
+    };
   },
   path: string,
 ): void {
@@ -32,6 +38,15 @@ export function _checkResumable(
     console.warn(
       `Resuming ${path} with batch size ${config.train.batchSize} and seed ${config.train.seed} ` +
         `(it was written with ${batchSize} and ${seed}): the run will not match an uninterrupted one.`,
+    );
+  }
+  const ema = (t: { emaDecay?: number; emaWarmup?: boolean }) =>
+    `${t.emaDecay ?? 0.9999}${t.emaWarmup === false ? " without" : " with"} its warm-up`;
+  const emaBefore = ema(ck.config.train as { emaDecay?: number; emaWarmup?: boolean });
+  if (emaBefore !== ema(config.train)) {
+    console.warn(
+      `Resuming ${path} with EMA decay ${ema(config.train)} (it was written with ${emaBefore}): ` +
+        `the EMA weights will not match an uninterrupted run's.`,
     );
   }
   const before = (ck.config.train as { workers?: number }).workers ?? 1;
