@@ -4,8 +4,8 @@
 // the snapshots the progression picture needs.
 import * as tf from "@tensorflow/tfjs-core";
 import { type CheckpointConfig, loadCheckpoint } from "./io/checkpoint.ts";
-import { setWeights } from "./io/weights.ts";
-import { createUNet, type UNet } from "./unet/unet.ts";
+import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
+import type { UNet } from "./unet/unet.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
 import { type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import type { Tensor } from "./types.ts";
@@ -57,8 +57,7 @@ export async function _loadSampler(
   spacing?: string,
 ): Promise<{ unet: UNet; s: Schedule; config: CheckpointConfig }> {
   const ck = await loadCheckpoint(checkpoint);
-  const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
-  setWeights(unet.params, ck.ema);
+  const unet = unetFromCheckpoint(ck);
   const base = makeSchedule(ck.config.schedule);
   if (steps !== undefined && steps > base.T) {
     throw new RangeError(`--steps must be at most the model's T = ${base.T}, got ${steps}`);

@@ -7,10 +7,10 @@
  */
 import { type Checkpoint, loadCheckpoint } from "./io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "./io/bundled.ts";
-import { setWeights } from "./io/weights.ts";
+import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
 import { type SamplerName, type SamplerOptions, SAMPLERS, samplingSchedule } from "./samplers.ts";
-import { createUNet, type UNet } from "./unet/unet.ts";
+import type { UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
 import { _varianceFor } from "./_reverse.ts";
 import { _rowChunks, _runChunks } from "./_row_chunks.ts";
@@ -79,8 +79,7 @@ export async function loadPipeline(
     ? await loadCheckpoint(source)
     : source;
   const schedule = makeSchedule(ck.config.schedule);
-  const unet = createUNet(ck.config.unet, { T: schedule.T });
-  setWeights(unet.params, ck.ema);
+  const unet = unetFromCheckpoint(ck);
   const K = ck.config.unet.numClasses ?? 0;
   const names = ck.config.classes ?? Array.from({ length: K }, (_, k) => String(k));
   /** A class given by name or index as its label. */

@@ -192,6 +192,32 @@ Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name 
     ...["--backend", "wasm", "--class", "5"],
   ]);
   assertTrue(rec.stdout.includes("classes sandal · guidance 3"), rec.stdout);
+  // a separate unconditional network: the pair's --class none samples as that network does
+  const pair = join(dir, "pair.safetensors");
+  const ex = _cli("export", ["--checkpoint", ck, "--out", pair, "--unconditional", "bundled"]);
+  assertEquals(ex.code, 0, ex.stderr);
+  assertTrue(ex.stdout.includes("with the unconditional network of bundled"), ex.stdout);
+  const draw = (npy: string, ...args: string[]) =>
+    _cli("sample", [
+      ...["--n", "2", "--steps", "2", "--seed", "3", "--out", join(dir, "p.png")],
+      ...["--npy", join(dir, npy), "--backend", "wasm", "--workers", "1", ...args],
+    ]);
+  assertEquals(draw("pair.npy", "--checkpoint", pair, "--class", "none").code, 0);
+  assertEquals(draw("bundled.npy").code, 0);
+  assertEquals(
+    Deno.readFileSync(join(dir, "pair.npy")),
+    Deno.readFileSync(join(dir, "bundled.npy")),
+    "guidance 0 of the pair is the bundled model, bit for bit",
+  );
+  const notCond = _cli("export", [
+    ...["--checkpoint", pair, "--out", join(dir, "x.safetensors")],
+    ...["--unconditional", join(dir, "model.safetensors")],
+  ]);
+  assertEquals(notCond.code, 1);
+  assertTrue(
+    notCond.stderr.includes("--unconditional: the unconditional network must be unconditional"),
+    notCond.stderr,
+  );
 });
 
 Deno.test("cli: sample --class 7 of the class-conditional MNIST model draws sevens", async () => {

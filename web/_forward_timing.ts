@@ -3,7 +3,7 @@
 // one warm-up call (shader compilation, allocation), then the median of `reps` timed calls, each
 // ending when the result is read back.
 import * as tf from "@tensorflow/tfjs-core";
-import { createUNet, loadCheckpoint, setWeights } from "../mod.ts";
+import { loadCheckpoint, unetFromCheckpoint } from "../mod.ts";
 
 /** Milliseconds per forward pass (median) at each batch size. */
 export async function timeForward(
@@ -12,8 +12,7 @@ export async function timeForward(
   reps: number,
 ): Promise<Record<number, number>> {
   const ck = await loadCheckpoint(checkpoint);
-  const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
-  setWeights(unet.params, ck.ema);
+  const unet = unetFromCheckpoint(ck);
   const out: Record<number, number> = {};
   for (const B of batches) {
     const x = tf.randomNormal([B, 28, 28, 1], 0, 1, "float32", 1);

@@ -5,7 +5,6 @@
 // slider back through the trajectory, and downloads.
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  createUNet,
   encodeNpy,
   imageGrid,
   loadCheckpoint,
@@ -14,9 +13,9 @@ import {
   type SamplerName,
   SAMPLERS,
   samplingSchedule,
-  setWeights,
   toUint8,
   type UNet,
+  unetFromCheckpoint,
 } from "../mod.ts";
 import { $, drawGrid, readInt, useChosenBackend } from "./_draw.ts";
 
@@ -119,8 +118,7 @@ form.addEventListener("submit", async (e) => {
     if (!model) {
       status.textContent = "loading the checkpoint…";
       const ck = await loadCheckpoint(source);
-      const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
-      setWeights(unet.params, ck.ema);
+      const unet = unetFromCheckpoint(ck);
       model = { unet, T: ck.config.schedule.T, config: ck.config };
     }
     const conditioning = readConditioning(count);

@@ -2,8 +2,14 @@
 // training checkpoint: a quarter of its size. This is how checkpoints/mnist.safetensors was made.
 //
 //   deno task export --checkpoint out/train/checkpoint.safetensors --out model.safetensors
+//
+// A conditional model may carry a separate unconditional network for guidance's ε(x, ∅)
+// (`--unconditional bundled` or a checkpoint path): its EMA weights are stored beside the
+// conditional ones, and guidance 0 then samples exactly as that network does.
 import { parseArgs } from "node:util";
-import { loadCheckpoint } from "../io/checkpoint.ts";
+import { _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
+import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
+
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { _cliArgs, _nonNegativeArg, _run } from "./_args.ts";
 
@@ -14,14 +20,17 @@ await _run(async () => {
       checkpoint: { type: "string" },
       out: { type: "string" },
       guidance: { type: "string" },
+      unconditional: { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (a.help || !a.checkpoint || !a.out) {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
-        "[--guidance W]\n  --guidance W  the guidance scale `deno task sample` uses by default " +
-        "(conditional models)",
+        "[--guidance W] [--unconditional bundled|PATH]\n" +
+        "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
+        "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
+        "mnist model or a checkpoint's EMA weights (conditional models)",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -34,6 +43,23 @@ await _run(async () => {
     }
     config.guidanceScale = _nonNegativeArg("guidance", a.guidance);
   }
-  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema });
-  console.log(`wrote ${a.out}: EMA weights of step ${ck.state?.step ?? "?"}`);
+  let unconditional;
+  if (a.unconditional !== undefined) {
+    if (!ck.config.unet.numClasses) {
+      throw new RangeError(
+        `--unconditional needs a class-conditional checkpoint, ${a.checkpoint} is not`,
+      );
+    }
+    const u = await loadCheckpoint(
+      a.unconditional === "bundled" ? BUNDLED_MNIST_CHECKPOINT : a.unconditional,
+    );
+    config.unconditionalUnet = u.config.unet;
+    unconditional = u.ema;
+    _checkUnconditionalPair(config, (why) => new RangeError(`--unconditional: ${why}`));
+  }
+  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional });
+  console.log(
+    `wrote ${a.out}: EMA weights of step ${ck.state?.step ?? "?"}` +
+      (unconditional ? `, with the unconditional network of ${a.unconditional}` : ""),
+  );
 });

@@ -3,12 +3,12 @@ import { join } from "node:path";
 import type { Tensor, VarianceKind } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
-import { setWeights } from "../io/weights.ts";
+import { unetFromCheckpoint } from "../io/unet_from_checkpoint.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { _atomicWrite } from "../_atomic_write.ts";
 import { loadMnist } from "../data/mnist.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { createUNet, type UNet } from "../unet/unet.ts";
+import type { UNet } from "../unet/unet.ts";
 import { makeSchedule, type Schedule } from "../schedule.ts";
 import { sampleLoop, SAMPLER_NAMES, type SamplerName, samplingSchedule } from "../samplers.ts";
 import { type BpdEstimate, bpdEstimate } from "./bpd_estimate.ts";
@@ -125,8 +125,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   // the bound's variance: a learnSigma network's own (the samplers read it the same way, and
   // otherwise keep their own default, as `deno task sample` does)
   const variance = _varianceFor("evaluate", ck.config.unet, o.variance) ?? "fixedLarge";
-  const unet = createUNet(ck.config.unet, { T: ck.config.schedule.T });
-  setWeights(unet.params, ck.ema);
+  const unet = unetFromCheckpoint(ck);
   const { imageSize: size, inChannels: C } = unet.config;
   const held = o.data ?? loadMnist({ split: "test" });
   if (held.shape[1] !== size || held.shape[2] !== size || held.shape[3] !== C) {

@@ -20,6 +20,11 @@ export interface CheckpointConfig {
   classes?: string[];
   /** The classifier-free guidance scale its model card recommends (conditional models). */
   guidanceScale?: number;
+  /**
+   * Conditional models with a separate unconditional network for ε(x, ∅) (see
+   * `withUnconditional`): that network's shape; its weights are the checkpoint's `unconditional`.
+   */
+  unconditionalUnet?: UNetConfig;
 }
 
 /** Where training stood when the checkpoint was written. */
@@ -56,18 +61,27 @@ export interface Checkpoint {
   adamM?: Weights;
   /** Adam's second moments. */
   adamV?: Weights;
+  /**
+   * The separate unconditional network's weights (with `config.unconditionalUnet`): guidance
+   * takes ε(x, ∅) from it instead of the conditional network's null class.
+   */
+  unconditional?: Weights;
 }
 
-const _GROUPS = [["params", "params"], ["ema", "ema"], ["adamM", "adam_m"], [
-  "adamV",
-  "adam_v",
-]] as const;
+const _GROUPS = [
+  ["params", "params"],
+  ["ema", "ema"],
+  ["adamM", "adam_m"],
+  ["adamV", "adam_v"],
+  ["unconditional", "unconditional"],
+] as const;
 const _FORMAT = "ddpm-core-checkpoint/1";
 
 /**
  * Encodes a checkpoint as the bytes of one safetensors file (what `saveCheckpoint` of
  * `@ddpm/core/fs` writes, and a web page downloads). Tensors are named `ema.<param>`,
- * `params.<param>`, `adam_m.<param>`, `adam_v.<param>`; the metadata holds `format`, `config` and
+ * `params.<param>`, `adam_m.<param>`, `adam_v.<param>` (and a separate unconditional network's
+ * `unconditional.<param>`); the metadata holds `format`, `config` and
  * `state` as JSON strings and `crc32c`, the CRC-32C of the tensor table, config, state and tensor
  * bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
  * `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
@@ -191,6 +205,13 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
     });
   }
   if (!groups.ema) throw new Error(`Cannot load checkpoint ${where}: it has no ema.* weights`);
+  if ((config.unconditionalUnet === undefined) !== (groups.unconditional === undefined)) {
+    throw bad(
+      config.unconditionalUnet === undefined
+        ? "it has unconditional.* weights but no metadata.config.unconditionalUnet"
+        : "metadata.config.unconditionalUnet is set but it has no unconditional.* weights",
+    );
+  }
   return {
     config,
     state,
@@ -198,6 +219,7 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
     ema: groups.ema,
     adamM: groups.adamM,
     adamV: groups.adamV,
+    ...(groups.unconditional ? { unconditional: groups.unconditional } : {}),
   };
 }
 
@@ -214,30 +236,13 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
   if (!_isObject(config)) {
     throw bad(`metadata.config must be an object, got ${JSON.stringify(config)}`);
   }
-  const u = config.unet;
-  if (!_isObject(u)) throw bad(`metadata.config.unet must be an object, got ${JSON.stringify(u)}`);
-  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
-  for (const k of ["imageSize", "inChannels", "ch", "numResBlocks", "groups"]) {
-    if (!posInt(u[k])) {
-      throw bad(
-        `metadata.config.unet.${k} must be a positive integer, got ${JSON.stringify(u[k])}`,
-      );
-    }
-  }
-  for (const k of ["chMult", "attnResolutions"]) {
-    if (!Array.isArray(u[k]) || !(u[k] as unknown[]).every(posInt)) {
-      throw bad(
-        `metadata.config.unet.${k} must be an array of positive integers, got ${
-          JSON.stringify(u[k])
-        }`,
-      );
-    }
-  }
-  if (typeof u.dropout !== "number") {
-    throw bad(`metadata.config.unet.dropout must be a number, got ${JSON.stringify(u.dropout)}`);
+  _checkUNetShape(config.unet, "metadata.config.unet", bad);
+  if (config.unconditionalUnet !== undefined) {
+    _checkUNetShape(config.unconditionalUnet, "metadata.config.unconditionalUnet", bad);
+    _checkUnconditionalPair(config as unknown as CheckpointConfig, bad);
   }
   const s = config.schedule;
-  if (!_isObject(s) || typeof s.kind !== "string" || !posInt(s.T)) {
+  if (!_isObject(s) || typeof s.kind !== "string" || !_posInt(s.T)) {
     throw bad(`metadata.config.schedule must be { kind, T }, got ${JSON.stringify(s)}`);
   }
   if (
@@ -247,6 +252,54 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
     throw bad(
       `metadata.config.classes must be an array of strings, got ${JSON.stringify(config.classes)}`,
     );
+  }
+}
+
+/**
+ * A separate unconditional network must be unconditional and make the conditional network's
+ * images, with its output channels.
+ */
+export function _checkUnconditionalPair(
+  config: CheckpointConfig,
+  bad: (why: string) => Error,
+): void {
+  const c = config.unet, u = config.unconditionalUnet;
+  if (u === undefined) return;
+  const out = (n: typeof c) => n.outChannels ?? (n.learnSigma ? 2 : 1) * n.inChannels;
+  if (!(c.numClasses ?? 0)) {
+    throw bad("a separate unconditional network needs a class-conditional model, got numClasses 0");
+  }
+  if (
+    (u.numClasses ?? 0) !== 0 || u.imageSize !== c.imageSize || u.inChannels !== c.inChannels ||
+    out(u) !== out(c)
+  ) {
+    throw bad(
+      `the unconditional network must be unconditional and make the conditional one's ` +
+        `${c.imageSize}×${c.imageSize}×${c.inChannels} images with ${out(c)} output channels, ` +
+        `got ${u.imageSize}×${u.imageSize}×${u.inChannels}, ${out(u)} channels, numClasses ${
+          u.numClasses ?? 0
+        }`,
+    );
+  }
+}
+
+const _posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
+
+/** A U-Net config's fields every reader relies on. */
+function _checkUNetShape(u: unknown, field: string, bad: (why: string) => Error): void {
+  if (!_isObject(u)) throw bad(`${field} must be an object, got ${JSON.stringify(u)}`);
+  for (const k of ["imageSize", "inChannels", "ch", "numResBlocks", "groups"]) {
+    if (!_posInt(u[k])) {
+      throw bad(`${field}.${k} must be a positive integer, got ${JSON.stringify(u[k])}`);
+    }
+  }
+  for (const k of ["chMult", "attnResolutions"]) {
+    if (!Array.isArray(u[k]) || !(u[k] as unknown[]).every(_posInt)) {
+      throw bad(`${field}.${k} must be an array of positive integers, got ${JSON.stringify(u[k])}`);
+    }
+  }
+  if (typeof u.dropout !== "number") {
+    throw bad(`${field}.dropout must be a number, got ${JSON.stringify(u.dropout)}`);
   }
 }
 
