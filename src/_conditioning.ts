@@ -58,6 +58,8 @@ export function _readClasses(
 export interface _Conditioning {
   classes?: Int32Array;
   w: number;
+  /** The model timesteps [lo, hi] where w applies (elsewhere w = 1); absent: every step. */
+  interval?: readonly [number, number];
 }
 
 /** Reads and checks `{ classes, guidanceScale }` for a batch. */
@@ -74,5 +76,21 @@ export function _readConditioning(
       `Cannot ${what}: guidanceScale ${w} needs classes (the labels to guide towards)`,
     );
   }
-  return { classes, w };
+  const interval = opts?.guidanceInterval;
+  if (interval === undefined) return { classes, w };
+  if (
+    !Array.isArray(interval) || interval.length !== 2 ||
+    !interval.every((v) => Number.isInteger(v) && v >= 0) || interval[0] > interval[1]
+  ) {
+    throw new RangeError(
+      `Cannot ${what}: guidanceInterval must be [lo, hi], integer timesteps with 0 <= lo <= hi, ` +
+        `got ${JSON.stringify(interval)}`,
+    );
+  }
+  if (classes === undefined) {
+    throw new RangeError(
+      `Cannot ${what}: guidanceInterval needs classes (the labels to guide towards)`,
+    );
+  }
+  return { classes, w, interval: [interval[0], interval[1]] };
 }

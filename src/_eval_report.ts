@@ -52,6 +52,8 @@ export interface EvalResults {
     /** Conditional checkpoints: the guidance scale and which classes were asked for. */
     guidance?: number;
     classes?: string;
+    /** The model timesteps where the guidance applied (absent: every step). */
+    guidanceInterval?: [number, number];
     seed: number;
     seconds: number;
   };
@@ -135,8 +137,11 @@ export function _evalReport(r: EvalResults): string {
       "## Guidance trade-off",
       "",
       `The same seed and classes (image i: class i mod 10) at each guidance scale w ` +
-        `(ε̃ = ε(x, ∅) + w·(ε(x, y) − ε(x, ∅)); w = 0 is the unconditional model, whose ` +
-        `accuracy is chance's).`,
+        `(ε̃ = ε(x, ∅) + w·(ε(x, y) − ε(x, ∅))${
+          r.sampling.guidanceInterval
+            ? ` at t ∈ [${r.sampling.guidanceInterval.join(", ")}], the conditional model elsewhere`
+            : ""
+        }; w = 0 is the unconditional model, whose accuracy is chance's).`,
       "",
       "| w | FID-MNIST | mean confidence | share > 0.9 | conditional accuracy | seconds |",
       "|---|---|---|---|---|---|",
@@ -168,7 +173,9 @@ export function _evalReport(r: EvalResults): string {
         r.sampling.order ? ` (order ${r.sampling.order})` : ""
       }${
         r.sampling.guidance !== undefined
-          ? `, guidance ${r.sampling.guidance} (${r.sampling.classes})`
+          ? `, guidance ${r.sampling.guidance}${
+            r.sampling.guidanceInterval ? ` in t ∈ [${r.sampling.guidanceInterval.join(", ")}]` : ""
+          } (${r.sampling.classes})`
           : ""
       }, seed ${r.sampling.seed} ` +
       `(${f(r.sampling.seconds, 0)} s).`,

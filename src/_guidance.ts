@@ -2,8 +2,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor } from "./types.ts";
 
-/** ε_u + w·(ε_c − ε_u), without checks. */
-export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number): Tensor {
+/** ε_u + w·(ε_c − ε_u), without checks (w a number, or per row, broadcast against ε). */
+export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number | Tensor): Tensor {
   return tf.tidy(() => tf.add(epsUncond, tf.mul(w, tf.sub(epsCond, epsUncond))));
 }
 

@@ -37,10 +37,22 @@ export function _callModel(
     ? "xt's shape"
     : "xt's shape with twice its channels (a learned variance)";
   let out: Tensor;
+  // guidance in an interval: w at the rows whose t lies in it, 1 (the conditional model) elsewhere
+  let w: number | Tensor = cond?.w ?? 1;
+  if (cond?.interval && w !== 1) {
+    const [lo, hi] = cond.interval;
+    const tv = _readSync(what, "t", t);
+    const inside = Array.from(tv, (v) => v >= lo && v <= hi);
+    if (!inside.some(Boolean)) w = 1;
+    else if (!inside.every(Boolean)) {
+      const perRow = Float32Array.from(inside, (b) => b ? cond.w : 1);
+      w = tf.reshape(tf.tensor1d(perRow), [B, ...new Array(xt.rank - 1).fill(1)]);
+    }
+  }
   if (cond?.classes === undefined) {
     out = _checkOutput(what, model(xt, t), shape, of);
-  } else if (cond.w === 1 || cond.w === 0) {
-    const y = cond.w === 1 ? cond.classes : new Int32Array(B).fill(NULL_CLASS);
+  } else if (w === 1 || w === 0) {
+    const y = w === 1 ? cond.classes : new Int32Array(B).fill(NULL_CLASS);
     out = _checkOutput(what, model(xt, t, _int32FromHost(y)), shape, of);
   } else {
     const y = new Int32Array(2 * B).fill(NULL_CLASS);
@@ -55,13 +67,14 @@ export function _callModel(
       "the guided batch's shape (both branches)",
     );
     const [outCond, outUncond] = tf.split(both, 2);
-    if (channels === 1) out = _guide(outCond, outUncond, cond.w);
+    if (channels === 1) out = _guide(outCond, outUncond, w);
     else {
       const [epsCond, rest] = tf.split(outCond, 2, -1);
       const [epsUncond] = tf.split(outUncond, 2, -1);
-      out = tf.concat([_guide(epsCond, epsUncond, cond.w), rest], -1);
+      out = tf.concat([_guide(epsCond, epsUncond, w), rest], -1);
     }
   }
+  if (w instanceof tf.Tensor) w.dispose();
   if (checkFinite) _checkFinite(what, "the model's output", out);
   return out;
 }

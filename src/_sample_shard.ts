@@ -35,6 +35,8 @@ export interface _ShardJob {
   classes?: number[];
   /** Classifier-free guidance scale (with classes). */
   guidance?: number;
+  /** The model timesteps where the guidance applies (absent: every step). */
+  guidanceInterval?: [number, number];
 }
 
 /** A checkpoint path or URL as the URL string a worker loads. */
@@ -82,7 +84,13 @@ export async function _runShard(
   onStep: () => void,
 ): Promise<{ samples: Tensor; snaps: Tensor[][] }> {
   const { imageSize: size, inChannels: C } = unet.config;
-  const cond = job.classes ? { classes: job.classes, guidanceScale: job.guidance } : {};
+  const cond = job.classes
+    ? {
+      classes: job.classes,
+      guidanceScale: job.guidance,
+      ...(job.guidanceInterval ? { guidanceInterval: job.guidanceInterval } : {}),
+    }
+    : {};
   const chunks = _rowChunks(
     job.count,
     job.start,

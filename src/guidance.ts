@@ -36,6 +36,13 @@ export interface GuidanceOptions {
    * ε̃ = ε(x, ∅) + w·(ε(x, y) − ε(x, ∅)); 0 gives the unconditional model. Needs `classes`.
    */
   guidanceScale?: number;
+  /**
+   * Guidance in a limited interval (Kynkäänniemi et al. 2024): the scale applies only at model
+   * timesteps lo ≤ t ≤ hi (the schedule's original timesteps, so the same interval holds for
+   * every respacing); at the other steps the conditional model alone is called (w = 1).
+   * Default: every step. Needs `classes`.
+   */
+  guidanceInterval?: readonly [number, number];
 }
 
 /**

@@ -17,7 +17,7 @@ import { _rowChunks, _runChunks } from "./_row_chunks.ts";
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
-  extends Omit<SamplerOptions, "shape" | "classes" | "guidanceScale"> {
+  extends Omit<SamplerOptions, "shape" | "classes" | "guidanceScale" | "guidanceInterval"> {
   /** How many images (default 16). */
   n?: number;
   /** The sampler (default "dpm++": DPM-Solver++ 2M). */
@@ -33,6 +33,11 @@ export interface PipelineSampleOptions
   classes?: (number | string | null)[] | number | string;
   /** Classifier-free guidance scale (default: the checkpoint's recommended scale, else 1). */
   guidanceScale?: number;
+  /**
+   * The model timesteps [lo, hi] where the guidance applies, or "all" (default: the checkpoint's
+   * recommended interval, else every step).
+   */
+  guidanceInterval?: readonly [number, number] | "all";
 }
 
 /** A loaded model: its network, configuration and a sampler in one call. */
@@ -112,13 +117,31 @@ export async function loadPipeline(
           : Array.isArray(o.classes)
           ? o.classes.map(label)
           : new Array(n).fill(label(o.classes));
-        cond = { classes, guidanceScale: o.guidanceScale ?? ck.config.guidanceScale ?? 1 };
-      } else if (o.classes !== undefined || o.guidanceScale !== undefined) {
+        const interval = o.guidanceInterval === "all"
+          ? undefined
+          : o.guidanceInterval ?? ck.config.guidanceInterval;
+        cond = {
+          classes,
+          guidanceScale: o.guidanceScale ?? ck.config.guidanceScale ?? 1,
+          ...(interval ? { guidanceInterval: interval } : {}),
+        };
+      } else if (
+        o.classes !== undefined || o.guidanceScale !== undefined ||
+        o.guidanceInterval !== undefined
+      ) {
         throw new RangeError(
           "Cannot sample: classes and guidanceScale need a class-conditional model",
         );
       }
-      const { classes: _c, guidanceScale: _w, n: _n, steps: _s, spacing: _sp, ...given } = o;
+      const {
+        classes: _c,
+        guidanceScale: _w,
+        guidanceInterval: _gi,
+        n: _n,
+        steps: _s,
+        spacing: _sp,
+        ...given
+      } = o;
       // a learnSigma network's output is read with its learned variance
       const rest = { ...given, variance: _varianceFor("sample", ck.config.unet, o.variance) };
       const loop = SAMPLERS[sampler].loop;

@@ -136,7 +136,7 @@ Deno.test("cli: --null-teacher bundled teaches a conditional run's null class", 
   assertTrue(train.nullTeacher?.endsWith("mnist.safetensors"), JSON.stringify(train));
 });
 
-Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name and index", () => {
+Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name and index", async () => {
   const dir = Deno.makeTempDirSync();
   const t = _cli("train", [
     ...["--data", "fashion-mnist", "--conditional", "--class-dropout", "0.5", "--steps", "1"],
@@ -192,6 +192,56 @@ Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name 
     ...["--backend", "wasm", "--class", "5"],
   ]);
   assertTrue(rec.stdout.includes("classes sandal · guidance 3"), rec.stdout);
+  // guidance in an interval: one holding every step is plain guidance; the export records one,
+  // which sample then uses unless told "all"
+  const everyStep = sample(
+    "--guidance",
+    "2",
+    "--guidance-interval",
+    "0,999",
+    "--npy",
+    join(dir, "c.npy"),
+  );
+  assertTrue(everyStep.stdout.includes("guidance 2 in t ∈ [0, 999]"), everyStep.stdout);
+  assertEquals(
+    Deno.readFileSync(join(dir, "c.npy")),
+    Deno.readFileSync(join(dir, "a.npy")),
+    "an interval of every step is plain guidance",
+  );
+
+  const tooLate = sample("--guidance-interval", "10,1000");
+  assertEquals(tooLate.code, 1);
+  assertTrue(
+    tooLate.stderr.includes(
+      "--guidance-interval must be LO,HI (timesteps, 0 <= LO <= HI < T = 1000) or all, got 10,1000",
+    ),
+    tooLate.stderr,
+  );
+  const withInterval = join(dir, "interval.safetensors");
+  const ei = _cli("export", [
+    ...[
+      "--checkpoint",
+      ck,
+      "--out",
+      withInterval,
+      "--guidance",
+      "3",
+      "--guidance-interval",
+      "85,585",
+    ],
+  ]);
+  assertEquals(ei.code, 0, ei.stderr);
+  assertEquals((await loadCheckpoint(withInterval)).config.guidanceInterval, [85, 585]);
+  const recI = _cli("sample", [
+    ...["--checkpoint", withInterval, "--n", "1", "--steps", "1", "--out", join(dir, "r.png")],
+    ...["--backend", "wasm", "--class", "5"],
+  ]);
+  assertTrue(recI.stdout.includes("classes sandal · guidance 3 in t ∈ [85, 585]"), recI.stdout);
+  const allSteps = _cli("sample", [
+    ...["--checkpoint", withInterval, "--n", "1", "--steps", "1", "--out", join(dir, "r.png")],
+    ...["--backend", "wasm", "--class", "5", "--guidance-interval", "all"],
+  ]);
+  assertTrue(allSteps.stdout.includes("classes sandal · guidance 3\n"), allSteps.stdout);
   // a separate unconditional network: the pair's --class none samples as that network does
   const pair = join(dir, "pair.safetensors");
   const ex = _cli("export", ["--checkpoint", ck, "--out", pair, "--unconditional", "bundled"]);
@@ -218,6 +268,24 @@ Deno.test("cli: a conditional run on Fashion-MNIST, then sample --class by name 
     notCond.stderr.includes("--unconditional: the unconditional network must be unconditional"),
     notCond.stderr,
   );
+});
+
+Deno.test("cli: sample --guidance-interval reaches the sampler (the conditional MNIST model)", () => {
+  const dir = Deno.makeTempDirSync();
+  const draw = (name: string, ...args: string[]) => {
+    const r = _cli("sample", [
+      ...["--checkpoint", CONDITIONAL_MNIST, "--class", "3", "--n", "2", "--steps", "2"],
+      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm", ...args],
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    return Deno.readFileSync(join(dir, name));
+  };
+  // the 2 DDIM steps are at t = 500 and 0: an interval holding neither is the conditional model
+  const outside = draw("a.npy", "--guidance", "3", "--guidance-interval", "600,999");
+  assertEquals(outside, draw("b.npy", "--guidance", "1"), "no step in [600, 999]: w = 1");
+  const guided = draw("c.npy", "--guidance", "3", "--guidance-interval", "all");
+  assertTrue(guided.some((v, i) => v !== outside[i]), "guidance at both steps changes the samples");
+  assertEquals(draw("d.npy", "--guidance", "3", "--guidance-interval", "0,500"), guided);
 });
 
 Deno.test("cli: sample --class 7 of the class-conditional MNIST model draws sevens", async () => {
@@ -288,17 +356,20 @@ Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy a
   const r = _cli("eval", [
     ...["--checkpoint", join(dir, "checkpoint.safetensors"), "--n", "4", "--steps", "2"],
     ...["--bpd-images", "2", "--strata", "2", "--sweep", "0,2", "--guidance", "3"],
-    ...["--out", dir, "--backend", "wasm"],
+    ...["--guidance-interval", "100,600", "--out", dir, "--backend", "wasm"],
   ]);
   assertEquals(r.code, 0, r.stderr);
   assertTrue(r.stdout.includes("conditional accuracy"), r.stdout);
   const res = JSON.parse(Deno.readTextFileSync(join(dir, "eval.json")));
   assertEquals(res.sampling.guidance, 3);
+  assertEquals(res.sampling.guidanceInterval, [100, 600]);
   const acc = res.quality.generated.conditional.accuracy;
   assertTrue(acc >= 0 && acc <= 1 && acc * 4 === Math.round(acc * 4), `accuracy ${acc} of 4`);
   assertEquals(res.guidanceSweep.map((s: { guidance: number }) => s.guidance), [0, 2]);
   const report = Deno.readTextFileSync(join(dir, "report.md"));
   assertTrue(report.includes("## Guidance trade-off") && report.includes("| 2 |"), report);
+  assertTrue(report.includes("guidance 3 in t ∈ [100, 600]"), report);
+  assertTrue(report.includes("at t ∈ [100, 600], the conditional model elsewhere"), report);
   for (const f of ["guidance_fid.svg", "guidance_accuracy.svg"]) {
     assertTrue(existsSync(join(dir, f)), f);
   }
@@ -351,6 +422,11 @@ Deno.test("cli: bad arguments exit with status 1 and one clear line", () => {
     ["eval", ["--classifier", "/no/such.safetensors"], "Cannot load classifier /no/such"],
     ["train_classifier", ["--lr", "0"], "--lr must be a number > 0, got 0"],
     ["sample", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],
+    [
+      "sample",
+      ["--guidance-interval", "1,2"],
+      "--guidance-interval needs a class-conditional checkpoint",
+    ],
     ["sample", ["--class", "7"], "--class 7 needs a class-conditional checkpoint"],
     ["sample", ["--guidance=-1"], "--guidance must be a number >= 0, got -1"],
     ["eval", ["--guidance", "2"], "--guidance needs a class-conditional checkpoint"],

@@ -17,6 +17,9 @@ import {
   pMeanVariance,
   pSampleLoop,
   respace,
+  sampleLoop,
+  SAMPLER_NAMES,
+  samplingSchedule,
   type Schedule,
 } from "../mod.ts";
 import { train } from "../fs.ts";
@@ -218,6 +221,92 @@ Deno.test("guidance: bad classes or scale are one clear error each", async () =>
     () => epsLoss(model, s, { x0: tf.zeros([2, 2]), classes: [0.5, 1] }),
     RangeError,
     "Cannot compute loss: classes must hold integers",
+  );
+});
+
+Deno.test("guidance interval: w inside [lo, hi], the conditional model elsewhere, every sampler", async () => {
+  await useBackend("cpu");
+  // an elementwise model (exact in float32) whose branches differ: ε(x, y) = x/2 + y/10 + t/1000,
+  // ε(x, ∅) = x/3 + t/1000 (t read on the host, as a U-Net reads it)
+  const calls: number[] = [];
+  const model: EpsModel = (x, t, y) => {
+    calls.push(x.shape[0]);
+    const tv = t.dataSync();
+    const yv = y?.dataSync() ?? new Int32Array(x.shape[0]).fill(NULL_CLASS);
+    const per = (f: (i: number) => number) =>
+      tf.reshape(tf.tensor1d(Float32Array.from({ length: x.shape[0] }, (_, i) => f(i))), [-1, 1]);
+    return tf.tidy(() =>
+      tf.add(
+        tf.mul(x, per((i) => (yv[i] === NULL_CLASS ? 1 / 3 : 1 / 2))),
+        per((i) => (yv[i] === NULL_CLASS ? 0 : yv[i] / 10) + tv[i] / 1000),
+      )
+    );
+  };
+  // the reference: the same model, its null rows answered by the conditional branch outside
+  // [lo, hi], so that there ε̃ = ε_c + w·0 = ε_c exactly
+  const reference = (lo: number, hi: number): EpsModel => (x, t, y) => {
+    const tv = t.dataSync();
+    if (!y || (tv[0] >= lo && tv[0] <= hi)) return model(x, t, y);
+    const B = x.shape[0] / 2;
+    const [half] = tf.split(x, 2);
+    const e = model(
+      half,
+      tf.tensor1d(tv.slice(0, B), "int32"),
+      tf.tensor1d(y.dataSync().slice(0, B), "int32"),
+    );
+    return tf.concat([e, e]);
+  };
+  const base = makeSchedule({ kind: "linear", T: 1000 });
+  const classes = [2, 0, 1];
+  for (const sampler of SAMPLER_NAMES) {
+    const s = samplingSchedule(base, sampler, 10);
+    const run = (m: EpsModel, extra = {}) =>
+      sampleLoop(m, s, { sampler, shape: [3, 4], seed: 5, classes, guidanceScale: 3, ...extra })
+        .then(read);
+    // an interval holding every step is plain guidance; one holding none, the conditional model
+    assertEquals(await run(model, { guidanceInterval: [0, 999] }), await run(model), sampler);
+    assertEquals(
+      await run(model, { guidanceInterval: [2000, 3000] }),
+      await run(model, { guidanceScale: 1 }),
+      sampler,
+    );
+    calls.length = 0;
+    const got = await run(model, { guidanceInterval: [200, 600] });
+    // outside the interval one call of the 3 rows, inside one of 6 (both branches)
+    assertEquals(calls.filter((b) => b === 3).length + calls.filter((b) => b === 6).length, 10);
+    assertTrue(calls.includes(3) && calls.includes(6), `batch sizes ${calls}`);
+    assertEquals(got, await run(reference(200, 600)), `${sampler}: [200, 600]`);
+  }
+  // rows at different timesteps: each row's own scale
+  const xt = tf.tensor2d([[1, 2], [3, 4]]);
+  const y = tf.tensor1d([1, 2], "int32");
+  const eps = await read(
+    pMeanVariance(model, base, {
+      xt,
+      t: tf.tensor1d([100, 500], "int32"),
+      classes: y,
+      guidanceScale: 3,
+      guidanceInterval: [200, 999],
+      clipDenoised: false,
+    }).eps,
+  );
+  const tt = tf.tensor1d([100, 500], "int32");
+  const c = await read(model(xt, tt, y)), u = await read(model(xt, tt));
+  const want = [c[0], c[1], u[2] + 3 * (c[2] - u[2]), u[3] + 3 * (c[3] - u[3])];
+  // ε̂ is recomputed from x̂0 (no clipping): a few float32 ulps of O(1) values
+  assertClose(eps, Float32Array.from(want), "row 0 at w = 1, row 1 at w = 3", {
+    atol: 1e-5,
+    rtol: 1e-5,
+  });
+  await assertRejects(
+    () => pSampleLoop(model, base, { shape: [2, 2], classes: [0, 1], guidanceInterval: [5, 1] }),
+    RangeError,
+    "guidanceInterval must be [lo, hi], integer timesteps with 0 <= lo <= hi, got [5,1]",
+  );
+  await assertRejects(
+    () => pSampleLoop(model, base, { shape: [2, 2], guidanceInterval: [1, 5] }),
+    RangeError,
+    "Cannot sample: guidanceInterval needs classes",
   );
 });
 

@@ -253,6 +253,10 @@ Deno.test("evaluate: bad options and data that does not fit get one clear error 
     ],
     [{ guidance: 2 }, "guidance needs a class-conditional checkpoint; this one is unconditional"],
     [
+      { guidanceInterval: [5, 1] },
+      'Cannot evaluate: guidanceInterval must be [lo, hi] (integer timesteps, 0 <= lo <= hi) or "all", got [5,1]',
+    ],
+    [
       { data: { images: new Float32Array(64), shape: [1, 8, 8, 1], source: "tiny" } },
       "Cannot evaluate: the model makes 28×28×1 images but the data is 8×8×1",
     ],

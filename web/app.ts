@@ -66,8 +66,13 @@ function showConditioning(config: Config) {
   $<HTMLInputElement>("guidance").value = String(config.guidanceScale ?? 1);
 }
 
-/** The classes and guidance scale to sample with (none for an unconditional model). */
-function readConditioning(count: number): { classes?: number[]; guidanceScale?: number } {
+/**
+ * The classes and guidance scale to sample with (none for an unconditional model), in the
+ * guidance interval the checkpoint recommends.
+ */
+function readConditioning(
+  count: number,
+): { classes?: number[]; guidanceScale?: number; guidanceInterval?: [number, number] } {
   const K = model!.config.unet.numClasses ?? 0;
   if (K === 0) return {};
   const raw = $<HTMLInputElement>("guidance").value, w = Number(raw);
@@ -79,7 +84,8 @@ function readConditioning(count: number): { classes?: number[]; guidanceScale?: 
     { length: count },
     (_, i) => choice === "all" ? i % K : choice === "none" ? -1 : Number(choice),
   );
-  return { classes, guidanceScale: w };
+  const interval = model!.config.guidanceInterval;
+  return { classes, guidanceScale: w, ...(interval ? { guidanceInterval: interval } : {}) };
 }
 
 $<HTMLInputElement>("file").addEventListener("change", async () => {

@@ -147,3 +147,41 @@ export function _guidanceArg(v: string | undefined, config: CheckpointConfig): n
   }
   return w ?? config.guidanceScale ?? 1;
 }
+
+/**
+ * The guidance interval from --guidance-interval: "LO,HI" (model timesteps), "all" (every step),
+ * else the checkpoint's recommended interval; undefined for every step or an unconditional
+ * checkpoint (which refuses the option).
+ */
+export function _guidanceIntervalArg(
+  v: string | undefined,
+  config: CheckpointConfig,
+): [number, number] | undefined {
+  if (!config.unet.numClasses) {
+    if (v !== undefined) {
+      throw new RangeError(
+        `--guidance-interval needs a class-conditional checkpoint; this one is unconditional`,
+      );
+    }
+    return undefined;
+  }
+  if (v === undefined) return config.guidanceInterval;
+  if (v === "all") return undefined;
+  const parts = v.split(",").map((p) => p.trim());
+  const [lo, hi] = parts.map(Number);
+  if (
+    parts.length !== 2 || parts.some((p) => !/^\d+$/.test(p)) || lo > hi ||
+    hi >= config.schedule.T
+  ) {
+    throw new RangeError(
+      `--guidance-interval must be LO,HI (timesteps, 0 <= LO <= HI < T = ${config.schedule.T}) ` +
+        `or all, got ${v}`,
+    );
+  }
+  return [lo, hi];
+}
+
+/** " in t ∈ [lo, hi]" for an interval, "" for every step. */
+export function _intervalText(interval: readonly [number, number] | undefined): string {
+  return interval ? ` in t ∈ [${interval[0]}, ${interval[1]}]` : "";
+}

@@ -17,6 +17,7 @@ import {
   _choiceArg,
   _cliArgs,
   _guidanceArg,
+  _guidanceIntervalArg,
   _intArg,
   _nonNegativeArg,
   _orderArg,
@@ -46,6 +47,9 @@ Options:
   --guidance W        conditional checkpoints: the guidance scale of the scored
                       samples (image i of class i mod 10)
                                           [the checkpoint's recommended scale, else 1]
+  --guidance-interval LO,HI  conditional checkpoints: apply the guidance (at every scale)
+                      only at timesteps LO..HI, the conditional model elsewhere; "all"
+                      for every step        [the checkpoint's recommended interval, else all]
   --sweep LIST        conditional checkpoints: also score samples at each of these
                       guidance scales (FID, confidence, conditional accuracy);
                       "none" to skip                                       [0,1,2,3,5]
@@ -71,6 +75,7 @@ await _run(async () => {
       variance: { type: "string" },
       classifier: { type: "string" },
       guidance: { type: "string" },
+      "guidance-interval": { type: "string" },
       sweep: { type: "string", default: "0,1,2,3,5" },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: "out/eval" },
@@ -88,6 +93,7 @@ await _run(async () => {
   // the flags that depend on the checkpoint, checked against it first
   const { config } = await loadCheckpoint(checkpoint);
   const guidance = _guidanceArg(a.guidance, config);
+  const interval = _guidanceIntervalArg(a["guidance-interval"], config);
   const { imageSize: size, inChannels: C } = config.unet;
   const results = await evaluate({
     checkpoint,
@@ -105,6 +111,7 @@ await _run(async () => {
     variance,
     classifier: a.classifier,
     guidance,
+    ...(guidance === undefined ? {} : { guidanceInterval: interval ?? "all" as const }),
     sweep: guidance === undefined || a.sweep === "none"
       ? []
       : a.sweep.split(",").map((v) => _nonNegativeArg("sweep", v.trim())),

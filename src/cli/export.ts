@@ -11,7 +11,7 @@ import { _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
-import { _cliArgs, _nonNegativeArg, _run } from "./_args.ts";
+import { _cliArgs, _guidanceIntervalArg, _nonNegativeArg, _run } from "./_args.ts";
 
 await _run(async () => {
   const { values: a } = parseArgs({
@@ -20,6 +20,7 @@ await _run(async () => {
       checkpoint: { type: "string" },
       out: { type: "string" },
       guidance: { type: "string" },
+      "guidance-interval": { type: "string" },
       unconditional: { type: "string" },
       help: { type: "boolean" },
     },
@@ -27,8 +28,9 @@ await _run(async () => {
   if (a.help || !a.checkpoint || !a.out) {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
-        "[--guidance W] [--unconditional bundled|PATH]\n" +
+        "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
+        "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
         "mnist model or a checkpoint's EMA weights (conditional models)",
     );
@@ -42,6 +44,9 @@ await _run(async () => {
       );
     }
     config.guidanceScale = _nonNegativeArg("guidance", a.guidance);
+  }
+  if (a["guidance-interval"] !== undefined) {
+    config.guidanceInterval = _guidanceIntervalArg(a["guidance-interval"], config);
   }
   let unconditional;
   if (a.unconditional !== undefined) {

@@ -4,7 +4,7 @@
 //                    [--order 2] [--spacing KIND] [--eta 0]
 //                    [--seed 0] [--out out/samples.png] [--npy FILE] [--progression FILE]
 //                    [--backend auto|webgpu|wasm|cpu] [--workers N] [--class all|none|7|3,5]
-//                    [--guidance W]
+//                    [--guidance W] [--guidance-interval LO,HI|all]
 //   bun src/cli/sample.ts ...        (the same, under Bun)
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
@@ -20,7 +20,9 @@ import {
   _classesArg,
   _cliArgs,
   _guidanceArg,
+  _guidanceIntervalArg,
   _intArg,
+  _intervalText,
   _nonNegativeArg,
   _orderArg,
   _outArg,
@@ -64,6 +66,9 @@ Options:
   --guidance W          classifier-free guidance scale: ε(x,∅) + W·(ε(x,y) − ε(x,∅));
                         1 is the conditional model, 0 unconditional
                                             [the checkpoint's recommended scale, else 1]
+  --guidance-interval LO,HI  apply the guidance only at timesteps LO..HI (the conditional
+                        model alone elsewhere; Kynkäänniemi et al. 2024), or "all"
+                                       [the checkpoint's recommended interval, else all]
   --backend NAME        auto, webgpu, wasm or cpu                                   [auto]
   --workers N           split the images over N workers, one tfjs each (wasm and cpu
                         run on one core each); the images do not depend on N
@@ -89,6 +94,7 @@ await _run(async () => {
       workers: { type: "string" },
       class: { type: "string" },
       guidance: { type: "string" },
+      "guidance-interval": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -110,6 +116,7 @@ await _run(async () => {
     ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
     : undefined;
   const guidance = _guidanceArg(a.guidance, config);
+  const guidanceInterval = _guidanceIntervalArg(a["guidance-interval"], config);
   // --guidance 0 is the unconditional model: no labels needed
   const classArg = a.class ?? (conditional ? "all" : "none");
   const classes = guidance === 0 ? undefined : _classesArg(classArg, n, names);
@@ -124,7 +131,8 @@ await _run(async () => {
       (workers > 1 ? ` · ${workers} workers` : "") +
       (conditional
         ? classes
-          ? ` · classes ${_describeClasses(classArg, classes, names!)} · guidance ${guidance}`
+          ? ` · classes ${_describeClasses(classArg, classes, names!)} · guidance ${guidance}` +
+            _intervalText(guidanceInterval)
           : " · unconditional"
         : ""),
   );
@@ -154,6 +162,7 @@ await _run(async () => {
     show: shows[w],
     classes,
     guidance,
+    guidanceInterval,
   });
   const bar = _progress(s.T, 0, true, 10);
   const t0 = performance.now();

@@ -66,6 +66,12 @@ export interface EvaluateOptions {
    * (default: the checkpoint's recommended scale, else 1). Unconditional ones refuse it.
    */
   guidance?: number;
+  /**
+   * Conditional checkpoints: the model timesteps [lo, hi] where the guidance applies, at every
+   * scale (the conditional model alone elsewhere), or "all" for every step (default: the
+   * checkpoint's recommended interval, else every step).
+   */
+  guidanceInterval?: [number, number] | "all";
   /** Conditional checkpoints: also score samples at each of these guidance scales (default []). */
   sweep?: number[];
   /** Seed of the samples and of the bound's noise and timesteps (default 0). */
@@ -122,6 +128,9 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     );
   }
   const guidance = K > 0 ? o.guidance ?? ck.config.guidanceScale ?? 1 : undefined;
+  const interval = K === 0 || o.guidanceInterval === "all"
+    ? undefined
+    : o.guidanceInterval ?? ck.config.guidanceInterval;
   // the bound's variance: a learnSigma network's own (the samplers read it the same way, and
   // otherwise keep their own default, as `deno task sample` does)
   const variance = _varianceFor("evaluate", ck.config.unet, o.variance) ?? "fixedLarge";
@@ -149,7 +158,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const base = makeSchedule(ck.config.schedule);
   const s = samplingSchedule(base, o.sampler, o.steps, o.spacing);
   const workers = o.workers ?? (backend === "webgpu" ? 0 : _defaultWorkers(backend, o.n));
-  const draw = _sampler(unet, s, o, { source, backend, workers, classes });
+  const draw = _sampler(unet, s, o, { source, backend, workers, classes, interval });
 
   // samples in workers (started first, alongside the bound), else in this thread after it
   let ts = performance.now();
@@ -210,6 +219,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
       ...(o.sampler === "ddim" ? { eta: o.eta } : {}),
       ...(o.sampler === "dpm++" ? { order: o.order } : {}),
       ...(guidance !== undefined ? { guidance, classes: "image i: class i mod " + K } : {}),
+      ...(interval ? { guidanceInterval: interval } : {}),
       seed: o.seed,
       seconds: sampleSeconds,
     },
@@ -237,6 +247,7 @@ type _Optional =
   | "neighboursIn"
   | "classifier"
   | "guidance"
+  | "guidanceInterval"
   | "workers"
   | "outDir"
   | "spacing"
@@ -278,6 +289,17 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
   nonNegative("eta", o.eta);
   nonNegative("guidance", o.guidance);
   o.sweep.forEach((w) => nonNegative("sweep", w));
+  const gi = o.guidanceInterval;
+  if (
+    gi !== undefined && gi !== "all" &&
+    !(Array.isArray(gi) && gi.length === 2 && gi.every((v) => Number.isInteger(v) && v >= 0) &&
+      gi[0] <= gi[1])
+  ) {
+    throw new RangeError(
+      `Cannot evaluate: guidanceInterval must be [lo, hi] (integer timesteps, 0 <= lo <= hi) or ` +
+        `"all", got ${JSON.stringify(gi)}`,
+    );
+  }
   if (!SAMPLER_NAMES.includes(o.sampler)) {
     throw new RangeError(
       `Cannot evaluate: sampler must be ${SAMPLER_NAMES.slice(0, -1).join(", ")} or ${
@@ -382,7 +404,13 @@ function _sampler(
   unet: UNet,
   s: Schedule,
   o: _Resolved,
-  at: { source: string | URL; backend: string; workers: number; classes?: number[] },
+  at: {
+    source: string | URL;
+    backend: string;
+    workers: number;
+    classes?: number[];
+    interval?: [number, number];
+  },
 ): (w: number | undefined) => Promise<Tensor> {
   const { imageSize: size, inChannels: C } = unet.config;
   const cuts = _shardCuts(o.n, at.workers);
@@ -403,7 +431,11 @@ function _sampler(
             of: o.n,
             snapAt: [],
             show: 0,
-            ...(w === undefined || w === 0 ? {} : { classes: at.classes, guidance: w }),
+            ...(w === undefined || w === 0 ? {} : {
+              classes: at.classes,
+              guidance: w,
+              ...(at.interval ? { guidanceInterval: at.interval } : {}),
+            }),
           },
           at.backend === "cpu" ? "cpu" : "wasm",
           () => {},
@@ -412,7 +444,11 @@ function _sampler(
   const inThread = async (w: number | undefined) => {
     const bar = _progress(s.T, 0, o.progress, 10);
     let done = 0;
-    const cond = w === undefined || w === 0 ? {} : { classes: at.classes, guidanceScale: w };
+    const cond = w === undefined || w === 0 ? {} : {
+      classes: at.classes,
+      guidanceScale: w,
+      ...(at.interval ? { guidanceInterval: at.interval } : {}),
+    };
     const x = await sampleLoop(unet, s, {
       sampler: o.sampler,
       shape: [o.n, size, size, C],

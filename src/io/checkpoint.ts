@@ -21,6 +21,11 @@ export interface CheckpointConfig {
   /** The classifier-free guidance scale its model card recommends (conditional models). */
   guidanceScale?: number;
   /**
+   * The model timesteps [lo, hi] where that guidance applies (guidance in a limited interval;
+   * elsewhere the conditional model alone), as its model card recommends; absent: every step.
+   */
+  guidanceInterval?: [number, number];
+  /**
    * Conditional models with a separate unconditional network for ε(x, ∅) (see
    * `withUnconditional`): that network's shape; its weights are the checkpoint's `unconditional`.
    */
@@ -244,6 +249,18 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
   const s = config.schedule;
   if (!_isObject(s) || typeof s.kind !== "string" || !_posInt(s.T)) {
     throw bad(`metadata.config.schedule must be { kind, T }, got ${JSON.stringify(s)}`);
+  }
+  const gi = config.guidanceInterval;
+  if (
+    gi !== undefined &&
+    !(Array.isArray(gi) && gi.length === 2 && gi.every((v) => Number.isInteger(v) && v >= 0) &&
+      gi[0] <= gi[1])
+  ) {
+    throw bad(
+      `metadata.config.guidanceInterval must be [lo, hi] with 0 <= lo <= hi, got ${
+        JSON.stringify(gi)
+      }`,
+    );
   }
   if (
     config.classes !== undefined &&
