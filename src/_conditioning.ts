@@ -1,7 +1,7 @@
 /** Class labels and guidance scale, read and checked once per loss, sampler call or loop. */
 import * as tf from "@tensorflow/tfjs-core";
 import { type ClassLabels, type GuidanceOptions, NULL_CLASS } from "./guidance.ts";
-import { _checkGuidanceScale } from "./_guidance.ts";
+import { _checkGuidanceScale, _isGuidanceInterval } from "./_guidance.ts";
 import { _readSync } from "./_timesteps.ts";
 
 /**
@@ -78,10 +78,7 @@ export function _readConditioning(
   }
   const interval = opts?.guidanceInterval;
   if (interval === undefined) return { classes, w };
-  if (
-    !Array.isArray(interval) || interval.length !== 2 ||
-    !interval.every((v) => Number.isInteger(v) && v >= 0) || interval[0] > interval[1]
-  ) {
+  if (!_isGuidanceInterval(interval)) {
     throw new RangeError(
       `Cannot ${what}: guidanceInterval must be [lo, hi], integer timesteps with 0 <= lo <= hi, ` +
         `got ${JSON.stringify(interval)}`,

@@ -3,6 +3,7 @@ import type { SampleQuality } from "./eval/sample_quality.ts";
 import type { TrainState } from "./io/checkpoint.ts";
 import type { BpdEstimate } from "./eval/bpd_estimate.ts";
 import { chartSvg } from "./io/chart_svg.ts";
+import { _intervalText } from "./_guidance.ts";
 // deno-lint-ignore no-unused-vars
 import type { evaluate } from "./eval/evaluate.ts";
 
@@ -174,7 +175,7 @@ export function _evalReport(r: EvalResults): string {
       }${
         r.sampling.guidance !== undefined
           ? `, guidance ${r.sampling.guidance}${
-            r.sampling.guidanceInterval ? ` in t ∈ [${r.sampling.guidanceInterval.join(", ")}]` : ""
+            _intervalText(r.sampling.guidanceInterval)
           } (${r.sampling.classes})`
           : ""
       }, seed ${r.sampling.seed} ` +

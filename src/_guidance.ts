@@ -7,6 +7,25 @@ export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number | Tensor): 
   return tf.tidy(() => tf.add(epsUncond, tf.mul(w, tf.sub(epsCond, epsUncond))));
 }
 
+/** Whether v is a guidance interval [lo, hi]: integer timesteps with 0 <= lo <= hi. */
+export function _isGuidanceInterval(v: unknown): v is [number, number] {
+  return Array.isArray(v) && v.length === 2 &&
+    v.every((t) => Number.isInteger(t) && t >= 0) && v[0] <= v[1];
+}
+
+/** The interval to guide in: the one given, "all" for every step, else the recommended one. */
+export function _intervalFor(
+  given: readonly [number, number] | "all" | undefined,
+  recommended: [number, number] | undefined,
+): readonly [number, number] | undefined {
+  return given === "all" ? undefined : given ?? recommended;
+}
+
+/** " in t ∈ [lo, hi]" for an interval, "" for every step. */
+export function _intervalText(interval: readonly [number, number] | undefined): string {
+  return interval ? ` in t ∈ [${interval[0]}, ${interval[1]}]` : "";
+}
+
 /** Throws unless w is a finite number. */
 export function _checkGuidanceScale(what: string, w: unknown): number {
   if (typeof w !== "number" || !Number.isFinite(w)) {

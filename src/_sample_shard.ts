@@ -36,7 +36,7 @@ export interface _ShardJob {
   /** Classifier-free guidance scale (with classes). */
   guidance?: number;
   /** The model timesteps where the guidance applies (absent: every step). */
-  guidanceInterval?: [number, number];
+  guidanceInterval?: readonly [number, number];
 }
 
 /** A checkpoint path or URL as the URL string a worker loads. */
@@ -88,7 +88,7 @@ export async function _runShard(
     ? {
       classes: job.classes,
       guidanceScale: job.guidance,
-      ...(job.guidanceInterval ? { guidanceInterval: job.guidanceInterval } : {}),
+      guidanceInterval: job.guidanceInterval,
     }
     : {};
   const chunks = _rowChunks(

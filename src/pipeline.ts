@@ -14,6 +14,7 @@ import type { UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
 import { _varianceFor } from "./_reverse.ts";
 import { _rowChunks, _runChunks } from "./_row_chunks.ts";
+import { _intervalFor } from "./_guidance.ts";
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
@@ -117,13 +118,10 @@ export async function loadPipeline(
           : Array.isArray(o.classes)
           ? o.classes.map(label)
           : new Array(n).fill(label(o.classes));
-        const interval = o.guidanceInterval === "all"
-          ? undefined
-          : o.guidanceInterval ?? ck.config.guidanceInterval;
         cond = {
           classes,
           guidanceScale: o.guidanceScale ?? ck.config.guidanceScale ?? 1,
-          ...(interval ? { guidanceInterval: interval } : {}),
+          guidanceInterval: _intervalFor(o.guidanceInterval, ck.config.guidanceInterval),
         };
       } else if (
         o.classes !== undefined || o.guidanceScale !== undefined ||

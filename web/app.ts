@@ -84,8 +84,7 @@ function readConditioning(
     { length: count },
     (_, i) => choice === "all" ? i % K : choice === "none" ? -1 : Number(choice),
   );
-  const interval = model!.config.guidanceInterval;
-  return { classes, guidanceScale: w, ...(interval ? { guidanceInterval: interval } : {}) };
+  return { classes, guidanceScale: w, guidanceInterval: model!.config.guidanceInterval };
 }
 
 $<HTMLInputElement>("file").addEventListener("change", async () => {

@@ -180,8 +180,3 @@ export function _guidanceIntervalArg(
   }
   return [lo, hi];
 }
-
-/** " in t ∈ [lo, hi]" for an interval, "" for every step. */
-export function _intervalText(interval: readonly [number, number] | undefined): string {
-  return interval ? ` in t ∈ [${interval[0]}, ${interval[1]}]` : "";
-}

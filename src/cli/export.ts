@@ -9,7 +9,6 @@
 import { parseArgs } from "node:util";
 import { _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
-
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { _cliArgs, _guidanceIntervalArg, _nonNegativeArg, _run } from "./_args.ts";
 

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
+import { _intervalText } from "../_guidance.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { _atomicWrite } from "../_atomic_write.ts";
@@ -22,7 +23,6 @@ import {
   _guidanceArg,
   _guidanceIntervalArg,
   _intArg,
-  _intervalText,
   _nonNegativeArg,
   _orderArg,
   _outArg,

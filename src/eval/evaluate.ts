@@ -24,6 +24,7 @@ import { _batch } from "../_batches.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../_sample_shard.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { _checkVariance, _varianceFor } from "../_reverse.ts";
+import { _intervalFor, _isGuidanceInterval } from "../_guidance.ts";
 
 export type { EvalResults } from "../_eval_report.ts";
 
@@ -128,9 +129,9 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     );
   }
   const guidance = K > 0 ? o.guidance ?? ck.config.guidanceScale ?? 1 : undefined;
-  const interval = K === 0 || o.guidanceInterval === "all"
+  const interval = K === 0
     ? undefined
-    : o.guidanceInterval ?? ck.config.guidanceInterval;
+    : _intervalFor(o.guidanceInterval, ck.config.guidanceInterval);
   // the bound's variance: a learnSigma network's own (the samplers read it the same way, and
   // otherwise keep their own default, as `deno task sample` does)
   const variance = _varianceFor("evaluate", ck.config.unet, o.variance) ?? "fixedLarge";
@@ -219,7 +220,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
       ...(o.sampler === "ddim" ? { eta: o.eta } : {}),
       ...(o.sampler === "dpm++" ? { order: o.order } : {}),
       ...(guidance !== undefined ? { guidance, classes: "image i: class i mod " + K } : {}),
-      ...(interval ? { guidanceInterval: interval } : {}),
+      ...(interval ? { guidanceInterval: [interval[0], interval[1]] } : {}),
       seed: o.seed,
       seconds: sampleSeconds,
     },
@@ -290,11 +291,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
   nonNegative("guidance", o.guidance);
   o.sweep.forEach((w) => nonNegative("sweep", w));
   const gi = o.guidanceInterval;
-  if (
-    gi !== undefined && gi !== "all" &&
-    !(Array.isArray(gi) && gi.length === 2 && gi.every((v) => Number.isInteger(v) && v >= 0) &&
-      gi[0] <= gi[1])
-  ) {
+  if (gi !== undefined && gi !== "all" && !_isGuidanceInterval(gi)) {
     throw new RangeError(
       `Cannot evaluate: guidanceInterval must be [lo, hi] (integer timesteps, 0 <= lo <= hi) or ` +
         `"all", got ${JSON.stringify(gi)}`,
@@ -409,7 +406,7 @@ function _sampler(
     backend: string;
     workers: number;
     classes?: number[];
-    interval?: [number, number];
+    interval?: readonly [number, number];
   },
 ): (w: number | undefined) => Promise<Tensor> {
   const { imageSize: size, inChannels: C } = unet.config;
@@ -434,7 +431,7 @@ function _sampler(
             ...(w === undefined || w === 0 ? {} : {
               classes: at.classes,
               guidance: w,
-              ...(at.interval ? { guidanceInterval: at.interval } : {}),
+              guidanceInterval: at.interval,
             }),
           },
           at.backend === "cpu" ? "cpu" : "wasm",
@@ -447,7 +444,7 @@ function _sampler(
     const cond = w === undefined || w === 0 ? {} : {
       classes: at.classes,
       guidanceScale: w,
-      ...(at.interval ? { guidanceInterval: at.interval } : {}),
+      guidanceInterval: at.interval,
     };
     const x = await sampleLoop(unet, s, {
       sampler: o.sampler,

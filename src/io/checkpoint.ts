@@ -4,6 +4,7 @@ import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safet
 import { _readBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
 import { _isObject } from "../_json.ts";
+import { _isGuidanceInterval } from "../_guidance.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -251,11 +252,7 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
     throw bad(`metadata.config.schedule must be { kind, T }, got ${JSON.stringify(s)}`);
   }
   const gi = config.guidanceInterval;
-  if (
-    gi !== undefined &&
-    !(Array.isArray(gi) && gi.length === 2 && gi.every((v) => Number.isInteger(v) && v >= 0) &&
-      gi[0] <= gi[1])
-  ) {
+  if (gi !== undefined && !_isGuidanceInterval(gi)) {
     throw bad(
       `metadata.config.guidanceInterval must be [lo, hi] with 0 <= lo <= hi, got ${
         JSON.stringify(gi)
