@@ -77,6 +77,7 @@ export { dpmSolverSampleLoop, dpmSolverSampleLoopProgressive } from "./src/dpm_s
 export type { DpmSolverOptions } from "./src/dpm_solver.ts";
 export { dynamicThreshold } from "./src/dynamic_threshold.ts";
 export { withUnconditional } from "./src/with_unconditional.ts";
+export { withAutoguidance } from "./src/with_autoguidance.ts";
 export { sampleLoop, SAMPLER_NAMES, SAMPLERS, samplingSchedule } from "./src/samplers.ts";
 export type { SamplerInfo, SamplerName, SamplerOptions } from "./src/samplers.ts";
 export type { DynamicThresholdOptions } from "./src/dynamic_threshold.ts";

@@ -507,3 +507,82 @@ Deno.test("cli: convert a diffusers folder, sample it, and export it back; bad a
     assertTrue(!r.stderr.includes("    at "), `no stack trace: ${r.stderr}`);
   }
 });
+
+Deno.test("cli: export --autoguide carries a guide network that sample uses", async () => {
+  const dir = Deno.makeTempDirSync();
+  const guide = "checkpoints/wip/mnist-conditional-stage13.safetensors";
+  const exportWith = (name: string, ...args: string[]) => {
+    const r = _cli("export", [
+      "--checkpoint",
+      CONDITIONAL_MNIST,
+      "--out",
+      join(dir, name),
+      ...args,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    return r;
+  };
+  const draw = (checkpoint: string, name: string) => {
+    const r = _cli("sample", [
+      ...[
+        "--checkpoint",
+        checkpoint,
+        "--class",
+        "3",
+        "--guidance",
+        "1",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+      ],
+      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm"],
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    return Deno.readFileSync(join(dir, name));
+  };
+  const ex = exportWith("auto0.safetensors", "--autoguide", guide, "--autoguide-weight", "0");
+  assertTrue(ex.stdout.includes(`autoguided by ${guide} at weight 0`), ex.stdout);
+  // weight 0 is the guide alone, bit for bit; weight 2.5 neither network
+  const guided0 = draw(join(dir, "auto0.safetensors"), "a.npy");
+  assertEquals(guided0, draw(guide, "b.npy"), "autoguidance weight 0 samples as the guide");
+  exportWith("auto.safetensors", "--autoguide", guide, "--autoguide-weight", "2.5");
+  const auto = draw(join(dir, "auto.safetensors"), "c.npy");
+  const plain = draw(CONDITIONAL_MNIST, "d.npy");
+  assertTrue(auto.some((v, i) => v !== plain[i]), "weight 2.5 differs from the model alone");
+  assertTrue(auto.some((v, i) => v !== guided0[i]), "weight 2.5 differs from the guide alone");
+  // a re-export keeps the guide and a separate unconditional network
+  exportWith("pair.safetensors", "--autoguide", guide, "--autoguide-weight", "2.5");
+  const again = _cli("export", [
+    ...["--checkpoint", join(dir, "pair.safetensors"), "--out", join(dir, "again.safetensors")],
+    ...["--unconditional", "bundled"],
+  ]);
+  assertEquals(again.code, 0, again.stderr);
+  const kept = await loadCheckpoint(join(dir, "again.safetensors"));
+  assertEquals(kept.config.autoguidance?.weight, 2.5);
+  assertTrue(kept.guide !== undefined && kept.unconditional !== undefined, "both networks kept");
+  // bad guides: one clear error each
+  const fail = (...args: string[]) =>
+    _cli("export", [
+      ...["--checkpoint", CONDITIONAL_MNIST, "--out", join(dir, "x.safetensors"), ...args],
+    ]);
+  const noWeight = fail("--autoguide", guide);
+  assertEquals(noWeight.code, 1);
+  assertTrue(
+    noWeight.stderr.includes("--autoguide and --autoguide-weight go together"),
+    noWeight.stderr,
+  );
+  const unconditionalGuide = fail(
+    ...["--autoguide", "checkpoints/mnist.safetensors", "--autoguide-weight", "2"],
+  );
+  assertEquals(unconditionalGuide.code, 1);
+  assertTrue(
+    unconditionalGuide.stderr.includes("--autoguide: the guide must take the model's 10 classes"),
+    unconditionalGuide.stderr,
+  );
+  const badWeight = fail("--autoguide", guide, "--autoguide-weight", "lots");
+  assertTrue(
+    badWeight.stderr.includes('--autoguide-weight must be a finite number, got "lots"'),
+    badWeight.stderr,
+  );
+});

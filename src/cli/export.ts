@@ -5,9 +5,11 @@
 //
 // A conditional model may carry a separate unconditional network for guidance's ε(x, ∅)
 // (`--unconditional bundled` or a checkpoint path): its EMA weights are stored beside the
-// conditional ones, and guidance 0 then samples exactly as that network does.
+// conditional ones, and guidance 0 then samples exactly as that network does. A model may also carry
+// a weaker guide network for autoguidance (`--autoguide PATH --autoguide-weight W`, Karras et al.
+// 2024): every call then extrapolates from the guide's prediction towards the model's.
 import { parseArgs } from "node:util";
-import { _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
+import { _checkGuidePair, _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import { _cliArgs, _guidanceIntervalArg, _nonNegativeArg, _run } from "./_args.ts";
@@ -21,17 +23,22 @@ await _run(async () => {
       guidance: { type: "string" },
       "guidance-interval": { type: "string" },
       unconditional: { type: "string" },
+      autoguide: { type: "string" },
+      "autoguide-weight": { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (a.help || !a.checkpoint || !a.out) {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
-        "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH]\n" +
+        "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
+        "[--autoguide PATH --autoguide-weight W]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
-        "mnist model or a checkpoint's EMA weights (conditional models)",
+        "mnist model or a checkpoint's EMA weights (conditional models)\n" +
+        "  --autoguide PATH  a weaker guide network for autoguidance (a checkpoint's EMA weights, " +
+        "the same labels and images), with --autoguide-weight W: ε_guide + W·(ε − ε_guide)",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -47,7 +54,7 @@ await _run(async () => {
   if (a["guidance-interval"] !== undefined) {
     config.guidanceInterval = _guidanceIntervalArg(a["guidance-interval"], config);
   }
-  let unconditional;
+  let unconditional = ck.unconditional, guide = ck.guide;
   if (a.unconditional !== undefined) {
     if (!ck.config.unet.numClasses) {
       throw new RangeError(
@@ -61,9 +68,27 @@ await _run(async () => {
     unconditional = u.ema;
     _checkUnconditionalPair(config, (why) => new RangeError(`--unconditional: ${why}`));
   }
-  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional });
+  if ((a.autoguide === undefined) !== (a["autoguide-weight"] === undefined)) {
+    throw new RangeError("--autoguide and --autoguide-weight go together: give both or neither");
+  }
+  if (a.autoguide !== undefined) {
+    const g = await loadCheckpoint(a.autoguide);
+    const weight = Number(a["autoguide-weight"]);
+    if (!Number.isFinite(weight) || a["autoguide-weight"]?.trim() === "") {
+      throw new RangeError(
+        `--autoguide-weight must be a finite number, got ${JSON.stringify(a["autoguide-weight"])}`,
+      );
+    }
+    config.autoguidance = { unet: g.config.unet, weight };
+    guide = g.ema;
+    _checkGuidePair(config, (why) => new RangeError(`--autoguide: ${why}`));
+  }
+  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional, guide });
   console.log(
     `wrote ${a.out}: EMA weights of step ${ck.state?.step ?? "?"}` +
-      (unconditional ? `, with the unconditional network of ${a.unconditional}` : ""),
+      (a.unconditional ? `, with the unconditional network of ${a.unconditional}` : "") +
+      (a.autoguide
+        ? `, autoguided by ${a.autoguide} at weight ${config.autoguidance?.weight}`
+        : ""),
   );
 });

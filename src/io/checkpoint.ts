@@ -31,6 +31,11 @@ export interface CheckpointConfig {
    * `withUnconditional`): that network's shape; its weights are the checkpoint's `unconditional`.
    */
   unconditionalUnet?: UNetConfig;
+  /**
+   * Autoguided models (see `withAutoguidance`): the weaker guide network's shape and the
+   * autoguidance weight w; the guide's weights are the checkpoint's `guide`.
+   */
+  autoguidance?: { unet: UNetConfig; weight: number };
 }
 
 /** Where training stood when the checkpoint was written. */
@@ -72,6 +77,8 @@ export interface Checkpoint {
    * takes ε(x, ∅) from it instead of the conditional network's null class.
    */
   unconditional?: Weights;
+  /** The guide network's weights (with `config.autoguidance`; see `withAutoguidance`). */
+  guide?: Weights;
 }
 
 const _GROUPS = [
@@ -80,6 +87,7 @@ const _GROUPS = [
   ["adamM", "adam_m"],
   ["adamV", "adam_v"],
   ["unconditional", "unconditional"],
+  ["guide", "guide"],
 ] as const;
 const _FORMAT = "ddpm-core-checkpoint/1";
 
@@ -87,7 +95,7 @@ const _FORMAT = "ddpm-core-checkpoint/1";
  * Encodes a checkpoint as the bytes of one safetensors file (what `saveCheckpoint` of
  * `@ddpm/core/fs` writes, and a web page downloads). Tensors are named `ema.<param>`,
  * `params.<param>`, `adam_m.<param>`, `adam_v.<param>` (and a separate unconditional network's
- * `unconditional.<param>`); the metadata holds `format`, `config` and
+ * `unconditional.<param>`, an autoguidance guide's `guide.<param>`); the metadata holds `format`, `config` and
  * `state` as JSON strings and `crc32c`, the CRC-32C of the tensor table, config, state and tensor
  * bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
  * `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
@@ -218,6 +226,13 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
         : "metadata.config.unconditionalUnet is set but it has no unconditional.* weights",
     );
   }
+  if ((config.autoguidance === undefined) !== (groups.guide === undefined)) {
+    throw bad(
+      config.autoguidance === undefined
+        ? "it has guide.* weights but no metadata.config.autoguidance"
+        : "metadata.config.autoguidance is set but it has no guide.* weights",
+    );
+  }
   return {
     config,
     state,
@@ -226,6 +241,7 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
     adamM: groups.adamM,
     adamV: groups.adamV,
     ...(groups.unconditional ? { unconditional: groups.unconditional } : {}),
+    ...(groups.guide ? { guide: groups.guide } : {}),
   };
 }
 
@@ -246,6 +262,18 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
   if (config.unconditionalUnet !== undefined) {
     _checkUNetShape(config.unconditionalUnet, "metadata.config.unconditionalUnet", bad);
     _checkUnconditionalPair(config as unknown as CheckpointConfig, bad);
+  }
+  const ag = config.autoguidance;
+  if (ag !== undefined) {
+    if (!_isObject(ag) || typeof ag.weight !== "number" || !Number.isFinite(ag.weight)) {
+      throw bad(
+        `metadata.config.autoguidance must be { unet, weight } with a finite weight, got ${
+          JSON.stringify(ag)
+        }`,
+      );
+    }
+    _checkUNetShape(ag.unet, "metadata.config.autoguidance.unet", bad);
+    _checkGuidePair(config as unknown as CheckpointConfig, bad);
   }
   const s = config.schedule;
   if (!_isObject(s) || typeof s.kind !== "string" || !_posInt(s.T)) {
@@ -279,7 +307,7 @@ export function _checkUnconditionalPair(
 ): void {
   const c = config.unet, u = config.unconditionalUnet;
   if (u === undefined) return;
-  const out = (n: typeof c) => n.outChannels ?? (n.learnSigma ? 2 : 1) * n.inChannels;
+  const out = _outChannels;
   if (!(c.numClasses ?? 0)) {
     throw bad("a separate unconditional network needs a class-conditional model, got numClasses 0");
   }
@@ -295,6 +323,32 @@ export function _checkUnconditionalPair(
         }`,
     );
   }
+}
+
+/**
+ * An autoguidance guide must take the model's labels and make its images, with its output
+ * channels.
+ */
+export function _checkGuidePair(config: CheckpointConfig, bad: (why: string) => Error): void {
+  const c = config.unet, g = config.autoguidance?.unet;
+  if (g === undefined) return;
+  if (
+    (g.numClasses ?? 0) !== (c.numClasses ?? 0) || g.imageSize !== c.imageSize ||
+    g.inChannels !== c.inChannels || _outChannels(g) !== _outChannels(c)
+  ) {
+    throw bad(
+      `the guide must take the model's ${c.numClasses ?? 0} classes and make its ` +
+        `${c.imageSize}×${c.imageSize}×${c.inChannels} images with ${_outChannels(c)} output ` +
+        `channels, got ${
+          g.numClasses ?? 0
+        } classes, ${g.imageSize}×${g.imageSize}×${g.inChannels}` +
+        `, ${_outChannels(g)} channels`,
+    );
+  }
+}
+
+function _outChannels(n: UNetConfig): number {
+  return n.outChannels ?? (n.learnSigma ? 2 : 1) * n.inChannels;
 }
 
 const _posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;

@@ -1,18 +1,23 @@
-import { _checkUnconditionalPair, type Checkpoint } from "./checkpoint.ts";
+import { _checkGuidePair, _checkUnconditionalPair, type Checkpoint } from "./checkpoint.ts";
 import { setWeights } from "./weights.ts";
 import { createUNet, type UNet } from "../unet/unet.ts";
 import { withUnconditional } from "../with_unconditional.ts";
+import { withAutoguidance } from "../with_autoguidance.ts";
+import type { EpsModel } from "../types.ts";
 
 /**
  * The network a checkpoint samples with: its U-Net with the EMA weights; where the checkpoint
- * carries a separate unconditional network (`config.unconditionalUnet`), the two paired by
- * {@linkcode withUnconditional}, so that ε(x, ∅) comes from that network. `config`, `params` and
- * `withDropout` are the conditional network's; `dispose()` frees both.
+ * carries a guide network (`config.autoguidance`), the two combined by
+ * {@linkcode withAutoguidance}; where it carries a separate unconditional network
+ * (`config.unconditionalUnet`), that paired by {@linkcode withUnconditional}, so that ε(x, ∅)
+ * comes from it. `config`, `params` and `withDropout` are the checkpoint's own network's;
+ * `dispose()` frees every network.
  *
  * @param ck A loaded checkpoint.
  * @returns The network, ready to sample with.
- * @throws {RangeError} If the weights do not fit the configuration, or a paired unconditional
- *   network is conditional or makes other images than the conditional one.
+ * @throws {RangeError} If the weights do not fit the configuration, a paired unconditional
+ *   network is conditional or makes other images than the conditional one, or a guide takes
+ *   other labels or makes other images than the network.
  *
  * @example The bundled model as a network
  * ```ts
@@ -29,32 +34,38 @@ import { withUnconditional } from "../with_unconditional.ts";
 export function unetFromCheckpoint(ck: Checkpoint): UNet {
   const T = ck.config.schedule.T;
   const unet = _withWeights(createUNet(ck.config.unet, { T }), ck.ema);
-  const uConfig = ck.config.unconditionalUnet;
-  if (uConfig === undefined || ck.unconditional === undefined) return unet;
-  let uncond: UNet;
+  const uConfig = ck.config.unconditionalUnet, ag = ck.config.autoguidance;
+  const others: UNet[] = [];
+  const disposeAll = () => [unet, ...others].forEach((n) => n.dispose());
+  let model: EpsModel = unet;
   try {
-    uncond = _withWeights(createUNet(uConfig, { T }), ck.unconditional);
+    if (ag !== undefined && ck.guide !== undefined) {
+      _checkGuidePair(ck.config, (why) => new RangeError(`Cannot autoguide the network: ${why}`));
+      const guide = _withWeights(createUNet(ag.unet, { T }), ck.guide);
+      others.push(guide);
+      model = withAutoguidance(unet, guide, ag.weight);
+    }
+    if (uConfig !== undefined && ck.unconditional !== undefined) {
+      _checkUnconditionalPair(
+        ck.config,
+        (why) => new RangeError(`Cannot pair the networks: ${why}`),
+      );
+      const uncond = _withWeights(createUNet(uConfig, { T }), ck.unconditional);
+      others.push(uncond);
+      model = withUnconditional(model, uncond);
+    }
   } catch (e) {
-    unet.dispose();
+    disposeAll();
     throw e;
   }
-  try {
-    _checkUnconditionalPair(ck.config, (why) => new RangeError(`Cannot pair the networks: ${why}`));
-  } catch (e) {
-    unet.dispose();
-    uncond.dispose();
-    throw e;
-  }
-  const paired = withUnconditional(unet, uncond);
-  return Object.assign((...a: Parameters<UNet>) => paired(...a), {
+  if (others.length === 0) return unet;
+  const combined = model;
+  return Object.assign((...a: Parameters<UNet>) => combined(...a), {
     config: unet.config,
-    numParams: unet.numParams + uncond.numParams,
+    numParams: others.reduce((n, o) => n + o.numParams, unet.numParams),
     params: unet.params,
     withDropout: unet.withDropout,
-    dispose: () => {
-      unet.dispose();
-      uncond.dispose();
-    },
+    dispose: disposeAll,
   });
 }
 
