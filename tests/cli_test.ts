@@ -522,23 +522,14 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
     assertEquals(r.code, 0, r.stderr);
     return r;
   };
-  const draw = (checkpoint: string, name: string) => {
+  const draw = (checkpoint: string, name: string, says = "") => {
     const r = _cli("sample", [
-      ...[
-        "--checkpoint",
-        checkpoint,
-        "--class",
-        "3",
-        "--guidance",
-        "1",
-        "--n",
-        "2",
-        "--steps",
-        "2",
-      ],
-      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm"],
+      ...["--checkpoint", checkpoint, "--class", "3", "--guidance", "1"],
+      ...["--n", "2", "--steps", "2", "--out", join(dir, "s.png"), "--npy", join(dir, name)],
+      ...["--backend", "wasm"],
     ]);
     assertEquals(r.code, 0, r.stderr);
+    assertTrue(r.stdout.includes(says), r.stdout);
     return Deno.readFileSync(join(dir, name));
   };
   const ex = exportWith("auto0.safetensors", "--autoguide", guide, "--autoguide-weight", "0");
@@ -547,7 +538,7 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
   const guided0 = draw(join(dir, "auto0.safetensors"), "a.npy");
   assertEquals(guided0, draw(guide, "b.npy"), "autoguidance weight 0 samples as the guide");
   exportWith("auto.safetensors", "--autoguide", guide, "--autoguide-weight", "2.5");
-  const auto = draw(join(dir, "auto.safetensors"), "c.npy");
+  const auto = draw(join(dir, "auto.safetensors"), "c.npy", "auto.safetensors (autoguidance 2.5)");
   const plain = draw(CONDITIONAL_MNIST, "d.npy");
   assertTrue(auto.some((v, i) => v !== plain[i]), "weight 2.5 differs from the model alone");
   assertTrue(auto.some((v, i) => v !== guided0[i]), "weight 2.5 differs from the guide alone");

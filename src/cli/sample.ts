@@ -128,6 +128,7 @@ await _run(async () => {
     `backend ${info.backend} · ${sampler}${sampler === "dpm++" ? ` (order ${order})` : ""} ` +
       `with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
+      (config.autoguidance ? ` (autoguidance ${config.autoguidance.weight})` : "") +
       (workers > 1 ? ` · ${workers} workers` : "") +
       (conditional
         ? classes
