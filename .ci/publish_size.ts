@@ -3,7 +3,8 @@
 // dry run does not check it. Reads the dry run's output (a file path argument).
 const MAX_BYTES = 20_000_000;
 const UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-const text = Deno.readTextFileSync(Deno.args[0]).replace(/\x1b\[[0-9;]*m/g, "");
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+const text = Deno.readTextFileSync(Deno.args[0]).replace(ansi, "");
 const files = [...text.matchAll(/^\s*(file:\/\/\S+) \(([\d.]+)(B|KB|MB|GB)\)\s*$/gm)]
   .map(([, path, n, unit]) => ({ path, bytes: Number(n) * UNIT[unit] }));
 if (files.length === 0) {
