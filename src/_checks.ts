@@ -20,6 +20,15 @@ export function _checkBatch(what: string, name: string, x: unknown): Tensor {
   return x;
 }
 
+/** Throws unless m is an ε-model, a function `(xt, t, y?) => Tensor`. */
+export function _checkModel(what: string, name: string, m: unknown): void {
+  if (typeof m !== "function") {
+    throw new TypeError(
+      `Cannot ${what}: ${name} must be a function (xt, t, y?) => Tensor, got ${typeof m}`,
+    );
+  }
+}
+
 /** Throws unless y has exactly the shape of x. */
 export function _checkSameShape(
   what: string,

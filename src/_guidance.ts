@@ -7,6 +7,24 @@ export function _guide(epsCond: Tensor, epsUncond: Tensor, w: number | Tensor): 
   return tf.tidy(() => tf.add(epsUncond, tf.mul(w, tf.sub(epsCond, epsUncond))));
 }
 
+/**
+ * The guidance combination of two predictions with `channels` × C channels: with 2 (a learned
+ * variance, [ε, v]) only the ε halves are combined and the variance is `epsCond`'s.
+ */
+export function _guideEps(
+  epsCond: Tensor,
+  epsUncond: Tensor,
+  w: number | Tensor,
+  channels: 1 | 2,
+): Tensor {
+  if (channels === 1) return _guide(epsCond, epsUncond, w);
+  return tf.tidy(() => {
+    const [e, v] = tf.split(epsCond, 2, -1);
+    const [u] = tf.split(epsUncond, 2, -1);
+    return tf.concat([_guide(e, u, w), v], -1);
+  });
+}
+
 /** Whether v is a guidance interval [lo, hi]: integer timesteps with 0 <= lo <= hi. */
 export function _isGuidanceInterval(v: unknown): v is [number, number] {
   return Array.isArray(v) && v.length === 2 &&

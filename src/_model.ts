@@ -2,12 +2,12 @@
 // and reading its output as ε, x0 or v.
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Prediction } from "./types.ts";
-import { _checkFinite } from "./_checks.ts";
+import { _checkFinite, _checkModel } from "./_checks.ts";
 import type { Tensor, Tensor1D } from "./types.ts";
 import { NULL_CLASS } from "./guidance.ts";
 import { _int32FromHost, _readSync } from "./_timesteps.ts";
 import type { _Conditioning } from "./_conditioning.ts";
-import { _guide } from "./_guidance.ts";
+import { _guideEps } from "./_guidance.ts";
 
 /**
  * Calls model(xt, t[, y]) and checks that it returned a finite tensor of xt's shape (with
@@ -25,11 +25,7 @@ export function _callModel(
   cond?: _Conditioning,
   channels: 1 | 2 = 1,
 ): Tensor {
-  if (typeof model !== "function") {
-    throw new TypeError(
-      `Cannot ${what}: model must be a function (xt, t, y?) => Tensor, got ${typeof model}`,
-    );
-  }
+  _checkModel(what, "model", model);
   const B = xt.shape[0];
   const C = xt.shape[xt.rank - 1];
   const shape = [...xt.shape.slice(0, -1), channels * C];
@@ -67,12 +63,7 @@ export function _callModel(
       "the guided batch's shape (both branches)",
     );
     const [outCond, outUncond] = tf.split(both, 2);
-    if (channels === 1) out = _guide(outCond, outUncond, w);
-    else {
-      const [epsCond, rest] = tf.split(outCond, 2, -1);
-      const [epsUncond] = tf.split(outUncond, 2, -1);
-      out = tf.concat([_guide(epsCond, epsUncond, w), rest], -1);
-    }
+    out = _guideEps(outCond, outUncond, w, channels);
   }
   if (w instanceof tf.Tensor) w.dispose();
   if (checkFinite) _checkFinite(what, "the model's output", out);

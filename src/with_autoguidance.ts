@@ -5,7 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D } from "./types.ts";
-import { _guide } from "./_guidance.ts";
+import { _guideEps } from "./_guidance.ts";
+import { _checkModel } from "./_checks.ts";
 
 /**
  * Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself"):
@@ -44,13 +45,8 @@ import { _guide } from "./_guidance.ts";
  */
 export function withAutoguidance(model: EpsModel, guide: EpsModel, weight: number): EpsModel {
   const what = "autoguide the model";
-  for (const [name, m] of [["model", model], ["guide", guide]]) {
-    if (typeof m !== "function") {
-      throw new TypeError(
-        `Cannot ${what}: ${name} must be a function (xt, t, y?) => Tensor, got ${typeof m}`,
-      );
-    }
-  }
+  _checkModel(what, "model", model);
+  _checkModel(what, "guide", guide);
   if (typeof weight !== "number" || !Number.isFinite(weight)) {
     throw new RangeError(`Cannot ${what}: weight must be a finite number, got ${weight}`);
   }
@@ -68,11 +64,8 @@ export function withAutoguidance(model: EpsModel, guide: EpsModel, weight: numbe
             `they must predict one shape`,
         );
       }
-      const C = xt.shape[xt.rank - 1];
-      if (eps.shape[eps.rank - 1] !== 2 * C) return _guide(eps, epsGuide, weight);
-      // learned variance: guide the ε half, keep the model's variance half
-      const [e, v] = tf.split(eps, 2, -1);
-      const [g] = tf.split(epsGuide, 2, -1);
-      return tf.concat([_guide(e, g, weight), v], -1);
+      // a learned variance (2·C channels): guide the ε half, keep the model's variance half
+      const learned = eps.shape[eps.rank - 1] === 2 * xt.shape[xt.rank - 1];
+      return _guideEps(eps, epsGuide, weight, learned ? 2 : 1);
     });
 }

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { EpsModel, Tensor, Tensor1D } from "./types.ts";
 import { NULL_CLASS } from "./guidance.ts";
 import { _int32FromHost, _readSync } from "./_timesteps.ts";
+import { _checkModel } from "./_checks.ts";
 
 /**
  * A conditional ε-model whose unconditional branch ε(x, ∅) is another network: a call
@@ -37,13 +38,8 @@ import { _int32FromHost, _readSync } from "./_timesteps.ts";
  */
 export function withUnconditional(conditional: EpsModel, unconditional: EpsModel): EpsModel {
   const what = "pair the models";
-  for (const [name, m] of [["conditional", conditional], ["unconditional", unconditional]]) {
-    if (typeof m !== "function") {
-      throw new TypeError(
-        `Cannot ${what}: ${name} must be a function (xt, t, y?) => Tensor, got ${typeof m}`,
-      );
-    }
-  }
+  _checkModel(what, "conditional", conditional);
+  _checkModel(what, "unconditional", unconditional);
   const call = "call the paired model";
   return (xt: Tensor, t: Tensor1D, y?: Tensor1D): Tensor => {
     if (y === undefined) return unconditional(xt, t);

@@ -307,20 +307,18 @@ export function _checkUnconditionalPair(
 ): void {
   const c = config.unet, u = config.unconditionalUnet;
   if (u === undefined) return;
-  const out = _outChannels;
   if (!(c.numClasses ?? 0)) {
     throw bad("a separate unconditional network needs a class-conditional model, got numClasses 0");
   }
   if (
     (u.numClasses ?? 0) !== 0 || u.imageSize !== c.imageSize || u.inChannels !== c.inChannels ||
-    out(u) !== out(c)
+    _outChannels(u) !== _outChannels(c)
   ) {
+    const size = (n: UNetConfig) => `${n.imageSize}×${n.imageSize}×${n.inChannels}`;
     throw bad(
       `the unconditional network must be unconditional and make the conditional one's ` +
-        `${c.imageSize}×${c.imageSize}×${c.inChannels} images with ${out(c)} output channels, ` +
-        `got ${u.imageSize}×${u.imageSize}×${u.inChannels}, ${out(u)} channels, numClasses ${
-          u.numClasses ?? 0
-        }`,
+        `${size(c)} images with ${_outChannels(c)} output channels, got ${size(u)}, ` +
+        `${_outChannels(u)} channels, numClasses ${u.numClasses ?? 0}`,
     );
   }
 }
@@ -336,13 +334,11 @@ export function _checkGuidePair(config: CheckpointConfig, bad: (why: string) => 
     (g.numClasses ?? 0) !== (c.numClasses ?? 0) || g.imageSize !== c.imageSize ||
     g.inChannels !== c.inChannels || _outChannels(g) !== _outChannels(c)
   ) {
+    const size = (n: UNetConfig) => `${n.imageSize}×${n.imageSize}×${n.inChannels}`;
     throw bad(
-      `the guide must take the model's ${c.numClasses ?? 0} classes and make its ` +
-        `${c.imageSize}×${c.imageSize}×${c.inChannels} images with ${_outChannels(c)} output ` +
-        `channels, got ${
-          g.numClasses ?? 0
-        } classes, ${g.imageSize}×${g.imageSize}×${g.inChannels}` +
-        `, ${_outChannels(g)} channels`,
+      `the guide must take the model's ${c.numClasses ?? 0} classes and make its ${size(c)} ` +
+        `images with ${_outChannels(c)} output channels, got ${g.numClasses ?? 0} classes, ` +
+        `${size(g)}, ${_outChannels(g)} channels`,
     );
   }
 }
