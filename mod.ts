@@ -100,7 +100,7 @@ export type { TrainLoopOptions, TrainLoopResult, TrainStepInfo } from "./src/tra
 export { encodeCheckpoint, loadCheckpoint } from "./src/io/checkpoint.ts";
 export { unetFromCheckpoint } from "./src/io/unet_from_checkpoint.ts";
 export type { Checkpoint, CheckpointConfig, TrainState, Weights } from "./src/io/checkpoint.ts";
-export { decodeSafetensors, encodeSafetensors } from "./src/io/safetensors.ts";
+export { decodeSafetensors, encodeSafetensors, storedToFloat32 } from "./src/io/safetensors.ts";
 export type { Safetensors, StoredTensor } from "./src/io/safetensors.ts";
 export {
   type DiffusersModel,

@@ -508,6 +508,46 @@ Deno.test("cli: convert a diffusers folder, sample it, and export it back; bad a
   }
 });
 
+Deno.test("cli: export --float16 halves the file and samples like the float32 weights", async () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "half.safetensors");
+  const r = _cli("export", [
+    "--checkpoint",
+    "checkpoints/mnist.safetensors",
+    "--out",
+    out,
+    "--float16",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertTrue(r.stdout.includes("float16 EMA weights"), r.stdout);
+  const w = (await loadCheckpoint(out)).ema;
+  const ref = (await loadCheckpoint("checkpoints/mnist.safetensors")).ema;
+  assertEquals([...w.keys()], [...ref.keys()]);
+  // 4 bytes a parameter against 2; the headers (≈ 30 kB) differ only in offsets' digits
+  const params = [...ref.values()].reduce((n, t) => n + t.data.length, 0);
+  const full = Deno.statSync("checkpoints/mnist.safetensors").size;
+  const half = Deno.statSync(out).size;
+  assertTrue(Math.abs(full - half - 2 * params) < 2_000, `${full} → ${half}, ${params} weights`);
+  const draw = (checkpoint: string, name: string) => {
+    const s = _cli("sample", [
+      ...["--checkpoint", checkpoint, "--n", "4", "--steps", "10", "--seed", "3"],
+      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm"],
+    ]);
+    assertEquals(s.code, 0, s.stderr);
+    return Deno.readFileSync(join(dir, name)).subarray(128); // the pixels after the .npy header
+  };
+  const a = draw(out, "a.npy"), b = draw("checkpoints/mnist.safetensors", "b.npy");
+  let worst = 0, sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    sum += Math.abs(a[i] - b[i]);
+  }
+  // each weight moves by at most 2^-11 of itself; ten deterministic steps carry that into the
+  // pixels (measured: 0.15 of 255 on average, 21 at one edge pixel): the bounds say "the same
+  // images", where a wrong conversion redraws them (tens on average)
+  assertTrue(sum / a.length < 1 && worst <= 64, `mean ${sum / a.length}, largest ${worst}`);
+});
+
 Deno.test("cli: export --autoguide carries a guide network that sample uses", async () => {
   const dir = Deno.makeTempDirSync();
   const guide = "checkpoints/wip/mnist-conditional-stage13.safetensors";

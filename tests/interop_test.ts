@@ -5,16 +5,19 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   createUNet,
   decodeSafetensors,
+  encodeSafetensors,
   fromDiffusers,
   fromImprovedDiffusion,
   getWeights,
   setWeights,
   type StoredTensor,
+  storedToFloat32,
   toDiffusers,
   unetPresets,
 } from "../mod.ts";
 import { loadDiffusersFolder, saveDiffusersFolder } from "../fs.ts";
 import { TINY } from "./_tiny.ts";
+import { _toFloat16Bits } from "../src/io/_float16.ts";
 import { assertClose, backendTest, read } from "./_helpers.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
 
@@ -34,7 +37,8 @@ function nhwc(t: StoredTensor): tf.Tensor4D {
 }
 
 /** The bytes of a float32 array (for bit-for-bit comparisons). */
-const bits = (a: Float32Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bits = (a: Float32Array | Uint16Array | Uint8Array) =>
+  new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
  * Runs a converted checkpoint on the fixture's inputs and compares with its ε: within 1e-4 of the
@@ -143,6 +147,44 @@ Deno.test("diffusers: export reproduces diffusers' own state_dict and config; ou
     assertEquals(back.config, ckpt.config);
     for (const [n, t] of ckpt.ema) assertEquals(bits(back.ema.get(n)!.data), bits(t.data), n);
   }
+});
+
+Deno.test("diffusers: a half-precision state_dict (F16, or BF16) converts to the same weights as its float32 values", () => {
+  const folder = loadDiffusersFolder(new URL("diffusers_default_tiny", FIXTURES).pathname);
+  for (const dtype of ["F16", "BF16"] as const) {
+    const half = new Map<string, StoredTensor>(), same = new Map<string, StoredTensor>();
+    for (const [n, t] of folder.tensors) {
+      const data = t.data as Float32Array;
+      // binary16 by rounding; bfloat16 by keeping each float32's top 16 bits
+      const patterns = dtype === "F16"
+        ? _toFloat16Bits(data)
+        : Uint16Array.from(new Uint32Array(Float32Array.from(data).buffer), (w) => w >>> 16);
+      half.set(n, { dtype, shape: t.shape, data: patterns });
+      same.set(n, { dtype: "F32", shape: t.shape, data: storedToFloat32(half.get(n)!) });
+    }
+    if (dtype === "F16") {
+      // a folder saved with variant="fp16" holds diffusion_pytorch_model.fp16.safetensors
+      const dir = Deno.makeTempDirSync();
+      Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(folder.config));
+      Deno.writeFileSync(
+        `${dir}/diffusion_pytorch_model.fp16.safetensors`,
+        encodeSafetensors(half),
+      );
+      assertEquals(loadDiffusersFolder(dir).tensors, half);
+    }
+    const a = fromDiffusers({ ...folder, tensors: half });
+    const b = fromDiffusers({ ...folder, tensors: same });
+    for (const [n, t] of b.ema) {
+      assertEquals(bits(a.ema.get(n)!.data), bits(t.data), `${dtype} ${n}`);
+    }
+  }
+  const u8 = new Map(folder.tensors);
+  u8.set("conv_in.bias", { dtype: "U8", shape: [16], data: new Uint8Array(16) });
+  assertThrows(
+    () => fromDiffusers({ ...folder, tensors: u8 }),
+    RangeError,
+    "tensor conv_in.bias is U8, expected F32, F16 or BF16 (floating point)",
+  );
 });
 
 backendTest(

@@ -8,6 +8,7 @@
 // conditional ones, and guidance 0 then samples exactly as that network does. A model may also carry
 // a weaker guide network for autoguidance (`--autoguide PATH --autoguide-weight W`, Karras et al.
 // 2024): every call then extrapolates from the guide's prediction towards the model's.
+// `--float16` stores the weights in half precision: half the bytes, for shipping a model.
 import { parseArgs } from "node:util";
 import { _checkGuidePair, _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
@@ -25,6 +26,7 @@ await _run(async () => {
       unconditional: { type: "string" },
       autoguide: { type: "string" },
       "autoguide-weight": { type: "string" },
+      float16: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -32,13 +34,15 @@ await _run(async () => {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
         "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
-        "[--autoguide PATH --autoguide-weight W]\n" +
+        "[--autoguide PATH --autoguide-weight W] [--float16]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
         "mnist model or a checkpoint's EMA weights (conditional models)\n" +
         "  --autoguide PATH  a weaker guide network for autoguidance (a checkpoint's EMA weights, " +
-        "the same labels and images), with --autoguide-weight W: ε_guide + W·(ε − ε_guide)",
+        "the same labels and images), with --autoguide-weight W: ε_guide + W·(ε − ε_guide)\n" +
+        "  --float16  store the weights in half precision (IEEE binary16, rounded to nearest): " +
+        "half the file",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -83,9 +87,12 @@ await _run(async () => {
     guide = g.ema;
     _checkGuidePair(config, (why) => new RangeError(`--autoguide: ${why}`));
   }
-  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional, guide });
+  const float16 = a.float16 ?? false;
+  saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional, guide }, {
+    float16,
+  });
   console.log(
-    `wrote ${a.out}: EMA weights of step ${ck.state?.step ?? "?"}` +
+    `wrote ${a.out}: ${float16 ? "float16 " : ""}EMA weights of step ${ck.state?.step ?? "?"}` +
       (a.unconditional ? `, with the unconditional network of ${a.unconditional}` : "") +
       (a.autoguide
         ? `, autoguided by ${a.autoguide} at weight ${config.autoguidance?.weight}`

@@ -1,6 +1,6 @@
 // Internal: PyTorch parameter layouts ↔ this project's, and a reader of a state_dict that keeps
 // count of what it used, for the converters (src/convert/*.ts).
-import type { StoredTensor } from "../io/safetensors.ts";
+import { type StoredTensor, storedToFloat32 } from "../io/safetensors.ts";
 
 /**
  * How a PyTorch parameter is laid out:
@@ -123,13 +123,15 @@ export class _StateDict {
         }`,
       );
     }
-    if (t.dtype !== "F32") {
-      throw new RangeError(`${this.what}: tensor ${name} is ${t.dtype}, expected F32 (float32)`);
+    if (t.dtype === "U8") {
+      throw new RangeError(
+        `${this.what}: tensor ${name} is ${t.dtype}, expected F32, F16 or BF16 (floating point)`,
+      );
     }
     this.taken.add(name);
     return {
       shape: _oursShape(kind, t.shape),
-      data: _permute(kind, t.data as Float32Array, t.shape, "toOurs"),
+      data: _permute(kind, storedToFloat32(t), t.shape, "toOurs"),
     };
   }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { _atomicWrite } from "../_atomic_write.ts";
@@ -11,7 +11,9 @@ import type { DiffusersModel } from "./diffusers.ts";
 
 /**
  * Reads a diffusers model folder (`config.json` and `diffusion_pytorch_model.safetensors`, as
- * `save_pretrained` writes them).
+ * `save_pretrained` writes them; a folder saved with `variant="fp16"` has
+ * `diffusion_pytorch_model.fp16.safetensors` instead, read when the plain file is absent: its
+ * F16 tensors convert like float32 ones).
  *
  * @param dir The folder.
  * @returns Its config, tensors and safetensors metadata, for {@linkcode fromDiffusers}.
@@ -49,7 +51,11 @@ export function loadDiffusersFolder(dir: string): DiffusersModel {
     }
     throw e;
   }
-  const st = decodeSafetensors(read("diffusion_pytorch_model.safetensors"));
+  const plain = "diffusion_pytorch_model.safetensors";
+  const fp16 = "diffusion_pytorch_model.fp16.safetensors";
+  const st = decodeSafetensors(
+    read(!existsSync(join(dir, plain)) && existsSync(join(dir, fp16)) ? fp16 : plain),
+  );
   return { config, tensors: st.tensors, metadata: st.metadata };
 }
 

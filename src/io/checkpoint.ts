@@ -1,6 +1,12 @@
 import type { UNetConfig } from "../unet/unet.ts";
 import type { ScheduleKind } from "../schedule.ts";
-import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type StoredTensor,
+  storedToFloat32,
+} from "./safetensors.ts";
+import { _toFloat16Bits } from "./_float16.ts";
 import { _readBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
 import { _isObject } from "../_json.ts";
@@ -89,6 +95,8 @@ const _GROUPS = [
   ["unconditional", "unconditional"],
   ["guide", "guide"],
 ] as const;
+/** The groups a sampler reads; `encodeCheckpoint`'s `float16` stores only these in half precision. */
+const _SAMPLING_GROUPS: readonly string[] = ["ema", "unconditional", "guide"];
 const _FORMAT = "ddpm-core-checkpoint/1";
 
 /**
@@ -100,25 +108,47 @@ const _FORMAT = "ddpm-core-checkpoint/1";
  * bytes (checked by {@linkcode loadCheckpoint}), so Python reads it with
  * `safetensors.numpy.load_file` and `safe_open(...).metadata()`.
  *
+ * With `options.float16` the sampling weights (`ema`, `unconditional`, `guide`) are stored as
+ * IEEE binary16 (F16, rounded to nearest), half the bytes, for shipping a model; the training
+ * state (`params`, `adam_m`, `adam_v`) stays float32 so a resume stays bit for bit.
+ * {@linkcode loadCheckpoint} reads either back as float32.
+ *
  * @param ckpt The checkpoint.
+ * @param options `float16`: store the sampling weights in half precision (default false).
  * @returns The file's bytes.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { encodeCheckpoint, loadCheckpoint } from "@ddpm/core";
- * const w = new Map([["conv_in.b", { shape: [2], data: new Float32Array([1, 2]) }]]);
+ * const w = new Map([["conv_in.b", { shape: [2], data: new Float32Array([1, 0.1]) }]]);
  * const config = { unet: { imageSize: 8, inChannels: 1, ch: 8, chMult: [1], numResBlocks: 1,
  *   attnResolutions: [], dropout: 0, groups: 4 }, schedule: { kind: "linear" as const, T: 10 } };
  * const back = await loadCheckpoint(encodeCheckpoint({ config, ema: w }));
- * assert.deepEqual(back.ema.get("conv_in.b")?.data, new Float32Array([1, 2]));
+ * assert.deepEqual(back.ema.get("conv_in.b")?.data, new Float32Array([1, 0.1]));
+ * // in half precision 0.1 becomes the nearest binary16, 0.0999755859375
+ * const half = await loadCheckpoint(encodeCheckpoint({ config, ema: w }, { float16: true }));
+ * assert.deepEqual(half.ema.get("conv_in.b")?.data, new Float32Array([1, 0.0999755859375]));
  * ```
  */
-export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
+export function encodeCheckpoint(
+  ckpt: Checkpoint,
+  options: { float16?: boolean } = {},
+): Uint8Array {
+  const half = options.float16 ?? false;
+  if (typeof half !== "boolean") {
+    throw new TypeError(`Cannot encode checkpoint: options.float16 must be a boolean, got ${half}`);
+  }
   const tensors = new Map<string, StoredTensor>();
   for (const [key, prefix] of _GROUPS) {
+    const toHalf = half && _SAMPLING_GROUPS.includes(key);
     for (const [name, w] of ckpt[key] ?? []) {
-      tensors.set(`${prefix}.${name}`, { dtype: "F32", shape: w.shape, data: w.data });
+      tensors.set(
+        `${prefix}.${name}`,
+        toHalf
+          ? { dtype: "F16", shape: w.shape, data: _toFloat16Bits(w.data) }
+          : { dtype: "F32", shape: w.shape, data: w.data },
+      );
     }
   }
   const metadata: Record<string, string> = {
@@ -210,12 +240,12 @@ export async function loadCheckpoint(source: string | URL | Uint8Array): Promise
     const dot = name.indexOf(".");
     const prefix = name.slice(0, dot);
     const key = _GROUPS.find(([, p]) => p === prefix)?.[0];
-    if (!key || t.dtype !== "F32") {
+    if (!key || (t.dtype !== "F32" && t.dtype !== "F16")) {
       throw new Error(`Cannot load checkpoint ${where}: unexpected tensor ${name} (${t.dtype})`);
     }
     (groups[key] ??= new Map()).set(name.slice(dot + 1), {
       shape: t.shape,
-      data: t.data as Float32Array,
+      data: storedToFloat32(t),
     });
   }
   if (!groups.ema) throw new Error(`Cannot load checkpoint ${where}: it has no ema.* weights`);

@@ -1,13 +1,18 @@
 import { _isObject } from "../_json.ts";
+import { _fromBfloat16Bits, _fromFloat16Bits } from "./_float16.ts";
 
-/** A tensor as stored in a safetensors file: float32 or uint8 data with its shape. */
+/**
+ * A tensor as stored in a safetensors file: float32, half-precision or uint8 data with its shape.
+ * Half-precision tensors keep their raw 16-bit patterns (IEEE binary16 for "F16", bfloat16 for
+ * "BF16") in a Uint16Array; {@linkcode storedToFloat32} gives their values.
+ */
 export interface StoredTensor {
-  /** The element type: "F32" (float32) or "U8" (uint8). */
-  dtype: "F32" | "U8";
+  /** The element type: "F32" (float32), "F16" (binary16), "BF16" (bfloat16) or "U8" (uint8). */
+  dtype: "F32" | "F16" | "BF16" | "U8";
   /** The shape; the product of its entries is the data length. */
   shape: number[];
-  /** The values, row-major. */
-  data: Float32Array | Uint8Array;
+  /** The values, row-major (the bit patterns for F16 and BF16). */
+  data: Float32Array | Uint16Array | Uint8Array;
 }
 
 /** The contents of a safetensors file: named tensors and string metadata. */
@@ -18,7 +23,9 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-const _BYTES = { F32: 4, U8: 1 } as const;
+const _BYTES = { F32: 4, F16: 2, BF16: 2, U8: 1 } as const;
+const _ARRAYS = { F32: Float32Array, F16: Uint16Array, BF16: Uint16Array, U8: Uint8Array } as const;
+type _Dtype = keyof typeof _BYTES;
 
 /**
  * Encodes tensors in the safetensors format (Hugging Face): an 8-byte little-endian header
@@ -63,10 +70,10 @@ export function encodeSafetensors(
         }`,
       );
     }
-    if (!(t?.dtype in _BYTES)) {
-      throw bad(`${name} has dtype ${t?.dtype}; use F32 or U8`);
+    if (!Object.hasOwn(_BYTES, t?.dtype)) {
+      throw bad(`${name} has dtype ${t?.dtype}; use F32, F16, BF16 or U8`);
     }
-    const want = t.dtype === "F32" ? Float32Array : Uint8Array;
+    const want = _ARRAYS[t.dtype];
     if (!(t.data instanceof want)) {
       throw bad(`${name} is ${t.dtype} but its data is not a ${want.name}`);
     }
@@ -97,7 +104,7 @@ export function encodeSafetensors(
 }
 
 /**
- * Decodes a safetensors file (F32 and U8 tensors) and checks its structure.
+ * Decodes a safetensors file (F32, F16, BF16 and U8 tensors) and checks its structure.
  *
  * @param bytes The file's bytes.
  * @returns The tensors (copies, aligned) and the metadata.
@@ -140,15 +147,17 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     throw bad("__metadata__ must map names to strings");
   }
   // validate every entry before allocating any tensor
-  const entries: [string, "F32" | "U8", number[], number, number][] = [];
+  const entries: [string, _Dtype, number[], number, number][] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     if (name === "") throw bad("a tensor has an empty name");
     if (!_isObject(info)) throw bad(`${name} must be { dtype, shape, data_offsets }`);
     const { dtype, shape, data_offsets: off } = info;
-    if (dtype !== "F32" && dtype !== "U8") {
+    if (typeof dtype !== "string" || !Object.hasOwn(_BYTES, dtype)) {
       throw bad(
-        `${name} has unsupported dtype ${JSON.stringify(dtype)} (this reader handles F32 and U8)`,
+        `${name} has unsupported dtype ${
+          JSON.stringify(dtype)
+        } (this reader handles F32, F16, BF16 and U8)`,
       );
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -165,10 +174,11 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
       );
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
-    if (!Number.isSafeInteger(count * _BYTES[dtype]) || off[1] - off[0] !== count * _BYTES[dtype]) {
+    const size = _BYTES[dtype as _Dtype];
+    if (!Number.isSafeInteger(count * size) || off[1] - off[0] !== count * size) {
       throw bad(`${name} has offsets [${off}] that do not fit shape [${shape}] (${dtype})`);
     }
-    entries.push([name, dtype, shape, off[0], off[1]]);
+    entries.push([name, dtype as _Dtype, shape, off[0], off[1]]);
   }
   entries.sort((a, b) => a[3] - b[3]);
   let expected = 0;
@@ -188,16 +198,46 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   if (expected !== data.length) throw bad(`${data.length - expected} bytes after the last tensor`);
   const tensors = new Map<string, StoredTensor>();
   for (const [name, dtype, shape, begin, end] of entries) {
-    // a copy, aligned for Float32Array (not data.slice: a Node Buffer's slice is a view)
+    // a copy, aligned for its typed array (not data.slice: a Node Buffer's slice is a view)
     const slice = new Uint8Array(data.subarray(begin, end));
-    tensors.set(name, {
-      dtype,
-      shape,
-      data: dtype === "F32" ? new Float32Array(slice.buffer) : slice,
-    });
+    tensors.set(name, { dtype, shape, data: new _ARRAYS[dtype](slice.buffer) });
   }
   return { tensors, metadata: metadata as Record<string, string> };
 }
 
 /** The safetensors format's bound on the header (the Rust reader's MAX_HEADER_SIZE). */
 const _MAX_HEADER = 100_000_000;
+
+/**
+ * The values of a stored floating-point tensor as float32: F32 data as it is, F16 and BF16 bit
+ * patterns converted (exactly: every half-precision value is a float32).
+ *
+ * @param t A stored tensor of dtype F32, F16 or BF16.
+ * @returns Its values.
+ * @throws {RangeError} If the tensor is not floating-point (U8).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { storedToFloat32 } from "@ddpm/core";
+ * // binary16 0x3c00 is 1, 0xc000 is -2; bfloat16 0x3f80 is 1
+ * const half = { dtype: "F16" as const, shape: [2], data: new Uint16Array([0x3c00, 0xc000]) };
+ * assert.deepEqual(storedToFloat32(half), new Float32Array([1, -2]));
+ * const bf = { dtype: "BF16" as const, shape: [1], data: new Uint16Array([0x3f80]) };
+ * assert.deepEqual(storedToFloat32(bf), new Float32Array([1]));
+ * ```
+ */
+export function storedToFloat32(t: StoredTensor): Float32Array {
+  switch (t.dtype) {
+    case "F32":
+      return t.data as Float32Array;
+    case "F16":
+      return _fromFloat16Bits(t.data as Uint16Array);
+    case "BF16":
+      return _fromBfloat16Bits(t.data as Uint16Array);
+    default:
+      throw new RangeError(
+        `Cannot read a tensor as float32: its dtype must be F32, F16 or BF16, got ${t.dtype}`,
+      );
+  }
+}

@@ -7,6 +7,8 @@ import { _atomicWrite } from "../_atomic_write.ts";
  *
  * @param path The file to write (its folder is created).
  * @param ckpt The checkpoint.
+ * @param options `float16`: store the sampling weights in half precision (see
+ *   {@linkcode encodeCheckpoint}).
  * @throws {Error} If the file cannot be written (the message names it and says what was kept).
  *
  * @example
@@ -22,6 +24,10 @@ import { _atomicWrite } from "../_atomic_write.ts";
  * assert.deepEqual((await loadCheckpoint(path)).ema.get("conv_in.b")?.data, new Float32Array([1, 2]));
  * ```
  */
-export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
-  _atomicWrite(path, encodeCheckpoint(ckpt));
+export function saveCheckpoint(
+  path: string,
+  ckpt: Checkpoint,
+  options: { float16?: boolean } = {},
+): void {
+  _atomicWrite(path, encodeCheckpoint(ckpt, options));
 }

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-DTYPES = {"F32": np.float32, "U8": np.uint8}
+DTYPES = {"F32": np.float32, "F16": np.float16, "U8": np.uint8}
 
 with open(sys.argv[1], "rb") as f:
     raw = f.read()
