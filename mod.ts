@@ -79,7 +79,7 @@ export { dynamicThreshold } from "./src/dynamic_threshold.ts";
 export { withUnconditional } from "./src/with_unconditional.ts";
 export { withAutoguidance } from "./src/with_autoguidance.ts";
 export { sampleLoop, SAMPLER_NAMES, SAMPLERS, samplingSchedule } from "./src/samplers.ts";
-export type { SamplerInfo, SamplerName, SamplerOptions } from "./src/samplers.ts";
+export type { SamplerChoice, SamplerInfo, SamplerName, SamplerOptions } from "./src/samplers.ts";
 export type { DynamicThresholdOptions } from "./src/dynamic_threshold.ts";
 export type { Variable } from "./src/types.ts";
 export { createUNet } from "./src/unet/unet.ts";

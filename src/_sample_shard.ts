@@ -7,7 +7,7 @@ import { type CheckpointConfig, loadCheckpoint } from "./io/checkpoint.ts";
 import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
 import type { UNet } from "./unet/unet.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
-import { type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
+import { _samplerChoice, type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import type { Tensor } from "./types.ts";
 import { _concatLast, _rowChunks, _stepChunks } from "./_row_chunks.ts";
 import { _varianceFor } from "./_reverse.ts";
@@ -51,15 +51,26 @@ export function _joinShards(parts: Float32Array[], cuts: number[], image: number
   );
 }
 
-/** The U-Net with the checkpoint's EMA weights and the sampling schedule. */
+/**
+ * The U-Net with the checkpoint's EMA weights, the sampler to run (the one given, else the
+ * checkpoint's recommended one, else ddim; see `_samplerChoice`) and its sampling schedule.
+ */
 export async function _loadSampler(
   checkpoint: string | URL,
-  sampler: SamplerName,
-  steps: number | undefined,
+  given: { sampler?: SamplerName; steps?: number; eta?: number },
   spacing?: string,
-): Promise<{ unet: UNet; s: Schedule; config: CheckpointConfig }> {
+): Promise<
+  {
+    unet: UNet;
+    s: Schedule;
+    config: CheckpointConfig;
+    sampler: SamplerName;
+    steps?: number;
+    eta: number;
+  }
+> {
   const ck = await loadCheckpoint(checkpoint);
-  const unet = unetFromCheckpoint(ck);
+  const { sampler, steps, eta } = _samplerChoice(given, ck.config.sampler, "ddim");
   const base = makeSchedule(ck.config.schedule);
   if (steps !== undefined && steps > base.T) {
     throw new RangeError(`--steps must be at most the model's T = ${base.T}, got ${steps}`);
@@ -70,7 +81,8 @@ export async function _loadSampler(
   } catch (e) {
     throw new RangeError(`--steps ${steps}: ${(e as Error).message}`);
   }
-  return { unet, s, config: ck.config };
+  const unet = unetFromCheckpoint(ck);
+  return { unet, s, config: ck.config, sampler, steps, eta: eta ?? 0 };
 }
 
 /**

@@ -13,8 +13,7 @@ scope.onmessage = async (e: MessageEvent<{ job: _ShardJob; backend: "wasm" | "cp
     await initBackend(backend);
     const { unet, s } = await _loadSampler(
       new URL(job.checkpoint),
-      job.sampler,
-      job.steps,
+      { sampler: job.sampler, steps: job.steps, eta: job.eta },
       job.spacing,
     );
     const { samples, snaps } = await _runShard(

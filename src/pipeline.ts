@@ -9,7 +9,13 @@ import { type Checkpoint, loadCheckpoint } from "./io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "./io/bundled.ts";
 import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
-import { type SamplerName, type SamplerOptions, SAMPLERS, samplingSchedule } from "./samplers.ts";
+import {
+  _samplerChoice,
+  type SamplerName,
+  type SamplerOptions,
+  SAMPLERS,
+  samplingSchedule,
+} from "./samplers.ts";
 import type { UNet } from "./unet/unet.ts";
 import type { Tensor } from "./types.ts";
 import { _varianceFor } from "./_reverse.ts";
@@ -21,9 +27,12 @@ export interface PipelineSampleOptions
   extends Omit<SamplerOptions, "shape" | "classes" | "guidanceScale" | "guidanceInterval"> {
   /** How many images (default 16). */
   n?: number;
-  /** The sampler (default "dpm++": DPM-Solver++ 2M). */
+  /**
+   * The sampler (default: the checkpoint's recommended one, else "dpm++": DPM-Solver++ 2M); its
+   * recommended steps and η apply unless given.
+   */
   sampler?: SamplerName;
-  /** Model calls (default: dpm++ 20, ddim 50, ddpm the full T). */
+  /** Model calls (default: the recommended count, else dpm++ 20, ddim 50, ddpm the full T). */
   steps?: number;
   /** The spacing of the respaced steps (default: the sampler's; see `samplingSchedule`). */
   spacing?: string;
@@ -108,8 +117,8 @@ export async function loadPipeline(
       if (!Number.isInteger(n) || n < 1) {
         throw new RangeError(`Cannot sample: n must be a positive integer, got ${n}`);
       }
-      const sampler = o.sampler ?? "dpm++";
-      const s = samplingSchedule(schedule, sampler, o.steps, o.spacing);
+      const { sampler, steps, eta } = _samplerChoice(o, ck.config.sampler, "dpm++");
+      const s = samplingSchedule(schedule, sampler, steps, o.spacing);
       const { imageSize: S, inChannels: C } = ck.config.unet;
       let cond = {};
       if (K > 0) {
@@ -138,10 +147,11 @@ export async function loadPipeline(
         n: _n,
         steps: _s,
         spacing: _sp,
+        eta: _eta,
         ...given
       } = o;
       // a learnSigma network's output is read with its learned variance
-      const rest = { ...given, variance: _varianceFor("sample", ck.config.unet, o.variance) };
+      const rest = { ...given, eta, variance: _varianceFor("sample", ck.config.unet, o.variance) };
       const loop = SAMPLERS[sampler].loop;
       return await _runChunks(
         _rowChunks(

@@ -162,3 +162,56 @@ export async function sampleLoop(
   }
   return await _runToEnd(info.loop(model, s, opts));
 }
+
+/**
+ * A sampler and its settings as a model card recommends them, stored in a checkpoint
+ * (`CheckpointConfig.sampler`, as diffusers' `scheduler_config.json`): `deno task sample`,
+ * `deno task eval`, `loadPipeline` and the web app use it unless told otherwise.
+ */
+export interface SamplerChoice {
+  /** The sampler. */
+  name: SamplerName;
+  /** Its model calls (absent: the sampler's usual count). */
+  steps?: number;
+  /** DDIM's η (ddim only; absent: 0). */
+  eta?: number;
+}
+
+/**
+ * The sampler to run: the one asked for, else the recommended one, else `fallback`. The
+ * recommended steps and η apply only where its sampler runs and they were not given.
+ */
+export function _samplerChoice(
+  given: { sampler?: SamplerName; steps?: number; eta?: number },
+  recommended: SamplerChoice | undefined,
+  fallback: SamplerName,
+): { sampler: SamplerName; steps?: number; eta?: number } {
+  const sampler = given.sampler ?? recommended?.name ?? fallback;
+  const rec = recommended?.name === sampler ? recommended : undefined;
+  const steps = given.steps ?? rec?.steps, eta = given.eta ?? rec?.eta;
+  return {
+    sampler,
+    ...(steps === undefined ? {} : { steps }),
+    ...(eta === undefined ? {} : { eta }),
+  };
+}
+
+/** Why a recommended sampler is malformed, or undefined when it is well formed. */
+export function _samplerChoiceProblem(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "must be an object";
+  const c = v as Record<string, unknown>;
+  if (!SAMPLER_NAMES.includes(c.name as SamplerName)) {
+    return `name must be one of ${SAMPLER_NAMES.join(", ")}`;
+  }
+  if (c.steps !== undefined && !(Number.isInteger(c.steps) && (c.steps as number) >= 1)) {
+    return "steps must be a positive integer";
+  }
+  if (c.eta !== undefined) {
+    if (c.name !== "ddim") return "eta applies to ddim only";
+    if (!(typeof c.eta === "number" && Number.isFinite(c.eta) && c.eta >= 0)) {
+      return "eta must be a number >= 0";
+    }
+  }
+  const extra = Object.keys(c).filter((k) => !["name", "steps", "eta"].includes(k));
+  return extra.length ? `has unknown fields ${extra.join(", ")}` : undefined;
+}

@@ -548,6 +548,61 @@ Deno.test("cli: export --float16 halves the file and samples like the float32 we
   assertTrue(sum / a.length < 1 && worst <= 64, `mean ${sum / a.length}, largest ${worst}`);
 });
 
+Deno.test("cli: export --sampler records the sampler that sample and eval then use by default", () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "rec.safetensors");
+  const bundled = "checkpoints/mnist.safetensors";
+  const e = _cli("export", [
+    ...["--checkpoint", bundled, "--out", out],
+    ...["--sampler", "ddim", "--steps", "3", "--eta", "1"],
+  ]);
+  assertEquals(e.code, 0, e.stderr);
+  assertTrue(e.stdout.includes("sampling with ddim 3 steps η 1"), e.stdout);
+  const draw = (checkpoint: string, name: string, ...flags: string[]) => {
+    const s = _cli("sample", [
+      ...["--checkpoint", checkpoint, "--n", "2", "--seed", "3", ...flags],
+      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm"],
+    ]);
+    assertEquals(s.code, 0, s.stderr);
+    return { stdout: s.stdout, pixels: Deno.readFileSync(join(dir, name)) };
+  };
+  const byDefault = draw(out, "a.npy");
+  assertTrue(byDefault.stdout.includes("ddim (η 1) with 3 steps"), byDefault.stdout);
+  const spelled = draw(bundled, "b.npy", "--sampler", "ddim", "--steps", "3", "--eta", "1");
+  assertEquals(byDefault.pixels, spelled.pixels);
+  // η given on the command line wins over the recommended one: other images
+  const eta0 = draw(out, "c.npy", "--eta", "0");
+  assertTrue(eta0.stdout.includes("ddim with 3 steps"), eta0.stdout);
+  assertEquals(eta0.pixels, draw(bundled, "d.npy", "--steps", "3").pixels);
+  assertTrue(
+    eta0.pixels.some((v, i) => v !== byDefault.pixels[i]),
+    "η 0 and η 1 draw different images",
+  );
+  const ev = _cli("eval", [
+    ...["--checkpoint", out, "--n", "2", "--bpd-images", "1", "--strata", "1"],
+    ...["--out", join(dir, "eval"), "--backend", "wasm"],
+  ]);
+  assertEquals(ev.code, 0, ev.stderr);
+  const sampling = JSON.parse(Deno.readTextFileSync(join(dir, "eval", "eval.json"))).sampling;
+  assertEquals([sampling.sampler, sampling.steps, sampling.eta], ["ddim", 3, 1]);
+  const bad: [string[], string][] = [
+    [["--eta", "1"], "--steps and --eta go with --sampler"],
+    [["--sampler", "dpm++", "--eta", "1"], "--eta is DDIM's η: it needs --sampler ddim"],
+    [["--sampler", "euler"], "--sampler must be ddpm, ddim or dpm++, got euler"],
+  ];
+  for (const [flags, msg] of bad) {
+    const r = _cli("export", [
+      "--checkpoint",
+      bundled,
+      "--out",
+      join(dir, "x.safetensors"),
+      ...flags,
+    ]);
+    assertEquals(r.code, 1, flags.join(" "));
+    assertTrue(r.stderr.includes(msg), `${flags.join(" ")}: ${r.stderr}`);
+  }
+});
+
 Deno.test("cli: export --autoguide carries a guide network that sample uses", async () => {
   const dir = Deno.makeTempDirSync();
   const guide = "checkpoints/wip/mnist-conditional-stage13.safetensors";

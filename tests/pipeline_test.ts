@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   BUNDLED_MNIST_CHECKPOINT,
   createUNet,
+  encodeCheckpoint,
   getWeights,
   loadCheckpoint,
   loadPipeline,
@@ -24,7 +25,7 @@ async function explicit(
   source: URL,
   sampler: "ddim" | "dpm++",
   steps: number,
-  extra: { classes?: number[]; guidanceScale?: number } = {},
+  extra: { classes?: number[]; guidanceScale?: number; eta?: number } = {},
 ) {
   const ck = await loadCheckpoint(source);
   const unet = createUNet(ck.config.unet);
@@ -88,6 +89,33 @@ Deno.test("loadPipeline: a conditional model by class name, at its recommended g
     () => pipe.sample({ n: 1, classes: "sneaker" }),
     RangeError,
     "classes must be among 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (or their indices), got sneaker",
+  );
+  pipe.dispose();
+});
+
+Deno.test("loadPipeline: the checkpoint's recommended sampler, steps and η are the defaults", async () => {
+  await useBackend("wasm");
+  const ck = await loadCheckpoint(BUNDLED_MNIST_CHECKPOINT);
+  const pipe = await loadPipeline(
+    encodeCheckpoint({
+      ...ck,
+      config: { ...ck.config, sampler: { name: "ddim", steps: 3, eta: 1 } },
+    }),
+  );
+  // nothing given: DDIM with 3 steps at η = 1 (a stochastic chain: a wrong η draws other images)
+  assertEquals(
+    await read(await pipe.sample({ n: 1, seed: 4 })),
+    await explicit(BUNDLED_MNIST_CHECKPOINT, "ddim", 3, { eta: 1 }),
+  );
+  // the recommended sampler with η given: only the steps come from the checkpoint
+  assertEquals(
+    await read(await pipe.sample({ n: 1, seed: 4, eta: 0 })),
+    await explicit(BUNDLED_MNIST_CHECKPOINT, "ddim", 3, { eta: 0 }),
+  );
+  // another sampler: none of the recommended settings (dpm++ with its own 20 steps)
+  assertEquals(
+    await read(await pipe.sample({ n: 1, seed: 4, sampler: "dpm++" })),
+    await explicit(BUNDLED_MNIST_CHECKPOINT, "dpm++", 20),
   );
   pipe.dispose();
 });

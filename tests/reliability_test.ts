@@ -725,6 +725,26 @@ Deno.test("misuse: a checkpoint with flipped bits or bad metadata is one clear e
       "metadata.config.schedule must be { kind, T }",
     ],
     [
+      { config: JSON.stringify({ ...config, sampler: { name: "euler" } }) },
+      'metadata.config.sampler name must be one of ddpm, ddim, dpm++, got {"name":"euler"}',
+    ],
+    [
+      { config: JSON.stringify({ ...config, sampler: { name: "dpm++", eta: 1 } }) },
+      "metadata.config.sampler eta applies to ddim only",
+    ],
+    [
+      { config: JSON.stringify({ ...config, sampler: { name: "ddim", steps: 0 } }) },
+      "metadata.config.sampler steps must be a positive integer",
+    ],
+    [
+      { config: JSON.stringify({ ...config, sampler: { name: "ddim", eta: -1 } }) },
+      "metadata.config.sampler eta must be a number >= 0",
+    ],
+    [
+      { config: JSON.stringify({ ...config, sampler: { name: "ddim", step: 5 } }) },
+      "metadata.config.sampler has unknown fields step",
+    ],
+    [
       { config: meta.config, state: '{"step":-1}' },
       "metadata.state.step must be an integer >= 0, got -1",
     ],

@@ -26,6 +26,7 @@ import { assertClose, backendTest, read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { _randomNormal } from "../src/_random.ts";
 import { _runShard } from "../src/_sample_shard.ts";
+import { _samplerChoice, _samplerChoiceProblem } from "../src/samplers.ts";
 import { TINY } from "./_tiny.ts";
 
 // Gaussian data N(m, s²) per dimension: the exact ε-oracle, and the exact ODE solution — the
@@ -342,6 +343,27 @@ Deno.test("samplers registry: samplingSchedule defaults and errors", () => {
     "sampler must be ddpm, ddim, dpm++, got euler",
   );
   assertThrows(() => samplingSchedule(base, "ddim", 10, "cubic"), RangeError, 'got "cubic"');
+});
+
+Deno.test("samplers registry: the recommended sampler's steps and η apply to that sampler only", () => {
+  const rec = { name: "ddim" as const, steps: 100, eta: 1 };
+  const cases: [Parameters<typeof _samplerChoice>[0], ReturnType<typeof _samplerChoice>][] = [
+    [{}, { sampler: "ddim", steps: 100, eta: 1 }],
+    [{ sampler: "ddim" }, { sampler: "ddim", steps: 100, eta: 1 }],
+    [{ eta: 0 }, { sampler: "ddim", steps: 100, eta: 0 }],
+    [{ steps: 20 }, { sampler: "ddim", steps: 20, eta: 1 }],
+    [{ sampler: "dpm++" }, { sampler: "dpm++" }],
+    [{ sampler: "ddpm", steps: 250 }, { sampler: "ddpm", steps: 250 }],
+  ];
+  for (const [given, want] of cases) {
+    assertEquals(_samplerChoice(given, rec, "dpm++"), want, JSON.stringify(given));
+  }
+  // no recommendation: the caller's fallback
+  assertEquals(_samplerChoice({}, undefined, "dpm++"), { sampler: "dpm++" });
+  assertEquals(_samplerChoice({ eta: 0.5 }, undefined, "ddim"), { sampler: "ddim", eta: 0.5 });
+  assertEquals(_samplerChoiceProblem(rec), undefined);
+  assertEquals(_samplerChoiceProblem({ name: "dpm++", steps: 15 }), undefined);
+  assertEquals(_samplerChoiceProblem(["ddim"]), "must be an object");
 });
 
 // DDPM and DDIM through the registry give the samples of the release before it (its own code,

@@ -45,7 +45,10 @@ function showFrame(k: number) {
 }
 scrub.addEventListener("input", () => showFrame(Number(scrub.value)));
 
-/** After a model is loaded: the class and guidance controls of a class-conditional one. */
+/**
+ * After a model is loaded: the class and guidance controls of a class-conditional one, and the
+ * sampler settings its checkpoint recommends.
+ */
 function showConditioning(config: Config) {
   const K = config.unet.numClasses ?? 0;
   $("class-label").hidden = $("guidance-label").hidden = K === 0;
@@ -64,6 +67,13 @@ function showConditioning(config: Config) {
     select.append(o);
   }
   $<HTMLInputElement>("guidance").value = String(config.guidanceScale ?? 1);
+  // the sampler its model card recommends, where the checkpoint names one
+  const rec = config.sampler;
+  if (rec) {
+    samplerSelect.value = rec.name;
+    if (rec.steps !== undefined) $<HTMLInputElement>("steps").value = String(rec.steps);
+    $<HTMLInputElement>("eta").value = String(rec.eta ?? 0);
+  }
 }
 
 /**

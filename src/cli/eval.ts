@@ -32,11 +32,14 @@ Options:
   --checkpoint FILE   checkpoint (EMA weights are used)          [the bundled MNIST model]
   --data mnist|DIR    held-out images: MNIST's test split, or a folder of PNG/JPEG [mnist]
   --n N               samples to draw and score                                    [128]
-  --sampler NAME      ddpm, ddim or dpm++, for the scored samples                 [ddim]
-  --steps N           sampler steps (model calls)          [ddpm, ddim: 50; dpm++: 20]
+  --sampler NAME      ddpm, ddim or dpm++, for the scored samples
+                                      [the checkpoint's recommended sampler, else ddim]
+  --steps N           sampler steps (model calls)  [the checkpoint's recommended count for
+                      its sampler, else ddpm, ddim: 50; dpm++: 20]
   --order K           DPM-Solver++ order 1, 2 or 3                                   [2]
   --spacing KIND      ddim, logsnr, karras, linspace, trailing or even [the sampler's]
-  --eta X             DDIM η (0: deterministic, 1: DDPM-like noise; ddim only)       [0]
+  --eta X             DDIM η (0: deterministic, 1: DDPM-like noise; ddim only)
+                                                   [the checkpoint's recommended η, else 0]
   --bpd-images N      held-out images in the bound (evenly spaced over the set)     [64]
   --strata K          timestep strata of the bound (K + 1 model calls per image;
                       K ≥ T - 1 computes every term exactly)                        [32]
@@ -65,11 +68,11 @@ await _run(async () => {
       checkpoint: { type: "string" },
       data: { type: "string", default: "mnist" },
       n: { type: "string", default: "128" },
-      sampler: { type: "string", default: "ddim" },
+      sampler: { type: "string" },
       steps: { type: "string" },
       order: { type: "string", default: "2" },
       spacing: { type: "string" },
-      eta: { type: "string", default: "0" },
+      eta: { type: "string" },
       "bpd-images": { type: "string", default: "64" },
       strata: { type: "string", default: "32" },
       variance: { type: "string" },
@@ -84,7 +87,9 @@ await _run(async () => {
     },
   });
   if (a.help) return console.log(HELP);
-  const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
+  const sampler = a.sampler === undefined
+    ? undefined
+    : _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
   const variance: VarianceKind | undefined = a.variance === undefined
     ? undefined
     : _choiceArg("variance", a.variance, ["fixedLarge", "fixedSmall"] as const);
@@ -105,7 +110,7 @@ await _run(async () => {
     steps: a.steps === undefined ? undefined : _intArg("steps", a.steps, 1),
     order: _orderArg(a.order),
     spacing: _spacingArg(a.spacing),
-    eta: _nonNegativeArg("eta", a.eta),
+    eta: a.eta === undefined ? undefined : _nonNegativeArg("eta", a.eta),
     bpdImages: _intArg("bpd-images", a["bpd-images"], 1),
     strata: _intArg("strata", a.strata, 1),
     variance,

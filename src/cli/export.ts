@@ -9,11 +9,21 @@
 // a weaker guide network for autoguidance (`--autoguide PATH --autoguide-weight W`, Karras et al.
 // 2024): every call then extrapolates from the guide's prediction towards the model's.
 // `--float16` stores the weights in half precision: half the bytes, for shipping a model.
+// `--sampler NAME [--steps N] [--eta X]` records the sampler its model card recommends, which
+// `deno task sample`, `deno task eval`, `loadPipeline` and the web app then use by default.
 import { parseArgs } from "node:util";
 import { _checkGuidePair, _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
-import { _cliArgs, _guidanceIntervalArg, _nonNegativeArg, _run } from "./_args.ts";
+import {
+  _choiceArg,
+  _cliArgs,
+  _guidanceIntervalArg,
+  _intArg,
+  _nonNegativeArg,
+  _run,
+} from "./_args.ts";
+import { SAMPLER_NAMES } from "../samplers.ts";
 
 await _run(async () => {
   const { values: a } = parseArgs({
@@ -27,6 +37,9 @@ await _run(async () => {
       autoguide: { type: "string" },
       "autoguide-weight": { type: "string" },
       float16: { type: "boolean" },
+      sampler: { type: "string" },
+      steps: { type: "string" },
+      eta: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -34,7 +47,8 @@ await _run(async () => {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
         "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
-        "[--autoguide PATH --autoguide-weight W] [--float16]\n" +
+        "[--autoguide PATH --autoguide-weight W] [--float16] [--sampler NAME [--steps N] " +
+        "[--eta X]]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
@@ -42,7 +56,9 @@ await _run(async () => {
         "  --autoguide PATH  a weaker guide network for autoguidance (a checkpoint's EMA weights, " +
         "the same labels and images), with --autoguide-weight W: ε_guide + W·(ε − ε_guide)\n" +
         "  --float16  store the weights in half precision (IEEE binary16, rounded to nearest): " +
-        "half the file",
+        "half the file\n" +
+        "  --sampler NAME  the sampler (ddpm, ddim or dpm++) used by default, with --steps N " +
+        "model calls and --eta X (ddim's η)",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -57,6 +73,20 @@ await _run(async () => {
   }
   if (a["guidance-interval"] !== undefined) {
     config.guidanceInterval = _guidanceIntervalArg(a["guidance-interval"], config);
+  }
+  if (a.sampler === undefined && (a.steps !== undefined || a.eta !== undefined)) {
+    throw new RangeError("--steps and --eta go with --sampler: name the sampler they are for");
+  }
+  if (a.sampler !== undefined) {
+    const name = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
+    if (a.eta !== undefined && name !== "ddim") {
+      throw new RangeError(`--eta is DDIM's η: it needs --sampler ddim, got --sampler ${name}`);
+    }
+    config.sampler = {
+      name,
+      ...(a.steps === undefined ? {} : { steps: _intArg("steps", a.steps, 1) }),
+      ...(a.eta === undefined ? {} : { eta: _nonNegativeArg("eta", a.eta) }),
+    };
   }
   let unconditional = ck.unconditional, guide = ck.guide;
   if (a.unconditional !== undefined) {
@@ -96,6 +126,11 @@ await _run(async () => {
       (a.unconditional ? `, with the unconditional network of ${a.unconditional}` : "") +
       (a.autoguide
         ? `, autoguided by ${a.autoguide} at weight ${config.autoguidance?.weight}`
+        : "") +
+      (config.sampler
+        ? `, sampling with ${config.sampler.name}` +
+          (config.sampler.steps ? ` ${config.sampler.steps} steps` : "") +
+          (config.sampler.eta !== undefined ? ` η ${config.sampler.eta}` : "")
         : ""),
   );
 });

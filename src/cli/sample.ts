@@ -48,12 +48,15 @@ Options:
   --checkpoint FILE     a checkpoint from deno task train        [the bundled MNIST model]
   --n N                 number of images                                            [64]
   --sampler NAME        ddpm (ancestral, Algorithm 2), ddim (deterministic at η = 0)
-                        or dpm++ (DPM-Solver++ multistep)                           [ddim]
-  --steps N             sampling steps (model calls)   [ddpm: all T, ddim: 50, dpm++: 20]
+                        or dpm++ (DPM-Solver++ multistep)
+                                      [the checkpoint's recommended sampler, else ddim]
+  --steps N             sampling steps (model calls)   [the checkpoint's recommended count
+                        for its sampler, else ddpm: all T, ddim: 50, dpm++: 20]
   --order K             DPM-Solver++ order 1, 2 or 3                                 [2]
   --spacing KIND        how the steps are spaced: ddim, logsnr, karras, linspace,
                         trailing, or even              [ddpm: even, ddim: ddim, dpm++: logsnr]
-  --eta X               DDIM η (0: deterministic, 1: DDPM-like noise)               [0]
+  --eta X               DDIM η (0: deterministic, 1: DDPM-like noise)
+                                                   [the checkpoint's recommended η, else 0]
   --seed N              seed of x_T and the sampling noise                          [0]
   --out FILE            PNG grid of the samples                       [out/samples.png]
   --npy FILE            also write the samples as uint8 [N, H, W, C] for numpy.load
@@ -81,9 +84,9 @@ await _run(async () => {
     options: {
       checkpoint: { type: "string" },
       n: { type: "string", default: "64" },
-      sampler: { type: "string", default: "ddim" },
+      sampler: { type: "string" },
       steps: { type: "string" },
-      eta: { type: "string", default: "0" },
+      eta: { type: "string" },
       order: { type: "string", default: "2" },
       spacing: { type: "string" },
       seed: { type: "string", default: "0" },
@@ -102,15 +105,17 @@ await _run(async () => {
   _outArg("out", a.out, [".png"]);
   if (a.npy !== undefined) _outArg("npy", a.npy, [".npy"]);
   if (a.progression !== undefined) _outArg("progression", a.progression, [".png"]);
-  const sampler = _choiceArg("sampler", a.sampler, SAMPLER_NAMES);
+  const given = {
+    sampler: a.sampler === undefined ? undefined : _choiceArg("sampler", a.sampler, SAMPLER_NAMES),
+    steps: a.steps === undefined ? undefined : _intArg("steps", a.steps, 1),
+    eta: a.eta === undefined ? undefined : _nonNegativeArg("eta", a.eta),
+  };
   const order = _orderArg(a.order);
   const spacing = _spacingArg(a.spacing);
-  const eta = _nonNegativeArg("eta", a.eta);
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
-  const steps = a.steps === undefined ? undefined : _intArg("steps", a.steps, 1);
-  const { unet, s, config } = await _loadSampler(source, sampler, steps, spacing);
+  const { unet, s, config, sampler, steps, eta } = await _loadSampler(source, given, spacing);
   const conditional = (config.unet.numClasses ?? 0) > 0;
   const names = conditional
     ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
@@ -125,7 +130,8 @@ await _run(async () => {
     : Math.min(n, _intArg("workers", a.workers, 1));
   const { imageSize: size, inChannels: C } = unet.config;
   console.log(
-    `backend ${info.backend} · ${sampler}${sampler === "dpm++" ? ` (order ${order})` : ""} ` +
+    `backend ${info.backend} · ${sampler}${sampler === "dpm++" ? ` (order ${order})` : ""}` +
+      `${sampler === "ddim" && eta > 0 ? ` (η ${eta})` : ""} ` +
       `with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
       (config.autoguidance ? ` (autoguidance ${config.autoguidance.weight})` : "") +

@@ -10,7 +10,14 @@ import { loadMnist } from "../data/mnist.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { UNet } from "../unet/unet.ts";
 import { makeSchedule, type Schedule } from "../schedule.ts";
-import { sampleLoop, SAMPLER_NAMES, type SamplerName, samplingSchedule } from "../samplers.ts";
+import {
+  _samplerChoice,
+  sampleLoop,
+  SAMPLER_NAMES,
+  type SamplerChoice,
+  type SamplerName,
+  samplingSchedule,
+} from "../samplers.ts";
 import { type BpdEstimate, bpdEstimate } from "./bpd_estimate.ts";
 import { loadMnistClassifier } from "./classifier_weights.ts";
 import type { MnistClassifier } from "./classifier.ts";
@@ -41,15 +48,18 @@ export interface EvaluateOptions {
   neighboursIn?: Dataset;
   /** Samples drawn and scored (default 128, at least 2). */
   n?: number;
-  /** Sampler of the scored samples (default "ddim"). */
+  /**
+   * Sampler of the scored samples (default: the checkpoint's recommended one, else "ddim"); its
+   * recommended steps and η apply unless given.
+   */
   sampler?: SamplerName;
-  /** Sampler steps (default: 20 for dpm++, else 50). */
+  /** Sampler steps (default: the recommended count, else 20 for dpm++, else 50). */
   steps?: number;
   /** DPM-Solver++'s order (default 2). */
   order?: 1 | 2 | 3;
   /** Respacing kind (default: the sampler's own). */
   spacing?: string;
-  /** DDIM η (default 0; ddim only). */
+  /** DDIM η (default: the recommended η, else 0; ddim only). */
   eta?: number;
   /** Held-out images in the bound, evenly spaced over the set (default 64). */
   bpdImages?: number;
@@ -118,9 +128,10 @@ export interface EvaluateOptions {
  */
 export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResults> {
   const t0 = performance.now();
-  const o = _checkOptions(options);
-  const source = o.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
+  const checked = _checkOptions(options);
+  const source = checked.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
   const ck = await loadCheckpoint(source);
+  const o = _withSampler(checked, ck.config.sampler);
   const K = ck.config.unet.numClasses ?? 0;
   if (K === 0 && (o.guidance !== undefined || o.sweep.length > 0)) {
     throw new RangeError(
@@ -252,16 +263,25 @@ type _Optional =
   | "workers"
   | "outDir"
   | "spacing"
-  | "variance";
+  | "variance"
+  | "sampler"
+  | "steps"
+  | "eta";
 
 type _Resolved = Required<Omit<EvaluateOptions, _Optional>> & Pick<EvaluateOptions, _Optional>;
+
+/** The options with the sampler settled (given, else the checkpoint's recommended, else ddim). */
+type _Run = _Resolved & { sampler: SamplerName; steps: number; eta: number };
+
+function _withSampler(o: _Resolved, recommended: SamplerChoice | undefined): _Run {
+  const { sampler, steps, eta } = _samplerChoice(o, recommended, "ddim");
+  return { ...o, sampler, steps: steps ?? (sampler === "dpm++" ? 20 : 50), eta: eta ?? 0 };
+}
 
 function _checkOptions(options: EvaluateOptions): _Resolved {
   const o = {
     n: 128,
-    sampler: "ddim" as SamplerName,
     order: 2 as const,
-    eta: 0,
     bpdImages: 64,
     strata: 32,
     sweep: [] as number[],
@@ -270,7 +290,6 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
     onNote: (line: string) => console.warn(line),
     ...options,
   };
-  const steps = o.steps ?? (o.sampler === "dpm++" ? 20 : 50);
   const int = (name: string, v: number | undefined, min: number) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
       throw new RangeError(`Cannot evaluate: ${name} must be an integer >= ${min}, got ${v}`);
@@ -282,7 +301,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
     }
   };
   int("n", o.n, 2);
-  int("steps", steps, 1);
+  int("steps", o.steps, 1);
   int("bpdImages", o.bpdImages, 1);
   int("strata", o.strata, 1);
   int("seed", o.seed, 0);
@@ -297,7 +316,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
         `"all", got ${JSON.stringify(gi)}`,
     );
   }
-  if (!SAMPLER_NAMES.includes(o.sampler)) {
+  if (o.sampler !== undefined && !SAMPLER_NAMES.includes(o.sampler)) {
     throw new RangeError(
       `Cannot evaluate: sampler must be ${SAMPLER_NAMES.slice(0, -1).join(", ")} or ${
         SAMPLER_NAMES.at(-1)
@@ -308,7 +327,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
     throw new RangeError(`Cannot evaluate: order must be 1, 2 or 3, got ${o.order}`);
   }
   if (o.variance !== undefined) _checkVariance("evaluate", o.variance);
-  return { ...o, steps };
+  return o;
 }
 
 /** The digit classifier and its held-out accuracy. */
@@ -400,7 +419,7 @@ async function _bound(
 function _sampler(
   unet: UNet,
   s: Schedule,
-  o: _Resolved,
+  o: _Run,
   at: {
     source: string | URL;
     backend: string;

@@ -11,6 +11,7 @@ import { _readBytes } from "../_platform.ts";
 import { _crc32c, _crcHex } from "./_crc32c.ts";
 import { _isObject } from "../_json.ts";
 import { _isGuidanceInterval } from "../_guidance.ts";
+import { _samplerChoiceProblem, type SamplerChoice } from "../samplers.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -32,6 +33,11 @@ export interface CheckpointConfig {
    * elsewhere the conditional model alone), as its model card recommends; absent: every step.
    */
   guidanceInterval?: [number, number];
+  /**
+   * The sampler, steps and DDIM η its model card recommends (`deno task export --sampler`);
+   * absent: each tool's own default.
+   */
+  sampler?: SamplerChoice;
   /**
    * Conditional models with a separate unconditional network for ε(x, ∅) (see
    * `withUnconditional`): that network's shape; its weights are the checkpoint's `unconditional`.
@@ -316,6 +322,10 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
         JSON.stringify(gi)
       }`,
     );
+  }
+  const why = config.sampler === undefined ? undefined : _samplerChoiceProblem(config.sampler);
+  if (why !== undefined) {
+    throw bad(`metadata.config.sampler ${why}, got ${JSON.stringify(config.sampler)}`);
   }
   if (
     config.classes !== undefined &&
