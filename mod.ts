@@ -121,6 +121,7 @@ export type { LossCurveOptions } from "./src/io/loss_curve.ts";
 export { decodeIdx, FASHION_MNIST_CLASSES } from "./src/data/decode_idx.ts";
 export type { IdxArray } from "./src/data/decode_idx.ts";
 export { BUNDLED_MNIST_CHECKPOINT } from "./src/io/bundled.ts";
+export { BUNDLED_MNIST_CONDITIONAL } from "./src/io/bundled.ts";
 export { BUNDLED_MNIST_CLASSIFIER } from "./src/io/bundled.ts";
 export { chartSvg } from "./src/io/chart_svg.ts";
 export type { ChartOptions, ChartSeries } from "./src/io/chart_svg.ts";

@@ -1,20 +1,20 @@
 /// <reference lib="dom" />
 // The web app in a real browser: Debian's chromium, driven by playwright-core, samples 2 digits of
-// the bundled model on wasm and on WebGPU (SwiftShader), a model converted from diffusers (RGB)
+// the bundled class-conditional model (its three networks: class, guide and "no class") on wasm
+// and on WebGPU (SwiftShader), a model converted from diffusers (RGB)
 // and a class-conditional one (class and guidance controls), picked as files; the pixels equal
 // what Deno's in-process sampler gives for the same checkpoint, sampler, seed and classes; bad
 // input shows one message.
 import { chromium, type Page } from "playwright-core";
 import { existsSync } from "node:fs";
 import {
-  BUNDLED_MNIST_CHECKPOINT,
-  createUNet,
+  BUNDLED_MNIST_CONDITIONAL,
   loadCheckpoint,
   makeSchedule,
   sampleLoop,
   samplingSchedule,
-  setWeights,
   toUint8,
+  unetFromCheckpoint,
 } from "../mod.ts";
 import { buildWeb, CHROMIUM, CHROMIUM_ARGS, serveWeb } from "../web/serve.ts";
 import { fromDiffusers } from "../mod.ts";
@@ -33,22 +33,25 @@ async function doneOrError(page: Page, flag: string): Promise<void> {
   );
 }
 
-/** Deno's own samples (wasm), uint8, for the same settings as the page. */
+/**
+ * Deno's own samples (wasm), uint8, for the same settings as the page (DDIM, η 0, seed 0, 2
+ * images; the checkpoint's recommended guidance interval).
+ */
 async function denoSamples(
   steps: number,
-  source: URL | string | Uint8Array = BUNDLED_MNIST_CHECKPOINT,
+  source: URL | string | Uint8Array,
   conditioning: { classes?: number[]; guidanceScale?: number } = {},
 ): Promise<Uint8Array> {
   await useBackend("wasm");
   const ck = await loadCheckpoint(source);
-  const unet = createUNet(ck.config.unet);
-  setWeights(unet.params, ck.ema);
+  const unet = unetFromCheckpoint(ck);
   const s = samplingSchedule(makeSchedule(ck.config.schedule), "ddim", steps);
   const { imageSize: S, inChannels: C } = ck.config.unet;
   const x = await sampleLoop(unet, s, {
     sampler: "ddim",
     shape: [2, S, S, C],
     seed: 0,
+    ...(ck.config.guidanceInterval ? { guidanceInterval: ck.config.guidanceInterval } : {}),
     ...conditioning,
   });
   const out = await toUint8(x);
@@ -70,6 +73,21 @@ Deno.test({
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${PORT}/`);
+      // the bundled model is class-conditional: its controls show once it is loaded, at the
+      // guidance and η its checkpoint recommends
+      await page.waitForFunction(() => !document.getElementById("class-label")!.hidden);
+      const bundled = await loadCheckpoint(BUNDLED_MNIST_CONDITIONAL);
+      assertEquals(
+        Number(await page.inputValue("#guidance")),
+        bundled.config.guidanceScale,
+        "the recommended guidance",
+      );
+      assertEquals(
+        Number(await page.inputValue("#eta")),
+        bundled.config.sampler?.eta ?? 0,
+        "the recommended η",
+      );
+      assertEquals(await page.inputValue("#class"), "all");
       const run = async (backend: string, steps: number) => {
         await page.evaluate(() => delete document.body.dataset.done);
         await page.selectOption("#backend", backend);
@@ -77,6 +95,7 @@ Deno.test({
         await page.fill("#steps", String(steps));
         await page.fill("#count", "2");
         await page.fill("#seed", "0");
+        await page.fill("#eta", "0");
         await page.click("#run");
         await doneOrError(page, "done");
         assertEquals(await page.textContent("#error"), "");
@@ -95,15 +114,20 @@ Deno.test({
           status: await page.textContent("#status"),
         };
       };
-      // wasm: the same XNNPACK binary as Deno's: the same pixels
+      // wasm: the same XNNPACK binary as Deno's: the same pixels (class "all": a 0 and a 1)
+      const all = { classes: [0, 1], guidanceScale: bundled.config.guidanceScale };
       const wasm = await run("wasm", 10);
       assertTrue(wasm.status!.includes("backend wasm"), wasm.status!);
-      assertEquals(wasm.pixels, await denoSamples(10), "wasm in Chromium = wasm in Deno");
+      assertEquals(
+        wasm.pixels,
+        await denoSamples(10, BUNDLED_MNIST_CONDITIONAL, all),
+        "wasm in Chromium = wasm in Deno",
+      );
       // WebGPU on SwiftShader (3 steps: ≈ 13 s a step there): float32 in another order, so
       // pixels may differ by rounding; at most 2 gray levels, on at most 1% of the pixels
       const gpu = await run("webgpu", 3);
       assertTrue(gpu.status!.includes("backend webgpu"), gpu.status!);
-      const ref = await denoSamples(3);
+      const ref = await denoSamples(3, BUNDLED_MNIST_CONDITIONAL, all);
       let off = 0;
       gpu.pixels.forEach((v, i) => {
         const d = Math.abs(v - ref[i]);

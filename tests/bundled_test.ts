@@ -3,6 +3,7 @@
 // and by simple pixel statistics that pure noise or an untrained model fail.
 import {
   BUNDLED_MNIST_CHECKPOINT,
+  BUNDLED_MNIST_CONDITIONAL,
   classifierOutputs,
   createUNet,
   ddimSampleLoop,
@@ -81,5 +82,34 @@ Deno.test({
     assertTrue(Math.abs(got.ink - ref.ink) < 0.08, `ink ${got.ink} vs MNIST ${ref.ink}`);
     assertTrue(got.border < -0.8, `border mean ${got.border} (MNIST ${ref.border})`);
     assertTrue(got.bg > 0.4, `background share ${got.bg} (MNIST ${ref.bg})`);
+  },
+});
+
+Deno.test({
+  name:
+    "bundled conditional checkpoint: ten digits, a guide, and the bundled unconditional network as its 'no class' branch",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const ck = await loadCheckpoint(BUNDLED_MNIST_CONDITIONAL);
+    const plain = await loadCheckpoint(BUNDLED_MNIST_CHECKPOINT);
+    assertEquals(ck.config.unet, { ...unetPresets.mnist, outChannels: 1, numClasses: 10 });
+    assertEquals(ck.config.classes, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assertEquals(ck.config.schedule, plain.config.schedule);
+    assertEquals(ck.config.unconditionalUnet, plain.config.unet);
+    assertEquals(ck.config.autoguidance?.unet, ck.config.unet, "the guide: the same network");
+    assertTrue(ck.config.sampler !== undefined, "a recommended sampler");
+    assertTrue((ck.config.guidanceScale ?? 0) > 1, `guidance ${ck.config.guidanceScale}`);
+    // guidance 0 samples with the bundled unconditional model: its weights, stored as binary16
+    // (round to nearest: relative error at most 2^-11 for normal numbers, absolute at most 2^-25
+    // below 2^-14)
+    assertEquals([...ck.unconditional!.keys()].sort(), [...plain.ema.keys()].sort());
+    for (const [name, w] of plain.ema) {
+      const u = ck.unconditional!.get(name)!.data;
+      w.data.forEach((v, i) => {
+        const err = Math.abs(u[i] - v);
+        assertTrue(err <= Math.abs(v) * 2 ** -11 + 2 ** -25, `${name}[${i}]: ${u[i]} vs ${v}`);
+      });
+    }
   },
 });

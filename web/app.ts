@@ -1,10 +1,11 @@
 /// <reference lib="dom" />
-// The web app's sample page: the bundled MNIST model or any checkpoint the user picks (one of
-// `deno task convert`'s included: RGB, any size), any sampler of the library, the class and the
-// guidance scale of a class-conditional model, x_t and the predicted x0 drawn after every step, a
-// slider back through the trajectory, and downloads.
+// The web app's sample page: the bundled class-conditional MNIST model or any checkpoint the user
+// picks (one of `deno task convert`'s included: RGB, any size), any sampler of the library, the
+// class and the guidance scale of a class-conditional model, x_t and the predicted x0 drawn after
+// every step, a slider back through the trajectory, and downloads.
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  type Checkpoint,
   encodeNpy,
   imageGrid,
   loadCheckpoint,
@@ -30,10 +31,15 @@ for (const name of SAMPLER_NAMES) {
 }
 samplerSelect.value = "dpm++";
 
-type Config = Awaited<ReturnType<typeof loadCheckpoint>>["config"];
+type Config = Checkpoint["config"];
 let model: { unet: UNet; T: number; config: Config } | undefined;
-/** The checkpoint to load next: the bundled one, or the bytes of the file picked. */
-let source: URL | Uint8Array = new URL("./mnist.safetensors", location.href);
+/**
+ * The checkpoint to sample next: the bundled class-conditional model (loaded at start, so its
+ * class and guidance controls show at once), or the file picked.
+ */
+let chosen: Promise<Checkpoint> = loadCheckpoint(
+  new URL("./mnist-conditional.safetensors", location.href),
+);
 /** Frames of the trajectory: [x_t, x̂0] as uint8 per step. */
 let frames: [Uint8Array, Uint8Array][] = [];
 let shape = [0, 28, 28, 1];
@@ -104,7 +110,7 @@ $<HTMLInputElement>("file").addEventListener("change", async () => {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const ck = await loadCheckpoint(bytes); // checked here: a bad file is one message now
-    source = bytes;
+    chosen = Promise.resolve(ck);
     model?.unet.dispose();
     model = undefined;
     const u = ck.config.unet;
@@ -115,6 +121,11 @@ $<HTMLInputElement>("file").addEventListener("change", async () => {
     error.textContent = err instanceof Error ? err.message : String(err);
   }
 });
+
+chosen.then(
+  (ck) => showConditioning(ck.config),
+  (err) => error.textContent = err instanceof Error ? err.message : String(err),
+);
 
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -132,7 +143,7 @@ form.addEventListener("submit", async (e) => {
     const backendShown = await useChosenBackend();
     if (!model) {
       status.textContent = "loading the checkpoint…";
-      const ck = await loadCheckpoint(source);
+      const ck = await chosen;
       const unet = unetFromCheckpoint(ck);
       model = { unet, T: ck.config.schedule.T, config: ck.config };
     }

@@ -31,7 +31,9 @@ export async function buildWeb(): Promise<string> {
     copyFileSync(join(root, "web", f), join(dist, f));
   }
   _writeDigits(dist);
-  copyFileSync(join(root, "checkpoints", "mnist.safetensors"), join(dist, "mnist.safetensors"));
+  for (const f of ["mnist.safetensors", "mnist-conditional.safetensors"]) {
+    copyFileSync(join(root, "checkpoints", f), join(dist, f));
+  }
   const wasmDir = dirname(
     createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"),
   );

@@ -1,4 +1,5 @@
-// `deno task sample`: draw images from a checkpoint (default: the bundled MNIST model).
+// `deno task sample`: draw images from a checkpoint (default: the bundled class-conditional MNIST
+// model, one column per digit).
 //
 //   deno task sample [--checkpoint FILE] [--n 64] [--sampler ddpm|ddim|dpm++] [--steps N]
 //                    [--order 2] [--spacing KIND] [--eta 0]
@@ -9,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../backend.ts";
-import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
+import { BUNDLED_MNIST_CONDITIONAL } from "../io/bundled.ts";
 import { _intervalText } from "../_guidance.ts";
 import { imageGrid, toUint8 } from "../io/image_grid.ts";
 import { encodeNpy } from "../io/npy.ts";
@@ -45,7 +46,8 @@ import type { Tensor } from "../types.ts";
 const HELP = `Sample images from a DDPM checkpoint.
 
 Options:
-  --checkpoint FILE     a checkpoint from deno task train        [the bundled MNIST model]
+  --checkpoint FILE     a checkpoint from deno task train
+                        [the bundled class-conditional MNIST model]
   --n N                 number of images                                            [64]
   --sampler NAME        ddpm (ancestral, Algorithm 2), ddim (deterministic at η = 0)
                         or dpm++ (DPM-Solver++ multistep)
@@ -114,7 +116,7 @@ await _run(async () => {
   const spacing = _spacingArg(a.spacing);
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
-  const source = a.checkpoint ?? BUNDLED_MNIST_CHECKPOINT;
+  const source = a.checkpoint ?? BUNDLED_MNIST_CONDITIONAL;
   const { unet, s, config, sampler, steps, eta } = await _loadSampler(source, given, spacing);
   const conditional = (config.unet.numClasses ?? 0) > 0;
   const names = conditional
@@ -133,7 +135,7 @@ await _run(async () => {
     `backend ${info.backend} · ${sampler}${sampler === "dpm++" ? ` (order ${order})` : ""}` +
       `${sampler === "ddim" && eta > 0 ? ` (η ${eta})` : ""} ` +
       `with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
-      `checkpoint ${source instanceof URL ? "bundled mnist" : source}` +
+      `checkpoint ${source instanceof URL ? "bundled mnist-conditional" : source}` +
       (config.autoguidance ? ` (autoguidance ${config.autoguidance.weight})` : "") +
       (workers > 1 ? ` · ${workers} workers` : "") +
       (conditional
@@ -195,7 +197,9 @@ await _run(async () => {
     );
   }
   bar.done();
-  _atomicWrite(a.out, await imageGrid(x, { scale: 2 }));
+  // --class all: one column per class, so each column holds one class
+  const cols = classes && classArg === "all" ? Math.min(n, names!.length) : undefined;
+  _atomicWrite(a.out, await imageGrid(x, { scale: 2, cols }));
   console.log(`wrote ${a.out} (${_duration((performance.now() - t0) / 1000)})`);
   if (a.npy) {
     _atomicWrite(a.npy, encodeNpy(await toUint8(x), shape));

@@ -1,6 +1,7 @@
 /**
- * The checkpoint shipped with the package: the EMA weights of the `mnist` U-Net preset trained
- * on the built-in MNIST digits (see checkpoints/MODEL_CARD.md). A `file:` URL in a checkout,
+ * The unconditional checkpoint shipped with the package: the EMA weights of the `mnist` U-Net
+ * preset trained on the built-in MNIST digits (see checkpoints/MODEL_CARD.md); `loadPipeline()`
+ * and `deno task eval` use it when given no checkpoint. A `file:` URL in a checkout,
  * an `https:` URL when imported from JSR; {@linkcode loadCheckpoint} reads both.
  *
  * @example
@@ -13,6 +14,28 @@
  */
 export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
   "../../checkpoints/mnist.safetensors",
+  import.meta.url,
+);
+
+/**
+ * The class-conditional checkpoint shipped with the package, which `deno task sample` and the web
+ * app use when given no checkpoint: it draws the digit asked for, with classifier-free guidance
+ * and autoguidance at the settings and sampler its model card recommends, stored in its config
+ * (see checkpoints/MODEL_CARD-conditional.md). Its "no class" branch is
+ * {@linkcode BUNDLED_MNIST_CHECKPOINT}'s network, so guidance 0 samples as that model does.
+ *
+ * @example Sevens, at the recommended guidance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BUNDLED_MNIST_CONDITIONAL, loadCheckpoint } from "@ddpm/core";
+ * const ck = await loadCheckpoint(BUNDLED_MNIST_CONDITIONAL);
+ * assert.equal(ck.config.unet.numClasses, 10);
+ * assert.equal(ck.config.classes?.[7], "7");
+ * assert.ok((ck.config.guidanceScale ?? 1) > 1);
+ * ```
+ */
+export const BUNDLED_MNIST_CONDITIONAL: URL = new URL(
+  "../../checkpoints/mnist-conditional.safetensors",
   import.meta.url,
 );
 
