@@ -2,7 +2,7 @@
 // The web app in a real browser: Debian's chromium, driven by playwright-core, samples 2 digits of
 // the bundled class-conditional model (its three networks: class, guide and "no class") on wasm
 // and on WebGPU (SwiftShader), a model converted from diffusers (RGB)
-// and a class-conditional one (class and guidance controls), picked as files; the pixels equal
+// and another class-conditional one (class and guidance controls), picked as files; the pixels equal
 // what Deno's in-process sampler gives for the same checkpoint, sampler, seed and classes; bad
 // input shows one message.
 import { chromium, type Page } from "playwright-core";

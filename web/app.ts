@@ -122,9 +122,12 @@ $<HTMLInputElement>("file").addEventListener("change", async () => {
   }
 });
 
-chosen.then(
-  (ck) => showConditioning(ck.config),
-  (err) => error.textContent = err instanceof Error ? err.message : String(err),
+// the bundled model's controls, unless a file was picked while it loaded
+const bundled = chosen;
+bundled.then(
+  (ck) => chosen === bundled && showConditioning(ck.config),
+  (err) =>
+    chosen === bundled && (error.textContent = err instanceof Error ? err.message : String(err)),
 );
 
 form.addEventListener("submit", async (e) => {
