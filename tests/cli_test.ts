@@ -675,6 +675,29 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
   const kept = await loadCheckpoint(join(dir, "again.safetensors"));
   assertEquals(kept.config.autoguidance?.weight, 2.5);
   assertTrue(kept.guide !== undefined && kept.unconditional !== undefined, "both networks kept");
+  // --autoguide-unconditional W0 autoguides ε(x, ∅) by the guide's null class: at W0 = 0 that null
+  // class alone, so guidance 0 samples as the guide does at guidance 0, bit for bit
+  const nullEx = exportWith(
+    "null0.safetensors",
+    ...["--autoguide", guide, "--autoguide-weight", "2.5", "--unconditional", "bundled"],
+    ...["--autoguide-unconditional", "0"],
+  );
+  assertTrue(nullEx.stdout.includes("ε(x, ∅) autoguided at weight 0"), nullEx.stdout);
+  const unguided = (checkpoint: string, name: string, says = "") => {
+    const r = _cli("sample", [
+      ...["--checkpoint", checkpoint, "--class", "3", "--guidance", "0", "--n", "2"],
+      ...["--steps", "2", "--out", join(dir, "s.png"), "--npy", join(dir, name)],
+      ...["--backend", "wasm"],
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertTrue(r.stdout.includes(says), r.stdout);
+    return Deno.readFileSync(join(dir, name));
+  };
+  assertEquals(
+    unguided(join(dir, "null0.safetensors"), "e.npy", "(autoguidance 2.5, ∅ 0)"),
+    unguided(guide, "f.npy"),
+    "ε(x, ∅) autoguided at weight 0 samples as the guide's null class",
+  );
   // bad guides: one clear error each
   const fail = (...args: string[]) =>
     _cli("export", [
@@ -693,6 +716,21 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
   assertTrue(
     unconditionalGuide.stderr.includes("--autoguide: the guide must take the model's 10 classes"),
     unconditionalGuide.stderr,
+  );
+  const noGuide = fail("--autoguide-unconditional", "1.5");
+  assertTrue(
+    noGuide.stderr.includes("--autoguide-unconditional needs a guide network"),
+    noGuide.stderr,
+  );
+  const noUnconditional = fail(
+    ...["--autoguide", guide, "--autoguide-weight", "2", "--autoguide-unconditional", "1.5"],
+  );
+  assertTrue(
+    noUnconditional.stderr.includes(
+      "--autoguide-unconditional: an unconditionalWeight autoguides a separate unconditional " +
+        "network, and there is none",
+    ),
+    noUnconditional.stderr,
   );
   const badWeight = fail("--autoguide", guide, "--autoguide-weight", "lots");
   assertTrue(

@@ -183,6 +183,43 @@ Deno.test("checkpoint: a guide round-trips, with and without a separate uncondit
   assertEquals(tf.memory().numTensors, before, "tensors after an autoguided, guided loop");
   all.dispose();
 
+  // unconditionalWeight w_∅: the ∅ row is ε_g(x, ∅) + w_∅·(ε_u − ε_g(x, ∅)) (the guide's null
+  // class), against a float64 combination of the networks' own outputs; labelled rows as before
+  const withNull = async (unconditionalWeight: number) =>
+    unetFromCheckpoint(
+      await loadCheckpoint(encodeCheckpoint({
+        config: {
+          unet: COND,
+          schedule,
+          autoguidance: { ...autoguidance, unconditionalWeight },
+          unconditionalUnet: TINY,
+        },
+        ema,
+        guide: guideW,
+        unconditional,
+      })),
+    );
+  const nullGuided = await withNull(1.75);
+  assertEquals(nullGuided.numParams, 2 * model.numParams + uncond.numParams);
+  const ng = await read(nullGuided(x, t, y));
+  nullGuided.dispose();
+  const x1 = tf.slice(x, [1], [1]), t1 = tf.tensor1d([500], "int32");
+  const y1 = tf.tensor1d([NULL_CLASS], "int32");
+  const g = await read(guide(x1, t1, y1));
+  const want = Array.from(g, (gi, i) => gi + 1.75 * (u[i] - gi));
+  // two float32 network outputs of O(1), their difference scaled by 1.75 in float32
+  assertClose(ng.subarray(64, 128), want, "the autoguided ∅ row", { atol: 1e-5, rtol: 1e-5 });
+  assertEquals(ng.subarray(0, 64), got.subarray(0, 64), "labelled row 0 as without w_∅");
+  assertEquals(ng.subarray(128), got.subarray(128), "labelled row 2 as without w_∅");
+  // w_∅ 1 is the unconditional network alone, and w_∅ 0 the guide's null class, exactly
+  const one = await withNull(1);
+  assertEquals(await read(one(x, t, y)), got, "w_∅ 1: as without it");
+  one.dispose();
+  const zero = await withNull(0);
+  assertEquals(await read(zero(x1, t1, y1)), g, "w_∅ 0: the guide's null class");
+  zero.dispose();
+  tf.dispose([x1, t1, y1]);
+
   // one clear error for each bad guide
   const bad = async (ck: Parameters<typeof encodeCheckpoint>[0], message: string) =>
     await assertRejects(() => loadCheckpoint(encodeCheckpoint(ck)), Error, message);
@@ -206,6 +243,29 @@ Deno.test("checkpoint: a guide round-trips, with and without a separate uncondit
       guide: guideW,
     },
     'metadata.config.autoguidance must be { unet, weight } with a finite weight, got {"unet"',
+  );
+  await bad(
+    {
+      config: { unet: COND, schedule, autoguidance: { ...autoguidance, unconditionalWeight: 2 } },
+      ema,
+      guide: guideW,
+    },
+    "an unconditionalWeight autoguides a separate unconditional network, and there is none, " +
+      "got unconditionalWeight 2",
+  );
+  await bad(
+    {
+      config: {
+        unet: COND,
+        schedule,
+        autoguidance: { ...autoguidance, unconditionalWeight: "2" as never },
+        unconditionalUnet: TINY,
+      },
+      ema,
+      guide: guideW,
+      unconditional,
+    },
+    'metadata.config.autoguidance.unconditionalWeight must be a finite number, got "2"',
   );
   const wrong = await loadCheckpoint(encodeCheckpoint({
     config: { unet: COND, schedule, autoguidance: { unet: { ...COND, ch: 16 }, weight: 2 } },

@@ -7,7 +7,9 @@
 // (`--unconditional bundled` or a checkpoint path): its EMA weights are stored beside the
 // conditional ones, and guidance 0 then samples exactly as that network does. A model may also carry
 // a weaker guide network for autoguidance (`--autoguide PATH --autoguide-weight W`, Karras et al.
-// 2024): every call then extrapolates from the guide's prediction towards the model's.
+// 2024): every call then extrapolates from the guide's prediction towards the model's; with
+// `--autoguide-unconditional W0` the separate unconditional network's ε(x, ∅) is autoguided too,
+// by the guide's null class.
 // `--float16` stores the weights in half precision: half the bytes, for shipping a model.
 // `--sampler NAME [--steps N] [--eta X]` records the sampler its model card recommends, which
 // `deno task sample`, `deno task eval`, `loadPipeline` and the web app then use by default.
@@ -36,6 +38,7 @@ await _run(async () => {
       unconditional: { type: "string" },
       autoguide: { type: "string" },
       "autoguide-weight": { type: "string" },
+      "autoguide-unconditional": { type: "string" },
       float16: { type: "boolean" },
       sampler: { type: "string" },
       steps: { type: "string" },
@@ -47,7 +50,7 @@ await _run(async () => {
     return console.log(
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
         "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
-        "[--autoguide PATH --autoguide-weight W] [--float16] [--sampler NAME [--steps N] " +
+        "[--autoguide PATH --autoguide-weight W [--autoguide-unconditional W0]] [--float16] [--sampler NAME [--steps N] " +
         "[--eta X]]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
@@ -55,6 +58,8 @@ await _run(async () => {
         "mnist model or a checkpoint's EMA weights (conditional models)\n" +
         "  --autoguide PATH  a weaker guide network for autoguidance (a checkpoint's EMA weights, " +
         "the same labels and images), with --autoguide-weight W: ε_guide + W·(ε − ε_guide)\n" +
+        "  --autoguide-unconditional W0  also autoguide the separate unconditional network's " +
+        "ε(x, ∅) by the guide's null class: ε_guide(x, ∅) + W0·(ε_u − ε_guide(x, ∅))\n" +
         "  --float16  store the weights in half precision (IEEE binary16, rounded to nearest): " +
         "half the file\n" +
         "  --sampler NAME  the sampler (ddpm, ddim or dpm++) used by default, with --steps N " +
@@ -117,6 +122,22 @@ await _run(async () => {
     guide = g.ema;
     _checkGuidePair(config, (why) => new RangeError(`--autoguide: ${why}`));
   }
+  if (a["autoguide-unconditional"] !== undefined) {
+    if (config.autoguidance === undefined) {
+      throw new RangeError(
+        "--autoguide-unconditional needs a guide network: give --autoguide PATH " +
+          "--autoguide-weight W (or export a checkpoint that has one)",
+      );
+    }
+    config.autoguidance = {
+      ...config.autoguidance,
+      unconditionalWeight: _nonNegativeArg(
+        "autoguide-unconditional",
+        a["autoguide-unconditional"],
+      ),
+    };
+    _checkGuidePair(config, (why) => new RangeError(`--autoguide-unconditional: ${why}`));
+  }
   const float16 = a.float16 ?? false;
   saveCheckpoint(a.out, { config, state: ck.state, ema: ck.ema, unconditional, guide }, {
     float16,
@@ -126,6 +147,9 @@ await _run(async () => {
       (a.unconditional ? `, with the unconditional network of ${a.unconditional}` : "") +
       (a.autoguide
         ? `, autoguided by ${a.autoguide} at weight ${config.autoguidance?.weight}`
+        : "") +
+      (config.autoguidance?.unconditionalWeight !== undefined
+        ? `, ε(x, ∅) autoguided at weight ${config.autoguidance.unconditionalWeight}`
         : "") +
       (config.sampler
         ? `, sampling with ${config.sampler.name}` +

@@ -136,7 +136,12 @@ await _run(async () => {
       `${sampler === "ddim" && eta > 0 ? ` (η ${eta})` : ""} ` +
       `with ${s.T} steps · ${n} images ${size}×${size}×${C} · ` +
       `checkpoint ${source instanceof URL ? "bundled mnist-conditional" : source}` +
-      (config.autoguidance ? ` (autoguidance ${config.autoguidance.weight})` : "") +
+      (config.autoguidance
+        ? ` (autoguidance ${config.autoguidance.weight}` +
+          (config.autoguidance.unconditionalWeight !== undefined
+            ? `, ∅ ${config.autoguidance.unconditionalWeight})`
+            : ")")
+        : "") +
       (workers > 1 ? ` · ${workers} workers` : "") +
       (conditional
         ? classes

@@ -45,9 +45,11 @@ export interface CheckpointConfig {
   unconditionalUnet?: UNetConfig;
   /**
    * Autoguided models (see `withAutoguidance`): the weaker guide network's shape and the
-   * autoguidance weight w; the guide's weights are the checkpoint's `guide`.
+   * autoguidance weight w; the guide's weights are the checkpoint's `guide`. With a separate
+   * unconditional network, `unconditionalWeight` w_∅ autoguides its ε(x, ∅) by the guide's null
+   * class too, ε_g(x, ∅) + w_∅·(ε_u(x) − ε_g(x, ∅)) (absent: 1, the unconditional network alone).
    */
-  autoguidance?: { unet: UNetConfig; weight: number };
+  autoguidance?: { unet: UNetConfig; weight: number; unconditionalWeight?: number };
 }
 
 /** Where training stood when the checkpoint was written. */
@@ -308,6 +310,14 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
         }`,
       );
     }
+    const wu = ag.unconditionalWeight;
+    if (wu !== undefined && (typeof wu !== "number" || !Number.isFinite(wu))) {
+      throw bad(
+        `metadata.config.autoguidance.unconditionalWeight must be a finite number, got ${
+          JSON.stringify(wu)
+        }`,
+      );
+    }
     _checkUNetShape(ag.unet, "metadata.config.autoguidance.unet", bad);
     _checkGuidePair(config as unknown as CheckpointConfig, bad);
   }
@@ -370,6 +380,13 @@ export function _checkUnconditionalPair(
 export function _checkGuidePair(config: CheckpointConfig, bad: (why: string) => Error): void {
   const c = config.unet, g = config.autoguidance?.unet;
   if (g === undefined) return;
+  const wu = config.autoguidance?.unconditionalWeight;
+  if (wu !== undefined && config.unconditionalUnet === undefined) {
+    throw bad(
+      `an unconditionalWeight autoguides a separate unconditional network, and there is none, ` +
+        `got unconditionalWeight ${wu}`,
+    );
+  }
   if (
     (g.numClasses ?? 0) !== (c.numClasses ?? 0) || g.imageSize !== c.imageSize ||
     g.inChannels !== c.inChannels || _outChannels(g) !== _outChannels(c)

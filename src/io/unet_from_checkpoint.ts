@@ -10,7 +10,8 @@ import type { EpsModel } from "../types.ts";
  * carries a guide network (`config.autoguidance`), the two combined by
  * {@linkcode withAutoguidance}; where it carries a separate unconditional network
  * (`config.unconditionalUnet`), that paired by {@linkcode withUnconditional}, so that ε(x, ∅)
- * comes from it. `config`, `params` and `withDropout` are the checkpoint's own network's;
+ * comes from it (autoguided by the guide's null class at `config.autoguidance.unconditionalWeight`
+ * where that is set). `config`, `params` and `withDropout` are the checkpoint's own network's;
  * `dispose()` frees every network.
  *
  * @param ck A loaded checkpoint.
@@ -37,13 +38,14 @@ export function unetFromCheckpoint(ck: Checkpoint): UNet {
   const uConfig = ck.config.unconditionalUnet, ag = ck.config.autoguidance;
   const others: UNet[] = [];
   const disposeAll = () => [unet, ...others].forEach((n) => n.dispose());
-  let model: EpsModel = unet;
+  let model: EpsModel = unet, guideNetwork: UNet | undefined;
   try {
     if (ag !== undefined && ck.guide !== undefined) {
       _checkGuidePair(ck.config, (why) => new RangeError(`Cannot autoguide the network: ${why}`));
       const guide = _withWeights(createUNet(ag.unet, { T }), ck.guide);
       others.push(guide);
       model = withAutoguidance(unet, guide, ag.weight);
+      guideNetwork = guide;
     }
     if (uConfig !== undefined && ck.unconditional !== undefined) {
       _checkUnconditionalPair(
@@ -52,7 +54,13 @@ export function unetFromCheckpoint(ck: Checkpoint): UNet {
       );
       const uncond = _withWeights(createUNet(uConfig, { T }), ck.unconditional);
       others.push(uncond);
-      model = withUnconditional(model, uncond);
+      // ε(x, ∅) autoguided by the guide's null class (no labels: its null class), where asked
+      const wu = ag?.unconditionalWeight ?? 1;
+      const g = guideNetwork;
+      const none = g === undefined || wu === 1
+        ? uncond
+        : withAutoguidance(uncond, (xt, t) => g(xt, t), wu);
+      model = withUnconditional(model, none);
     }
   } catch (e) {
     disposeAll();
