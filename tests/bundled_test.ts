@@ -98,9 +98,11 @@ Deno.test({
     assertEquals(ck.config.schedule, plain.config.schedule);
     assertEquals(ck.config.unconditionalUnet, plain.config.unet);
     assertEquals(ck.config.autoguidance?.unet, ck.config.unet, "the guide: the same network");
+    const wu = ck.config.autoguidance?.unconditionalWeight ?? 1;
+    assertTrue(wu > 1, `the "no class" branch autoguided too, got weight ${wu}`);
     assertTrue(ck.config.sampler !== undefined, "a recommended sampler");
     assertTrue((ck.config.guidanceScale ?? 0) > 1, `guidance ${ck.config.guidanceScale}`);
-    // guidance 0 samples with the bundled unconditional model: its weights, stored as binary16
+    // the "no class" network is the bundled unconditional model: its weights, stored as binary16
     // (round to nearest: relative error at most 2^-11 for normal numbers, absolute at most 2^-25
     // below 2^-14)
     assertEquals([...ck.unconditional!.keys()].sort(), [...plain.ema.keys()].sort());

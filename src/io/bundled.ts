@@ -22,7 +22,8 @@ export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
  * app use when given no checkpoint: it draws the digit asked for, with classifier-free guidance
  * and autoguidance at the settings and sampler its model card recommends, stored in its config
  * (see checkpoints/MODEL_CARD-conditional.md). Its "no class" branch is
- * {@linkcode BUNDLED_MNIST_CHECKPOINT}'s network, so guidance 0 samples as that model does.
+ * {@linkcode BUNDLED_MNIST_CHECKPOINT}'s network, autoguided by the guide network's "no class"
+ * prediction (`config.autoguidance.unconditionalWeight`).
  *
  * @example Sevens, at the recommended guidance
  * ```ts
