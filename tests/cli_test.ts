@@ -645,9 +645,9 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
     assertEquals(r.code, 0, r.stderr);
     return r;
   };
-  const draw = (checkpoint: string, name: string, says = "") => {
+  const draw = (checkpoint: string, name: string, says = "", guidance = "1") => {
     const r = _cli("sample", [
-      ...["--checkpoint", checkpoint, "--class", "3", "--guidance", "1"],
+      ...["--checkpoint", checkpoint, "--class", "3", "--guidance", guidance],
       ...["--n", "2", "--steps", "2", "--out", join(dir, "s.png"), "--npy", join(dir, name)],
       ...["--backend", "wasm"],
     ]);
@@ -683,19 +683,9 @@ Deno.test("cli: export --autoguide carries a guide network that sample uses", as
     ...["--autoguide-unconditional", "0"],
   );
   assertTrue(nullEx.stdout.includes("ε(x, ∅) autoguided at weight 0"), nullEx.stdout);
-  const unguided = (checkpoint: string, name: string, says = "") => {
-    const r = _cli("sample", [
-      ...["--checkpoint", checkpoint, "--class", "3", "--guidance", "0", "--n", "2"],
-      ...["--steps", "2", "--out", join(dir, "s.png"), "--npy", join(dir, name)],
-      ...["--backend", "wasm"],
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-    assertTrue(r.stdout.includes(says), r.stdout);
-    return Deno.readFileSync(join(dir, name));
-  };
   assertEquals(
-    unguided(join(dir, "null0.safetensors"), "e.npy", "(autoguidance 2.5, ∅ 0)"),
-    unguided(guide, "f.npy"),
+    draw(join(dir, "null0.safetensors"), "e.npy", "(autoguidance 2.5, ∅ 0)", "0"),
+    draw(guide, "f.npy", "", "0"),
     "ε(x, ∅) autoguided at weight 0 samples as the guide's null class",
   );
   // bad guides: one clear error each

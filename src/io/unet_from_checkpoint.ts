@@ -38,14 +38,13 @@ export function unetFromCheckpoint(ck: Checkpoint): UNet {
   const uConfig = ck.config.unconditionalUnet, ag = ck.config.autoguidance;
   const others: UNet[] = [];
   const disposeAll = () => [unet, ...others].forEach((n) => n.dispose());
-  let model: EpsModel = unet, guideNetwork: UNet | undefined;
+  let model: EpsModel = unet, guide: UNet | undefined;
   try {
     if (ag !== undefined && ck.guide !== undefined) {
       _checkGuidePair(ck.config, (why) => new RangeError(`Cannot autoguide the network: ${why}`));
-      const guide = _withWeights(createUNet(ag.unet, { T }), ck.guide);
+      guide = _withWeights(createUNet(ag.unet, { T }), ck.guide);
       others.push(guide);
       model = withAutoguidance(unet, guide, ag.weight);
-      guideNetwork = guide;
     }
     if (uConfig !== undefined && ck.unconditional !== undefined) {
       _checkUnconditionalPair(
@@ -54,12 +53,11 @@ export function unetFromCheckpoint(ck: Checkpoint): UNet {
       );
       const uncond = _withWeights(createUNet(uConfig, { T }), ck.unconditional);
       others.push(uncond);
-      // ε(x, ∅) autoguided by the guide's null class (no labels: its null class), where asked
-      const wu = ag?.unconditionalWeight ?? 1;
-      const g = guideNetwork;
-      const none = g === undefined || wu === 1
+      // ε(x, ∅) autoguided by the guide's null class (called without labels), where asked
+      // (weight 1, the default, is the unconditional network itself)
+      const none = guide === undefined
         ? uncond
-        : withAutoguidance(uncond, (xt, t) => g(xt, t), wu);
+        : withAutoguidance(uncond, guide, ag?.unconditionalWeight ?? 1);
       model = withUnconditional(model, none);
     }
   } catch (e) {
