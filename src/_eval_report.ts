@@ -60,7 +60,8 @@ export interface EvalResults {
   };
   /**
    * 28×28×1 models: the samples' FID-MNIST, confidence and class entropy (and, conditional,
-   * accuracy), beside the same for n real held-out digits, against a reference of
+   * accuracy: the samples' for the class asked for, the real digits' for their labels, where the
+   * held-out data has labels), beside the same for n real held-out digits, against a reference of
    * `referenceSize` held-out digits; the classifier's own held-out accuracy.
    */
   quality?: {
@@ -125,10 +126,12 @@ export function _evalReport(r: EvalResults): string {
     );
     if (g.conditional) {
       lines.push(
-        `| conditional accuracy (classified as the class asked for) | ${
+        `| conditional accuracy (classified as the class asked for; real: as labelled) | ${
           f(g.conditional.accuracy)
-        } | |`,
-        `| per class 0–9 | ${g.conditional.perClass.map((v) => f(v, 2)).join(" ")} | |`,
+        } | ${real.conditional ? f(real.conditional.accuracy) : ""} |`,
+        `| per class 0–9 | ${g.conditional.perClass.map((v) => f(v, 2)).join(" ")} | ${
+          real.conditional ? real.conditional.perClass.map((v) => f(v, 2)).join(" ") : ""
+        } |`,
       );
     }
   }
@@ -284,7 +287,13 @@ export function _evalTable(r: EvalResults): string {
     pair("mean confidence", (q) => q.meanConfidence, 3);
     pair("share with confidence > 0.9", (q) => q.confidentFraction, 3);
     pair("class entropy (nats, ln10 = 2.303)", (q) => q.classEntropy, 3);
-    if (g.conditional) rows.push(["conditional accuracy", g.conditional.accuracy.toFixed(3), ""]);
+    if (g.conditional) {
+      rows.push([
+        "conditional accuracy",
+        g.conditional.accuracy.toFixed(3),
+        real.conditional?.accuracy.toFixed(3) ?? "",
+      ]);
+    }
   }
   const w = [36, 16, 16];
   const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join(" ");

@@ -9,15 +9,31 @@ import { assertEquals, assertTrue } from "./_assert.ts";
 import { useBackend } from "./_helpers.ts";
 import {
   BUNDLED_MNIST_CONDITIONAL,
+  classifierAccuracy,
   classifierOutputs,
+  type Dataset,
   loadCheckpoint,
   loadMnistClassifier,
 } from "../mod.ts";
+import { loadMnist } from "../fs.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const CONDITIONAL_MNIST =
   new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url).pathname;
 const UNCONDITIONAL_MNIST = new URL("../checkpoints/mnist.safetensors", import.meta.url).pathname;
+
+/** The images `idx` of `data`, with their labels. */
+function _pick(data: Dataset, idx: number[]): Dataset {
+  const [, H, W, C] = data.shape, px = H * W * C;
+  const images = new Float32Array(idx.length * px);
+  idx.forEach((i, k) => images.set(data.images.subarray(i * px, (i + 1) * px), k * px));
+  return {
+    images,
+    shape: [idx.length, H, W, C],
+    labels: Int32Array.from(idx, (i) => data.labels![i]),
+    source: data.source,
+  };
+}
 
 function _cli(script: string, args: string[]): { code: number; stdout: string; stderr: string } {
   const path = new URL(`../src/cli/${script}.ts`, import.meta.url).pathname;
@@ -366,7 +382,7 @@ Deno.test("cli: eval of the bundled checkpoint (small settings) writes its table
   assertEquals([nb.width, nb.height], [4 * 28 * 2 + 5 * 2, 6 * 28 * 2 + 7 * 2]);
 });
 
-Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy and a guidance sweep", () => {
+Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy and a guidance sweep", async () => {
   const dir = Deno.makeTempDirSync();
   const t = _cli("train", [
     ...["--conditional", "--steps", "1", "--batch", "2", "--limit", "8", "--out", dir],
@@ -385,9 +401,19 @@ Deno.test("cli: eval of a conditional checkpoint adds the conditional accuracy a
   assertEquals(res.sampling.guidanceInterval, [100, 600]);
   const acc = res.quality.generated.conditional.accuracy;
   assertTrue(acc >= 0 && acc <= 1 && acc * 4 === Math.round(acc * 4), `accuracy ${acc} of 4`);
+
   assertEquals(res.guidanceSweep.map((s: { guidance: number }) => s.guidance), [0, 2]);
   const report = Deno.readTextFileSync(join(dir, "report.md"));
   assertTrue(report.includes("## Guidance trade-off") && report.includes("| 2 |"), report);
+  // the real column: the 4 real digits (odd positions of the held-out set, evenly spaced) asked
+  // for their own labels, as an independent classification of the same images says
+  const held = loadMnist({ split: "test" }), odd = (k: number) => 2 * Math.floor(k * 499 / 4) + 1;
+  await useBackend("wasm");
+  const { classifier } = await loadMnistClassifier();
+  const realAcc = await classifierAccuracy(classifier, _pick(held, [0, 1, 2, 3].map(odd)));
+  classifier.dispose();
+  assertEquals(res.quality.real.conditional.accuracy, realAcc);
+  assertTrue(report.includes(`| ${acc.toFixed(3)} | ${realAcc.toFixed(3)} |`), report);
   assertTrue(report.includes("guidance 3 in t ∈ [100, 600]"), report);
   assertTrue(report.includes("at t ∈ [100, 600], the conditional model elsewhere"), report);
   for (const f of ["guidance_fid.svg", "guidance_accuracy.svg"]) {

@@ -105,7 +105,7 @@ export interface EvaluateOptions {
  * variational bound (stratified over t, with its standard error, on held-out images on the 8-bit
  * grid) and, for 28×28 grayscale models, FID-MNIST, classifier confidence and class entropy of its
  * samples next to real held-out digits; for conditional checkpoints the accuracy of the class asked
- * for, and a guidance sweep. With `outDir`, writes eval.json, report.md, samples.png,
+ * for (beside the real digits' accuracy as labelled, its ceiling), and a guidance sweep. With `outDir`, writes eval.json, report.md, samples.png,
  * neighbours.png (each of the first 8 samples beside its 3 nearest training images) and the charts
  * bpd_terms.svg, loss_by_t.svg (and guidance_fid.svg, guidance_accuracy.svg with a sweep).
  *
@@ -194,8 +194,11 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
     const even = all.filter((i) => i % 2 === 0), odd = all.filter((i) => i % 2 === 1);
     const reference = await _featureStatsOf(model, held, even);
     const score = (x: Tensor) => sampleQuality(model, x, reference, { classes });
-    const realImages = _batch(held, _evenlySpaced(o.n, odd));
-    const real = await sampleQuality(model, realImages, reference);
+    const realIdx = _evenlySpaced(o.n, odd);
+    const realImages = _batch(held, realIdx);
+    // conditional: the real digits asked for their own labels, the accuracy's ceiling
+    const realClasses = classes && held.labels ? realIdx.map((i) => held.labels![i]) : undefined;
+    const real = await sampleQuality(model, realImages, reference, { classes: realClasses });
     realImages.dispose();
     quality = {
       generated: await score(samples),
