@@ -78,6 +78,12 @@ export type { DpmSolverOptions } from "./src/dpm_solver.ts";
 export { dynamicThreshold } from "./src/dynamic_threshold.ts";
 export { withUnconditional } from "./src/with_unconditional.ts";
 export { withAutoguidance } from "./src/with_autoguidance.ts";
+export { diffusionClassify } from "./src/diffusion_classify.ts";
+export type {
+  DiffusionClassification,
+  DiffusionClassifyOptions,
+} from "./src/diffusion_classify.ts";
+export type { SelfCheck, SelfCheckTally } from "./src/self_check.ts";
 export { sampleLoop, SAMPLER_NAMES, SAMPLERS, samplingSchedule } from "./src/samplers.ts";
 export type { SamplerChoice, SamplerInfo, SamplerName, SamplerOptions } from "./src/samplers.ts";
 export type { DynamicThresholdOptions } from "./src/dynamic_threshold.ts";

@@ -4,6 +4,7 @@ import type { TrainState } from "./io/checkpoint.ts";
 import type { BpdEstimate } from "./eval/bpd_estimate.ts";
 import { chartSvg } from "./io/chart_svg.ts";
 import { _intervalText } from "./_guidance.ts";
+import type { SelfCheck, SelfCheckTally } from "./self_check.ts";
 // deno-lint-ignore no-unused-vars
 import type { evaluate } from "./eval/evaluate.ts";
 
@@ -55,6 +56,11 @@ export interface EvalResults {
     classes?: string;
     /** The model timesteps where the guidance applied (absent: every step). */
     guidanceInterval?: [number, number];
+    /**
+     * The self-check of the scored samples: its timesteps and rounds, the draws made again and
+     * the samples the class network still guessed as another class.
+     */
+    selfCheck?: SelfCheck & SelfCheckTally;
     seed: number;
     seconds: number;
   };
@@ -179,7 +185,13 @@ export function _evalReport(r: EvalResults): string {
         r.sampling.guidance !== undefined
           ? `, guidance ${r.sampling.guidance}${
             _intervalText(r.sampling.guidanceInterval)
-          } (${r.sampling.classes})`
+          } (${r.sampling.classes})${
+            r.sampling.selfCheck
+              ? `, self-checked by the class network at t ∈ {${
+                r.sampling.selfCheck.timesteps.join(", ")
+              }} (${r.sampling.selfCheck.redrawn} draws again, ${r.sampling.selfCheck.stillOther} still guessed another class)`
+              : ""
+          }`
           : ""
       }, seed ${r.sampling.seed} ` +
       `(${f(r.sampling.seconds, 0)} s).`,

@@ -4,14 +4,21 @@
 // the snapshots the progression picture needs.
 import * as tf from "@tensorflow/tfjs-core";
 import { type CheckpointConfig, loadCheckpoint } from "./io/checkpoint.ts";
-import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
+import { _ownNetwork, unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
 import type { UNet } from "./unet/unet.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
 import { _samplerChoice, type SamplerName, SAMPLERS, samplingSchedule } from "./samplers.ts";
 import type { Tensor } from "./types.ts";
-import { _concatLast, _rowChunks, _stepChunks } from "./_row_chunks.ts";
+import { _concatLast, _rowChunks, _runChunks, _stepChunks } from "./_row_chunks.ts";
 import { _varianceFor } from "./_reverse.ts";
 import { pathToFileURL } from "node:url";
+import {
+  type _Checker,
+  _classifierOf,
+  _selfChecked,
+  type SelfCheck,
+  type SelfCheckTally,
+} from "./self_check.ts";
 
 /** What a shard needs to know; plain data, so that it can be posted to a worker. */
 export interface _ShardJob {
@@ -37,6 +44,8 @@ export interface _ShardJob {
   guidance?: number;
   /** The model timesteps where the guidance applies (absent: every step). */
   guidanceInterval?: readonly [number, number];
+  /** The self-check of the labelled rows (absent: none). */
+  selfCheck?: SelfCheck;
 }
 
 /** A checkpoint path or URL as the URL string a worker loads. */
@@ -67,6 +76,8 @@ export async function _loadSampler(
     sampler: SamplerName;
     steps?: number;
     eta: number;
+    /** What the self-check needs, where the checkpoint recommends one. */
+    checker?: _Checker<UNet>;
   }
 > {
   const ck = await loadCheckpoint(checkpoint);
@@ -82,7 +93,10 @@ export async function _loadSampler(
     throw new RangeError(`--steps ${steps}: ${(e as Error).message}`);
   }
   const unet = unetFromCheckpoint(ck);
-  return { unet, s, config: ck.config, sampler, steps, eta: eta ?? 0 };
+  const checker = ck.config.selfCheck === undefined
+    ? undefined
+    : { net: _ownNetwork(ck), base, numClasses: ck.config.unet.numClasses! };
+  return { unet, s, config: ck.config, sampler, steps, eta: eta ?? 0, checker };
 }
 
 /**
@@ -94,7 +108,8 @@ export async function _runShard(
   s: Schedule,
   job: _ShardJob,
   onStep: () => void,
-): Promise<{ samples: Tensor; snaps: Tensor[][] }> {
+  checker?: _Checker<UNet>,
+): Promise<{ samples: Tensor; snaps: Tensor[][]; tally?: SelfCheckTally }> {
   const { imageSize: size, inChannels: C } = unet.config;
   const cond = job.classes
     ? {
@@ -103,21 +118,17 @@ export async function _runShard(
       guidanceInterval: job.guidanceInterval,
     }
     : {};
-  const chunks = _rowChunks(
-    job.count,
-    job.start,
-    job.of,
-    (count, rows) =>
-      SAMPLERS[job.sampler].loop(unet, s, {
-        shape: [count, size, size, C],
-        seed: job.seed,
-        eta: job.eta,
-        order: job.order,
-        rows,
-        variance: _varianceFor("sample", unet.config),
-        ...cond, // classes of the whole batch: the loop takes its rows' own
-      }),
-  );
+  const loopFor = (seed: number) => (count: number, rows: { start: number; of: number }) =>
+    SAMPLERS[job.sampler].loop(unet, s, {
+      shape: [count, size, size, C],
+      seed,
+      eta: job.eta,
+      order: job.order,
+      rows,
+      variance: _varianceFor("sample", unet.config),
+      ...cond, // classes of the whole batch: the loop takes its rows' own
+    });
+  const chunks = _rowChunks(job.count, job.start, job.of, loopFor(job.seed));
   const at = new Set(job.snapAt), show = Math.min(job.show, job.count);
   const snaps: Tensor[][] = [];
   for (let steps = await _stepChunks(chunks); steps; steps = await _stepChunks(chunks)) {
@@ -138,7 +149,17 @@ export async function _runShard(
     onStep();
   }
   const samples = _concatLast(chunks);
-  return { samples, snaps };
+  if (!job.selfCheck || !job.classes || !job.guidance) return { samples, snaps };
+  if (!checker) throw new Error("the self-check needs the class network (_loadSampler's checker)");
+  const check = job.selfCheck;
+  const checked = await _selfChecked(
+    samples,
+    { start: job.start, of: job.of, classes: job.classes, seed: job.seed },
+    check,
+    _classifierOf(checker, check.timesteps, job.seed),
+    (row, seed) => _runChunks(_rowChunks(1, row, job.of, loopFor(seed))),
+  );
+  return { samples: checked.samples, snaps, tally: checked.tally };
 }
 
 /** Runs one shard in a worker (src/_sample_worker.ts) and resolves to its data. */
@@ -146,14 +167,14 @@ export function _runShardInWorker(
   job: _ShardJob,
   backend: "wasm" | "cpu",
   onStep: () => void,
-): Promise<{ samples: Float32Array; snaps: Float32Array[][] }> {
+): Promise<{ samples: Float32Array; snaps: Float32Array[][]; tally?: SelfCheckTally }> {
   const worker = new Worker(new URL("./_sample_worker.ts", import.meta.url), { type: "module" });
   return new Promise((resolve, reject) => {
     worker.onmessage = (e) => {
       const m = e.data;
       if (m.kind === "step") return onStep();
       worker.terminate();
-      if (m.kind === "done") resolve({ samples: m.samples, snaps: m.snaps });
+      if (m.kind === "done") resolve({ samples: m.samples, snaps: m.snaps, tally: m.tally });
       else {reject(
           new Error(`worker for images ${job.start}…${job.start + job.count - 1}: ${m.message}`),
         );}

@@ -1,7 +1,7 @@
 // Internal: a worker of `deno task sample --workers N`: one shard (src/_sample_shard.ts) on its
 // own tfjs instance, so that N shards use N cores (tfjs-backend-wasm runs on one thread in Deno
 // and Bun). Messages in: { job, backend }; out: { kind: "step" } per step, then { kind: "done",
-// samples, snaps } with Float32Arrays, or { kind: "error", message }.
+// samples, snaps, tally } with Float32Arrays (and the self-check's tally), or { kind: "error", message }.
 import { initBackend } from "./backend.ts";
 import { _loadSampler, _runShard, type _ShardJob } from "./_sample_shard.ts";
 
@@ -11,26 +11,28 @@ scope.onmessage = async (e: MessageEvent<{ job: _ShardJob; backend: "wasm" | "cp
   try {
     const { job, backend } = e.data;
     await initBackend(backend);
-    const { unet, s } = await _loadSampler(
+    const { unet, s, checker } = await _loadSampler(
       new URL(job.checkpoint),
       { sampler: job.sampler, steps: job.steps, eta: job.eta },
       job.spacing,
     );
-    const { samples, snaps } = await _runShard(
+    const { samples, snaps, tally } = await _runShard(
       unet,
       s,
       job,
       () => scope.postMessage({ kind: "step" }),
+      checker,
     );
     const data = await samples.data() as Float32Array;
     const snapData: Float32Array[][] = [];
     for (const pair of snaps) {
       snapData.push(await Promise.all(pair.map((x) => x.data() as Promise<Float32Array>)));
     }
-    scope.postMessage({ kind: "done", samples: data, snaps: snapData });
+    scope.postMessage({ kind: "done", samples: data, snaps: snapData, tally });
     samples.dispose();
     snaps.flat().forEach((x) => x.dispose());
     unet.dispose();
+    checker?.net.dispose();
   } catch (err) {
     scope.postMessage({
       kind: "error",

@@ -17,6 +17,7 @@
 //   0x300000 + step             the digit classifier's shift at a step           eval/train_classifier.ts
 //                               (its own training run: the same numbers as class dropout, never
 //                               drawn in one run together)
+//   0x400000 + t                ε of the diffusion classifier at timestep t      diffusion_classify.ts
 //
 // The U-Net's parameters count from 0 and stay far below 0x10000 (a few hundred); sampling and
 // the bound count t + 1 ≤ T ≤ 0x10000 by the schedules' own limit. Dropout masks come from
@@ -42,3 +43,5 @@ export const _flips = (step: number): number => 0x200000 + step;
 export const _classDrop = (step: number): number => 0x300000 + step;
 /** The digit classifier's random shift at a step of its own training. */
 export const _classifierShift = (step: number): number => 0x300000 + step;
+/** ε of the diffusion classifier at timestep t. */
+export const _classifyNoise = (t: number): number => 0x400000 + t;

@@ -7,7 +7,7 @@
  */
 import { type Checkpoint, loadCheckpoint } from "./io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "./io/bundled.ts";
-import { unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
+import { _ownNetwork, unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
 import { makeSchedule, type Schedule } from "./schedule.ts";
 import {
   _samplerChoice,
@@ -21,6 +21,8 @@ import type { Tensor } from "./types.ts";
 import { _varianceFor } from "./_reverse.ts";
 import { _rowChunks, _runChunks } from "./_row_chunks.ts";
 import { _intervalFor } from "./_guidance.ts";
+import { _randomSeed } from "./_random.ts";
+import { _classifierOf, _selfChecked } from "./self_check.ts";
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
@@ -48,6 +50,12 @@ export interface PipelineSampleOptions
    * recommended interval, else every step).
    */
   guidanceInterval?: readonly [number, number] | "all";
+  /**
+   * Class-conditional models that recommend a self-check (`config.selfCheck`): classify each
+   * labelled image with the class network itself and draw it again where it guesses another
+   * class (default true).
+   */
+  selfCheck?: boolean;
 }
 
 /** A loaded model: its network, configuration and a sampler in one call. */
@@ -97,6 +105,8 @@ export async function loadPipeline(
   const unet = unetFromCheckpoint(ck);
   const K = ck.config.unet.numClasses ?? 0;
   const names = ck.config.classes ?? Array.from({ length: K }, (_, k) => String(k));
+  // the class network alone, for the self-check (made when first needed)
+  let classNet: UNet | undefined;
   /** A class given by name or index as its label. */
   const label = (c: number | string | null): number => {
     if (c === null || c === -1) return -1;
@@ -144,6 +154,7 @@ export async function loadPipeline(
         classes: _c,
         guidanceScale: _w,
         guidanceInterval: _gi,
+        selfCheck: _check,
         n: _n,
         steps: _s,
         spacing: _sp,
@@ -153,15 +164,27 @@ export async function loadPipeline(
       // a learnSigma network's output is read with its learned variance
       const rest = { ...given, eta, variance: _varianceFor("sample", ck.config.unet, o.variance) };
       const loop = SAMPLERS[sampler].loop;
-      return await _runChunks(
-        _rowChunks(
-          n,
-          0,
-          n,
-          (count, rows) => loop(unet, s, { ...rest, ...cond, shape: [count, S, S, C], rows }),
-        ),
+      const seed = rest.seed ?? _randomSeed();
+      const loopFor = (seed: number) => (count: number, rows: { start: number; of: number }) =>
+        loop(unet, s, { ...rest, ...cond, seed, shape: [count, S, S, C], rows });
+      const x = await _runChunks(_rowChunks(n, 0, n, loopFor(seed)));
+      const check = ck.config.selfCheck;
+      const c = cond as { classes?: number[]; guidanceScale?: number };
+      if (o.selfCheck === false || !check || !c.classes || !c.guidanceScale) return x;
+      classNet ??= _ownNetwork(ck);
+      const net = classNet;
+      const checked = await _selfChecked(
+        x,
+        { start: 0, of: n, classes: c.classes, seed },
+        check,
+        _classifierOf({ net, base: schedule, numClasses: K }, check.timesteps, seed),
+        (row, seed) => _runChunks(_rowChunks(1, row, n, loopFor(seed))),
       );
+      return checked.samples;
     },
-    dispose: () => unet.dispose(),
+    dispose: () => {
+      unet.dispose();
+      classNet?.dispose();
+    },
   };
 }

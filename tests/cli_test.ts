@@ -657,6 +657,71 @@ Deno.test("cli: export --sampler records the sampler that sample and eval then u
   }
 });
 
+Deno.test("cli: export --self-check records the self-check that sample and eval then apply", () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "checked.safetensors");
+  const e = _cli("export", [
+    ...["--checkpoint", CONDITIONAL_MNIST, "--out", out, "--float16"],
+    ...["--sampler", "ddim", "--steps", "3", "--self-check", "350,450", "--self-check-rounds", "1"],
+  ]);
+  assertEquals(e.code, 0, e.stderr);
+  assertTrue(e.stdout.includes("self-checked at t ∈ {350, 450} (up to 1 draws again)"), e.stdout);
+  const draw = (name: string, ...flags: string[]) => {
+    const s = _cli("sample", [
+      ...["--checkpoint", out, "--n", "4", "--seed", "2", "--workers", "2", ...flags],
+      ...["--out", join(dir, "s.png"), "--npy", join(dir, name), "--backend", "wasm"],
+    ]);
+    assertEquals(s.code, 0, s.stderr);
+    return { stdout: s.stdout, pixels: Deno.readFileSync(join(dir, name)) };
+  };
+  const checked = draw("a.npy");
+  assertTrue(/self-check: \d+ draws? again for 4 images/.test(checked.stdout), checked.stdout);
+  const off = draw("b.npy", "--self-check", "none");
+  assertTrue(!off.stdout.includes("self-check"), off.stdout);
+  // where no row was drawn again the two agree; where one was, they differ
+  const redrawn = Number(/self-check: (\d+) draw/.exec(checked.stdout)![1]);
+  assertEquals(checked.pixels.some((v, i) => v !== off.pixels[i]), redrawn > 0);
+  const ev = (name: string, ...flags: string[]) => {
+    const r = _cli("eval", [
+      ...["--checkpoint", out, "--n", "4", "--bpd-images", "1", "--strata", "1", "--sweep", "none"],
+      ...["--out", join(dir, name), "--backend", "wasm", ...flags],
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    return JSON.parse(Deno.readTextFileSync(join(dir, name, "eval.json"))).sampling;
+  };
+  const withCheck = ev("eval-a");
+  assertEquals([withCheck.selfCheck.timesteps, withCheck.selfCheck.rounds], [[350, 450], 1]);
+  assertTrue(withCheck.selfCheck.redrawn >= 0 && withCheck.selfCheck.stillOther >= 0, "tally");
+  assertEquals(ev("eval-b", "--self-check", "none").selfCheck, undefined);
+  const bad: [string, string[], string][] = [
+    [
+      "export",
+      ["--checkpoint", CONDITIONAL_MNIST, "--self-check-rounds", "2"],
+      "--self-check-rounds goes with --self-check",
+    ],
+    [
+      "export",
+      ["--checkpoint", CONDITIONAL_MNIST, "--self-check", "5,5"],
+      "--self-check must be none or distinct timesteps T1,T2,… (each < T = 1000), got 5,5",
+    ],
+    [
+      "export",
+      ["--checkpoint", UNCONDITIONAL_MNIST, "--self-check", "5"],
+      "--self-check needs a class-conditional checkpoint",
+    ],
+    ["sample", ["--checkpoint", out, "--self-check", "yes"], "--self-check must be none, got yes"],
+  ];
+  for (const [script, flags, msg] of bad) {
+    const r = _cli(script, [
+      ...flags,
+      "--out",
+      join(dir, script === "export" ? "x.safetensors" : "x.png"),
+    ]);
+    assertEquals(r.code, 1, flags.join(" "));
+    assertTrue(r.stderr.includes(msg), `${flags.join(" ")}: ${r.stderr}`);
+  }
+});
+
 Deno.test("cli: export --autoguide carries a guide network that sample uses", async () => {
   const dir = Deno.makeTempDirSync();
   const guide = "checkpoints/wip/mnist-conditional-stage13.safetensors";

@@ -2,6 +2,7 @@
 import process from "node:process";
 import type { BackendName } from "../backend.ts";
 import type { CheckpointConfig } from "../io/checkpoint.ts";
+import type { SelfCheck, SelfCheckTally } from "../self_check.ts";
 
 /** Parses an integer option >= min, or throws naming the option. */
 export function _intArg(name: string, v: string, min: number): number {
@@ -179,4 +180,25 @@ export function _guidanceIntervalArg(
     );
   }
   return [lo, hi];
+}
+
+/**
+ * --self-check: "none" turns off the checkpoint's recommended self-check; absent, it applies
+ * (where the checkpoint recommends one).
+ */
+export function _selfCheckArg(
+  v: string | undefined,
+  config: CheckpointConfig,
+): SelfCheck | undefined {
+  if (v === undefined) return config.selfCheck;
+  if (v !== "none") throw new RangeError(`--self-check must be none, got ${v}`);
+  return undefined;
+}
+
+/** The self-check's tally over the shards, for the notes. */
+export function _tallyText(tallies: (SelfCheckTally | undefined)[], n: number): string {
+  const redrawn = tallies.reduce((a, t) => a + (t?.redrawn ?? 0), 0);
+  const still = tallies.reduce((a, t) => a + (t?.stillOther ?? 0), 0);
+  return `self-check: ${redrawn} draw${redrawn === 1 ? "" : "s"} again for ${n} images; ` +
+    `${still} still guessed another class by the class network`;
 }

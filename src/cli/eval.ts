@@ -22,6 +22,7 @@ import {
   _nonNegativeArg,
   _orderArg,
   _run,
+  _selfCheckArg,
   _spacingArg,
 } from "./_args.ts";
 import type { VarianceKind } from "../types.ts";
@@ -56,6 +57,8 @@ Options:
   --sweep LIST        conditional checkpoints: also score samples at each of these
                       guidance scales (FID, confidence, conditional accuracy);
                       "none" to skip                                       [0,1,2,3,5]
+  --self-check none   conditional checkpoints that recommend a self-check: "none" scores
+                      the samples without it                          [the checkpoint's]
   --seed N            seed of the samples and the bound's noise and timesteps        [0]
   --out DIR           where eval.json, report.md and pictures go              [out/eval]
   --backend NAME      auto, webgpu, wasm or cpu                                     [auto]
@@ -81,6 +84,7 @@ await _run(async () => {
       "guidance-interval": { type: "string" },
       sweep: { type: "string", default: "0,1,2,3,5" },
       seed: { type: "string", default: "0" },
+      "self-check": { type: "string" },
       out: { type: "string", default: "out/eval" },
       backend: { type: "string", default: "auto" },
       help: { type: "boolean", default: false },
@@ -121,6 +125,7 @@ await _run(async () => {
       ? []
       : a.sweep.split(",").map((v) => _nonNegativeArg("sweep", v.trim())),
     seed: _intArg("seed", a.seed, 0),
+    selfCheck: _selfCheckArg(a["self-check"], config) !== undefined,
     outDir: a.out,
     onNote: (line) => console.log(line),
   });

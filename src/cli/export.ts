@@ -14,7 +14,13 @@
 // `--sampler NAME [--steps N] [--eta X]` records the sampler its model card recommends, which
 // `deno task sample`, `deno task eval`, `loadPipeline` and the web app then use by default.
 import { parseArgs } from "node:util";
-import { _checkGuidePair, _checkUnconditionalPair, loadCheckpoint } from "../io/checkpoint.ts";
+import {
+  _checkGuidePair,
+  _checkUnconditionalPair,
+  type CheckpointConfig,
+  loadCheckpoint,
+} from "../io/checkpoint.ts";
+import type { SelfCheck } from "../self_check.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
 import { saveCheckpoint } from "../io/save_checkpoint.ts";
 import {
@@ -43,6 +49,8 @@ await _run(async () => {
       sampler: { type: "string" },
       steps: { type: "string" },
       eta: { type: "string" },
+      "self-check": { type: "string" },
+      "self-check-rounds": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -51,7 +59,7 @@ await _run(async () => {
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
         "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
         "[--autoguide PATH --autoguide-weight W [--autoguide-unconditional W0]] [--float16] [--sampler NAME [--steps N] " +
-        "[--eta X]]\n" +
+        "[--eta X]] [--self-check T1,T2,… [--self-check-rounds R] | --self-check none]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
@@ -63,7 +71,10 @@ await _run(async () => {
         "  --float16  store the weights in half precision (IEEE binary16, rounded to nearest): " +
         "half the file\n" +
         "  --sampler NAME  the sampler (ddpm, ddim or dpm++) used by default, with --steps N " +
-        "model calls and --eta X (ddim's η)",
+        "model calls and --eta X (ddim's η)\n" +
+        "  --self-check T1,T2,…  classify each labelled sample with the class network itself at " +
+        "these timesteps and draw it again where it guesses another class, up to " +
+        "--self-check-rounds R times (default 3); none: no self-check (conditional models)",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -93,6 +104,11 @@ await _run(async () => {
       ...(a.eta === undefined ? {} : { eta: _nonNegativeArg("eta", a.eta) }),
     };
   }
+  if (a["self-check"] === undefined && a["self-check-rounds"] !== undefined) {
+    throw new RangeError("--self-check-rounds goes with --self-check: name its timesteps");
+  }
+  if (a["self-check"] === "none") delete config.selfCheck;
+  else if (a["self-check"] !== undefined) config.selfCheck = _selfCheckSpec(a, config);
   let unconditional = ck.unconditional, guide = ck.guide;
   if (a.unconditional !== undefined) {
     if (!ck.config.unet.numClasses) {
@@ -155,6 +171,35 @@ await _run(async () => {
         ? `, sampling with ${config.sampler.name}` +
           (config.sampler.steps ? ` ${config.sampler.steps} steps` : "") +
           (config.sampler.eta !== undefined ? ` η ${config.sampler.eta}` : "")
+        : "") +
+      (config.selfCheck
+        ? `, self-checked at t ∈ {${config.selfCheck.timesteps.join(", ")}} ` +
+          `(up to ${config.selfCheck.rounds} draws again)`
         : ""),
   );
 });
+
+/** --self-check T1,T2,… and --self-check-rounds R, checked against the checkpoint. */
+function _selfCheckSpec(
+  a: { "self-check"?: string; "self-check-rounds"?: string },
+  config: CheckpointConfig,
+): SelfCheck {
+  if (!config.unet.numClasses) {
+    throw new RangeError("--self-check needs a class-conditional checkpoint");
+  }
+  const v = a["self-check"]!, T = config.schedule.T;
+  const parts = v.split(",").map((p) => p.trim());
+  const timesteps = parts.map(Number);
+  if (
+    parts.some((p) => !/^\d+$/.test(p)) || timesteps.some((t) => t >= T) ||
+    new Set(timesteps).size !== timesteps.length
+  ) {
+    throw new RangeError(
+      `--self-check must be none or distinct timesteps T1,T2,… (each < T = ${T}), got ${v}`,
+    );
+  }
+  const rounds = a["self-check-rounds"] === undefined
+    ? 3
+    : _intArg("self-check-rounds", a["self-check-rounds"], 1);
+  return { timesteps, rounds };
+}

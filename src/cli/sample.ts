@@ -28,7 +28,9 @@ import {
   _orderArg,
   _outArg,
   _run,
+  _selfCheckArg,
   _spacingArg,
+  _tallyText,
 } from "./_args.ts";
 import {
   _checkpointHref,
@@ -42,6 +44,7 @@ import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { SAMPLER_NAMES } from "../samplers.ts";
 
 import type { Tensor } from "../types.ts";
+import type { SelfCheckTally } from "../self_check.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
 
@@ -74,6 +77,9 @@ Options:
   --guidance-interval LO,HI  apply the guidance only at timesteps LO..HI (the conditional
                         model alone elsewhere; Kynkäänniemi et al. 2024), or "all"
                                        [the checkpoint's recommended interval, else all]
+  --self-check none     conditional checkpoints that recommend a self-check (each sample
+                        classified by the class network itself and drawn again where it
+                        guesses another class): "none" turns it off [the checkpoint's]
   --backend NAME        auto, webgpu, wasm or cpu                                   [auto]
   --workers N           split the images over N workers, one tfjs each (wasm and cpu
                         run on one core each); the images do not depend on N
@@ -100,6 +106,7 @@ await _run(async () => {
       class: { type: "string" },
       guidance: { type: "string" },
       "guidance-interval": { type: "string" },
+      "self-check": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -117,7 +124,12 @@ await _run(async () => {
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CONDITIONAL;
-  const { unet, s, config, sampler, steps, eta } = await _loadSampler(source, given, spacing);
+  const { unet, s, config, sampler, steps, eta, checker } = await _loadSampler(
+    source,
+    given,
+    spacing,
+  );
+  const selfCheck = _selfCheckArg(a["self-check"], config);
   const conditional = (config.unet.numClasses ?? 0) > 0;
   const names = conditional
     ? config.classes ?? Array.from({ length: config.unet.numClasses! }, (_, i) => String(i))
@@ -177,20 +189,24 @@ await _run(async () => {
     classes,
     guidance,
     guidanceInterval,
+    selfCheck: classes ? selfCheck : undefined,
   });
   const bar = _progress(s.T, 0, true, 10);
   const t0 = performance.now();
   let done = 0;
   const tick = () => bar.update(Math.floor(++done / workers), NaN);
-  let x: Tensor, rows: Tensor[][];
+  let x: Tensor, rows: Tensor[][], tallies: (SelfCheckTally | undefined)[];
   if (workers === 1) {
-    ({ samples: x, snaps: rows } = await _runShard(unet, s, job(0), tick));
+    let tally: SelfCheckTally | undefined;
+    ({ samples: x, snaps: rows, tally } = await _runShard(unet, s, job(0), tick, checker));
+    tallies = [tally];
   } else {
     const backend = info.backend === "cpu" ? "cpu" : "wasm";
     const parts = await Promise.all(
       Array.from({ length: workers }, (_, w) => _runShardInWorker(job(w), backend, tick)),
     );
     x = _joinShards(parts.map((p) => p.samples), cuts, [size, size, C]);
+    tallies = parts.map((p) => p.tally);
     // snapshot k: [x_t, x̂0] of the first `show` images, from the shards that hold them
     const held = parts.map((p, w) => ({ ...p, rows: shows[w] })).filter((p) => p.rows > 0);
     rows = held[0].snaps.map((_, k) =>
@@ -202,6 +218,7 @@ await _run(async () => {
     );
   }
   bar.done();
+  if (job(0).selfCheck) console.log(_tallyText(tallies, n));
   // --class all: one column per class, so each column holds one class
   const cols = classes && classArg === "all" ? Math.min(n, names!.length) : undefined;
   _atomicWrite(a.out, await imageGrid(x, { scale: 2, cols }));
@@ -229,6 +246,7 @@ await _run(async () => {
   }
   x.dispose();
   unet.dispose();
+  checker?.net.dispose();
 });
 
 /** "all 10" for --class all, else the distinct names asked for (the first six). */

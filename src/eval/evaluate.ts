@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Tensor, VarianceKind } from "../types.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "../io/bundled.ts";
-import { unetFromCheckpoint } from "../io/unet_from_checkpoint.ts";
+import { _ownNetwork, unetFromCheckpoint } from "../io/unet_from_checkpoint.ts";
 import { imageGrid } from "../io/image_grid.ts";
 import { _atomicWrite } from "../_atomic_write.ts";
 import { loadMnist } from "../data/mnist.ts";
@@ -29,6 +29,13 @@ import { _boundText, _evalCharts, _evalReport, type EvalResults } from "../_eval
 import { _duration, _progress } from "../_progress.ts";
 import { _batch } from "../_batches.ts";
 import { _checkpointHref, _joinShards, _runShardInWorker } from "../_sample_shard.ts";
+import {
+  type _Checker,
+  _classifierOf,
+  _selfChecked,
+  type SelfCheck,
+  type SelfCheckTally,
+} from "../self_check.ts";
 import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { _checkVariance, _varianceFor } from "../_reverse.ts";
 import { _intervalFor, _isGuidanceInterval } from "../_guidance.ts";
@@ -85,6 +92,11 @@ export interface EvaluateOptions {
   guidanceInterval?: [number, number] | "all";
   /** Conditional checkpoints: also score samples at each of these guidance scales (default []). */
   sweep?: number[];
+  /**
+   * Conditional checkpoints that recommend a self-check (`CheckpointConfig.selfCheck`): apply it
+   * to the labelled samples at every guidance scale (default true).
+   */
+  selfCheck?: boolean;
   /** Seed of the samples and of the bound's noise and timesteps (default 0). */
   seed?: number;
   /**
@@ -170,7 +182,21 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const base = makeSchedule(ck.config.schedule);
   const s = samplingSchedule(base, o.sampler, o.steps, o.spacing);
   const workers = o.workers ?? (backend === "webgpu" ? 0 : _defaultWorkers(backend, o.n));
-  const draw = _sampler(unet, s, o, { source, backend, workers, classes, interval });
+  const selfCheck = K > 0 && o.selfCheck !== false ? ck.config.selfCheck : undefined;
+  const checker = selfCheck === undefined
+    ? undefined
+    : { net: _ownNetwork(ck), base: makeSchedule(ck.config.schedule), numClasses: K };
+  const tallies: SelfCheckTally[] = [];
+  const draw = _sampler(unet, s, o, {
+    source,
+    backend,
+    workers,
+    classes,
+    interval,
+    selfCheck,
+    checker,
+    onTally: (t) => tallies.push(t),
+  });
 
   // samples in workers (started first, alongside the bound), else in this thread after it
   let ts = performance.now();
@@ -180,6 +206,19 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   if (!early) ts = performance.now();
   const samples = await (early ?? draw(guidance));
   const sampleSeconds = (performance.now() - ts) / 1000;
+  // the scored samples' self-check (the sweep's rows come after)
+  const tally = tallies.length > 0
+    ? tallies.reduce((a, t) => ({
+      redrawn: a.redrawn + t.redrawn,
+      stillOther: a.stillOther + t.stillOther,
+    }))
+    : undefined;
+  if (tally) {
+    o.onNote(
+      `self-check: ${tally.redrawn} draws again for ${o.n} images, ${tally.stillOther} still ` +
+        `guessed another class by the class network`,
+    );
+  }
   o.onNote(
     `${o.n} samples, ${o.sampler} ${s.T} steps (${_duration(sampleSeconds)}` +
       (early ? `, in ${workers} worker${workers > 1 ? "s" : ""} alongside the bound)` : ")"),
@@ -218,6 +257,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   };
   samples.dispose();
   unet.dispose();
+  checker?.net.dispose();
   classifier?.model.dispose();
 
   const results: EvalResults = {
@@ -235,6 +275,7 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
       ...(o.sampler === "dpm++" ? { order: o.order } : {}),
       ...(guidance !== undefined ? { guidance, classes: "image i: class i mod " + K } : {}),
       ...(interval ? { guidanceInterval: [interval[0], interval[1]] } : {}),
+      ...(selfCheck && tally ? { selfCheck: { ...selfCheck, ...tally } } : {}),
       seed: o.seed,
       seconds: sampleSeconds,
     },
@@ -288,6 +329,7 @@ function _checkOptions(options: EvaluateOptions): _Resolved {
     bpdImages: 64,
     strata: 32,
     sweep: [] as number[],
+    selfCheck: true,
     seed: 0,
     progress: true,
     onNote: (line: string) => console.warn(line),
@@ -429,6 +471,9 @@ function _sampler(
     workers: number;
     classes?: number[];
     interval?: readonly [number, number];
+    selfCheck?: SelfCheck;
+    checker?: _Checker<UNet>;
+    onTally: (t: SelfCheckTally) => void;
   },
 ): (w: number | undefined) => Promise<Tensor> {
   const { imageSize: size, inChannels: C } = unet.config;
@@ -454,11 +499,15 @@ function _sampler(
               classes: at.classes,
               guidance: w,
               guidanceInterval: at.interval,
+              selfCheck: at.selfCheck,
             }),
           },
           at.backend === "cpu" ? "cpu" : "wasm",
           () => {},
-        ).then((r) => r.samples)),
+        ).then((r) => {
+          if (r.tally) at.onTally(r.tally);
+          return r.samples;
+        })),
     ).then((parts) => _joinShards(parts, cuts, [size, size, C]));
   const inThread = async (w: number | undefined) => {
     const bar = _progress(s.T, 0, o.progress, 10);
@@ -468,18 +517,37 @@ function _sampler(
       guidanceScale: w,
       guidanceInterval: at.interval,
     };
-    const x = await sampleLoop(unet, s, {
+    const opts = {
       sampler: o.sampler,
-      shape: [o.n, size, size, C],
       seed: o.seed,
       eta: o.eta,
       order: o.order,
       variance: _varianceFor("evaluate", unet.config),
-      onStep: () => bar.update(++done, NaN),
       ...cond,
+    };
+    const x = await sampleLoop(unet, s, {
+      ...opts,
+      shape: [o.n, size, size, C],
+      onStep: () => bar.update(++done, NaN),
     });
     bar.done();
-    return x;
+    const check = at.selfCheck, checker = at.checker;
+    if (!check || !checker || !at.classes || w === undefined || w === 0) return x;
+    const checked = await _selfChecked(
+      x,
+      { start: 0, of: o.n, classes: at.classes, seed: o.seed },
+      check,
+      _classifierOf(checker, check.timesteps, o.seed),
+      (row, seed) =>
+        sampleLoop(unet, s, {
+          ...opts,
+          seed,
+          shape: [1, size, size, C],
+          rows: { start: row, of: o.n },
+        }),
+    );
+    at.onTally(checked.tally);
+    return checked.samples;
   };
   return at.workers > 0 ? inWorkers : inThread;
 }

@@ -12,6 +12,7 @@ import { _crc32c, _crcHex } from "./_crc32c.ts";
 import { _isObject } from "../_json.ts";
 import { _isGuidanceInterval } from "../_guidance.ts";
 import { _samplerChoiceProblem, type SamplerChoice } from "../samplers.ts";
+import { _selfCheckProblem, type SelfCheck } from "../self_check.ts";
 
 /** Named float32 arrays, one per U-Net parameter. */
 export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -50,6 +51,13 @@ export interface CheckpointConfig {
    * class too, ε_g(x, ∅) + w_∅·(ε_u(x) − ε_g(x, ∅)) (absent: 1, the unconditional network alone).
    */
   autoguidance?: { unet: UNetConfig; weight: number; unconditionalWeight?: number };
+  /**
+   * Conditional models: the self-check its model card recommends (`deno task export
+   * --self-check`): each labelled sample is classified by the class network itself
+   * (`diffusionClassify` at these timesteps) and drawn again where its guess is another class,
+   * up to `rounds` times; absent: no self-check.
+   */
+  selfCheck?: SelfCheck;
 }
 
 /** Where training stood when the checkpoint was written. */
@@ -336,6 +344,15 @@ function _checkConfigShape(config: unknown, bad: (why: string) => Error): void {
   const why = config.sampler === undefined ? undefined : _samplerChoiceProblem(config.sampler);
   if (why !== undefined) {
     throw bad(`metadata.config.sampler ${why}, got ${JSON.stringify(config.sampler)}`);
+  }
+  if (config.selfCheck !== undefined) {
+    const unet = config.unet as { numClasses?: number };
+    const problem = (unet.numClasses ?? 0) > 0
+      ? _selfCheckProblem(config.selfCheck, s.T as number)
+      : "needs a class-conditional network";
+    if (problem !== undefined) {
+      throw bad(`metadata.config.selfCheck ${problem}, got ${JSON.stringify(config.selfCheck)}`);
+    }
   }
   if (
     config.classes !== undefined &&

@@ -75,6 +75,11 @@ export function unetFromCheckpoint(ck: Checkpoint): UNet {
   });
 }
 
+/** The checkpoint's own network alone (its EMA weights), without a guide or a paired network. */
+export function _ownNetwork(ck: Checkpoint): UNet {
+  return _withWeights(createUNet(ck.config.unet, { T: ck.config.schedule.T }), ck.ema);
+}
+
 function _withWeights(unet: UNet, weights: Checkpoint["ema"]): UNet {
   try {
     setWeights(unet.params, weights);

@@ -1,0 +1,117 @@
+/**
+ * The self-check of conditional sampling (`CheckpointConfig.selfCheck`): every labelled row is
+ * classified by the class network itself ({@linkcode diffusionClassify}) and drawn again, with
+ * fresh noise, where the network's own guess is another class — up to `rounds` times; a row
+ * still guessed otherwise keeps its last draw. Shared by the pipeline and the CLI's shards, so
+ * that a row's image does not depend on how the batch was split.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { EpsModel, Tensor } from "./types.ts";
+import type { Schedule } from "./schedule.ts";
+import { diffusionClassify } from "./diffusion_classify.ts";
+
+/**
+ * The self-check a checkpoint recommends: the diffusion classifier's timesteps and how many times
+ * a row may be drawn again.
+ */
+export interface SelfCheck {
+  /** Timesteps at which the class network classifies a sample (distinct, in [0, T − 1]). */
+  timesteps: number[];
+  /** How many times a row may be drawn again (≥ 1). */
+  rounds: number;
+}
+
+/** Why a recorded self-check is malformed, or undefined when it is well formed. */
+export function _selfCheckProblem(v: unknown, T: number): string | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "must be an object";
+  const c = v as Record<string, unknown>;
+  const ts = c.timesteps;
+  if (
+    !Array.isArray(ts) || ts.length === 0 || new Set(ts).size !== ts.length ||
+    ts.some((t) => !Number.isInteger(t) || t < 0 || t >= T)
+  ) {
+    return `timesteps must be distinct integers in [0, ${T - 1}]`;
+  }
+  if (!(Number.isInteger(c.rounds) && (c.rounds as number) >= 1)) {
+    return "rounds must be a positive integer";
+  }
+  const extra = Object.keys(c).filter((k) => !["timesteps", "rounds"].includes(k));
+  return extra.length ? `has unknown fields ${extra.join(", ")}` : undefined;
+}
+
+/** What the self-check classifies with: the class network alone, its schedule and classes. */
+export interface _Checker<Net extends EpsModel = EpsModel> {
+  net: Net;
+  base: Schedule;
+  numClasses: number;
+}
+
+/** `_selfChecked`'s `classify`: the checker's guesses at the self-check's timesteps. */
+export function _classifierOf(
+  checker: _Checker,
+  timesteps: number[],
+  seed: number,
+): (x: Tensor, rows: { start: number; of: number }) => Promise<Int32Array> {
+  return async (x, rows) =>
+    (await diffusionClassify(checker.net, checker.base, x, {
+      numClasses: checker.numClasses,
+      timesteps,
+      seed,
+      rows,
+    })).classes;
+}
+
+/** The seed of round r's redraws: the sampling seed's high bits, so no other seed's chains. */
+export function _redrawSeed(seed: number, round: number): number {
+  return seed + round * 2 ** 32;
+}
+
+/** What a self-check did: the draws made again, and the rows still guessed as another class. */
+export interface SelfCheckTally {
+  /** Rows drawn again, counted once per round. */
+  redrawn: number;
+  /** Rows the class network still guessed as another class after the last round. */
+  stillOther: number;
+}
+
+/**
+ * Rows [start, start + count) of a batch of `of` after the self-check. `classify(x, rows)`
+ * returns the network's guess for images x (rows `rows` of the batch); `redraw(row, seed)` draws
+ * one row again ([1, ...image]). `classes` are the whole batch's labels (−1: no class, never
+ * checked). Disposes `x` and returns a new tensor.
+ */
+export async function _selfChecked(
+  x: Tensor,
+  at: { start: number; of: number; classes: readonly number[]; seed: number },
+  check: SelfCheck,
+  classify: (x: Tensor, rows: { start: number; of: number }) => Promise<Int32Array>,
+  redraw: (row: number, seed: number) => Promise<Tensor>,
+): Promise<{ samples: Tensor; tally: SelfCheckTally }> {
+  const count = x.shape[0], size = x.size / count;
+  const data = Float32Array.from(await x.data() as Float32Array);
+  const shape = x.shape;
+  const asked = (i: number) => at.classes[at.start + i];
+  // round 0 classifies the whole part at once; later rounds the rows drawn again, one at a time
+  const guess0 = await classify(x, { start: at.start, of: at.of });
+  x.dispose();
+  let wrong = Array.from({ length: count }, (_, i) => i).filter((i) =>
+    asked(i) >= 0 && guess0[i] !== asked(i)
+  );
+  const tally = { redrawn: 0, stillOther: 0 };
+  for (let round = 1; round <= check.rounds && wrong.length > 0; round++) {
+    const next: number[] = [];
+    for (const i of wrong) {
+      const row = await redraw(at.start + i, _redrawSeed(at.seed, round));
+      const guess = await classify(row, { start: at.start + i, of: at.of });
+      data.set(await row.data() as Float32Array, i * size);
+      row.dispose();
+      tally.redrawn++;
+      if (guess[0] !== asked(i)) next.push(i);
+    }
+    wrong = next;
+  }
+  tally.stillOther = wrong.length;
+  return { samples: tf.tensor(data, shape), tally };
+}
