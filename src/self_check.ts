@@ -21,6 +21,12 @@ export interface SelfCheck {
   timesteps: number[];
   /** How many times a row may be drawn again (≥ 1). */
   rounds: number;
+  /**
+   * How much better another class must fit before a row is drawn again, as a share of the asked
+   * class's error: a row is drawn again where e_asked − min_{k ≠ asked} e_k > margin · e_asked
+   * (in [0, 1); default 0: wherever another class errs least).
+   */
+  margin?: number;
 }
 
 /** Why a recorded self-check is malformed, or undefined when it is well formed. */
@@ -37,7 +43,11 @@ export function _selfCheckProblem(v: unknown, T: number): string | undefined {
   if (!(Number.isInteger(c.rounds) && (c.rounds as number) >= 1)) {
     return "rounds must be a positive integer";
   }
-  const extra = Object.keys(c).filter((k) => !["timesteps", "rounds"].includes(k));
+  const m = c.margin;
+  if (m !== undefined && !(typeof m === "number" && m >= 0 && m < 1)) {
+    return "margin must be a number in [0, 1)";
+  }
+  const extra = Object.keys(c).filter((k) => !["timesteps", "rounds", "margin"].includes(k));
   return extra.length ? `has unknown fields ${extra.join(", ")}` : undefined;
 }
 
@@ -48,19 +58,36 @@ export interface _Checker<Net extends EpsModel = EpsModel> {
   numClasses: number;
 }
 
-/** `_selfChecked`'s `classify`: the checker's guesses at the self-check's timesteps. */
+/** `_selfChecked`'s `classify`: the checker's errors [n, K] at the self-check's timesteps. */
 export function _classifierOf(
   checker: _Checker,
   timesteps: number[],
   seed: number,
-): (x: Tensor, rows: { start: number; of: number }) => Promise<Int32Array> {
+): (x: Tensor, rows: { start: number; of: number }) => Promise<Float32Array> {
   return async (x, rows) =>
     (await diffusionClassify(checker.net, checker.base, x, {
       numClasses: checker.numClasses,
       timesteps,
       seed,
       rows,
-    })).classes;
+    })).errors;
+}
+
+/**
+ * Whether another class fits row i better than the class asked for by more than the margin:
+ * e_asked − min_{k ≠ asked} e_k > margin · e_asked, with `errors` [n, K] row-major.
+ */
+export function _guessedOther(
+  errors: Float32Array,
+  K: number,
+  i: number,
+  asked: number,
+  margin: number,
+): boolean {
+  const row = errors.subarray(i * K, (i + 1) * K);
+  let best = Infinity;
+  for (let k = 0; k < K; k++) if (k !== asked && row[k] < best) best = row[k];
+  return row[asked] - best > margin * row[asked];
 }
 
 /** The seed of round r's redraws: the sampling seed's high bits, so no other seed's chains. */
@@ -86,29 +113,31 @@ export async function _selfChecked(
   x: Tensor,
   at: { start: number; of: number; classes: readonly number[]; seed: number },
   check: SelfCheck,
-  classify: (x: Tensor, rows: { start: number; of: number }) => Promise<Int32Array>,
+  classify: (x: Tensor, rows: { start: number; of: number }) => Promise<Float32Array>,
   redraw: (row: number, seed: number) => Promise<Tensor>,
 ): Promise<{ samples: Tensor; tally: SelfCheckTally }> {
   const count = x.shape[0], size = x.size / count;
   const data = Float32Array.from(await x.data() as Float32Array);
   const shape = x.shape;
   const asked = (i: number) => at.classes[at.start + i];
+  const margin = check.margin ?? 0;
   // round 0 classifies the whole part at once; later rounds the rows drawn again, one at a time
-  const guess0 = await classify(x, { start: at.start, of: at.of });
+  const errors0 = await classify(x, { start: at.start, of: at.of });
   x.dispose();
+  const K = errors0.length / count;
   let wrong = Array.from({ length: count }, (_, i) => i).filter((i) =>
-    asked(i) >= 0 && guess0[i] !== asked(i)
+    asked(i) >= 0 && _guessedOther(errors0, K, i, asked(i), margin)
   );
   const tally = { redrawn: 0, stillOther: 0 };
   for (let round = 1; round <= check.rounds && wrong.length > 0; round++) {
     const next: number[] = [];
     for (const i of wrong) {
       const row = await redraw(at.start + i, _redrawSeed(at.seed, round));
-      const guess = await classify(row, { start: at.start + i, of: at.of });
+      const errors = await classify(row, { start: at.start + i, of: at.of });
       data.set(await row.data() as Float32Array, i * size);
       row.dispose();
       tally.redrawn++;
-      if (guess[0] !== asked(i)) next.push(i);
+      if (_guessedOther(errors, K, 0, asked(i), margin)) next.push(i);
     }
     wrong = next;
   }

@@ -697,7 +697,7 @@ Deno.test("cli: export --self-check records the self-check that sample and eval 
     [
       "export",
       ["--checkpoint", CONDITIONAL_MNIST, "--self-check-rounds", "2"],
-      "--self-check-rounds goes with --self-check",
+      "--self-check-rounds and --self-check-margin go with --self-check",
     ],
     [
       "export",
@@ -708,6 +708,11 @@ Deno.test("cli: export --self-check records the self-check that sample and eval 
       "export",
       ["--checkpoint", UNCONDITIONAL_MNIST, "--self-check", "5"],
       "--self-check needs a class-conditional checkpoint",
+    ],
+    [
+      "export",
+      ["--checkpoint", CONDITIONAL_MNIST, "--self-check", "5", "--self-check-margin", "1"],
+      "--self-check-margin must be a number in [0, 1), got 1",
     ],
     ["sample", ["--checkpoint", out, "--self-check", "yes"], "--self-check must be none, got yes"],
   ];

@@ -10,7 +10,7 @@ import {
   loadPipeline,
   type SelfCheck,
 } from "../mod.ts";
-import { _redrawSeed, _selfChecked } from "../src/self_check.ts";
+import { _guessedOther, _redrawSeed, _selfChecked } from "../src/self_check.ts";
 import { _loadSampler, _runShard, type _ShardJob } from "../src/_sample_shard.ts";
 import { read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
@@ -29,9 +29,17 @@ Deno.test("self-check: rows guessed as another class are drawn again, up to `rou
     { timesteps: [1], rounds: 3 },
     (x, rows) => {
       calls.push(`classify ${x.shape[0]} at ${rows.start}/${rows.of}`);
-      // the whole part first: every row guessed 0; then row 3 accepted, row 5 never
+      // errors of classes 0 and 1: the whole part first, every row guessed 0; then row 3
+      // accepted, row 5 never
+      const guess0 = [0.1, 0.5], guess1 = [0.5, 0.1];
       return Promise.resolve(
-        x.shape[0] === 4 ? new Int32Array(4) : Int32Array.of(rows.start === 3 ? 1 : 0),
+        Float32Array.from(
+          x.shape[0] === 4
+            ? [0, 1, 2, 3].flatMap(() => guess0)
+            : rows.start === 3
+            ? guess1
+            : guess0,
+        ),
       );
     },
     (row, seed) => {
@@ -60,6 +68,21 @@ Deno.test("self-check: rows guessed as another class are drawn again, up to `rou
   assertEquals(_redrawSeed(5, 2) - _redrawSeed(5, 1), 2 ** 32);
 });
 
+Deno.test("self-check: a row is drawn again only where another class fits better by the margin", () => {
+  // errors of classes 0–2 for one row asked for class 1: 0.4 against the best other's 0.3
+  const errors = Float32Array.of(0.3, 0.4, 0.9);
+  // 0.4 − 0.3 = 0.1: more than 0 · 0.4 and 0.2 · 0.4 = 0.08, not more than 0.25 · 0.4 = 0.1
+  assertEquals([0, 0.2, 0.25, 0.5].map((m) => _guessedOther(errors, 3, 0, 1, m)), [
+    true,
+    true,
+    false,
+    false,
+  ]);
+  assertEquals(_guessedOther(errors, 3, 0, 0, 0), false); // class 0 errs least
+  // the second of two rows
+  assertEquals(_guessedOther(Float32Array.of(0, 1, 1, 0), 2, 1, 0, 0), true);
+});
+
 /** A conditional TINY network (3 classes) with random weights, and its checkpoint's bytes. */
 async function conditionalCheckpoint(selfCheck?: SelfCheck): Promise<Uint8Array> {
   const unet = createUNet({ ...TINY, numClasses: 3, dropout: 0 }, { seed: 2 });
@@ -84,13 +107,14 @@ async function conditionalCheckpoint(selfCheck?: SelfCheck): Promise<Uint8Array>
 
 Deno.test("self-check: recorded in a checkpoint, refused where malformed or on an unconditional network", async () => {
   await useBackend("cpu");
-  const check = { timesteps: [20, 50], rounds: 2 };
+  const check = { timesteps: [20, 50], rounds: 2, margin: 0.05 };
   const back = await loadCheckpoint(await conditionalCheckpoint(check));
   assertEquals(back.config.selfCheck, check);
   const bad: [unknown, string][] = [
     [{ timesteps: [100], rounds: 1 }, "timesteps must be distinct integers in [0, 99]"],
     [{ timesteps: [5, 5], rounds: 1 }, "timesteps must be distinct integers"],
     [{ timesteps: [5], rounds: 0 }, "rounds must be a positive integer"],
+    [{ timesteps: [5], rounds: 1, margin: 1 }, "margin must be a number in [0, 1)"],
     [{ timesteps: [5], rounds: 1, extra: 1 }, "has unknown fields extra"],
   ];
   for (const [selfCheck, msg] of bad) {

@@ -51,6 +51,7 @@ await _run(async () => {
       eta: { type: "string" },
       "self-check": { type: "string" },
       "self-check-rounds": { type: "string" },
+      "self-check-margin": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -59,7 +60,7 @@ await _run(async () => {
       "Usage: deno task export --checkpoint TRAINING.safetensors --out MODEL.safetensors " +
         "[--guidance W] [--guidance-interval LO,HI] [--unconditional bundled|PATH] " +
         "[--autoguide PATH --autoguide-weight W [--autoguide-unconditional W0]] [--float16] [--sampler NAME [--steps N] " +
-        "[--eta X]] [--self-check T1,T2,… [--self-check-rounds R] | --self-check none]\n" +
+        "[--eta X]] [--self-check T1,T2,… [--self-check-rounds R] [--self-check-margin M] | --self-check none]\n" +
         "  --guidance W  the guidance scale `deno task sample` uses by default (conditional models)\n" +
         "  --guidance-interval LO,HI  the timesteps where that guidance applies by default\n" +
         "  --unconditional  a separate unconditional network for guidance's ε(x, ∅): the bundled " +
@@ -74,7 +75,9 @@ await _run(async () => {
         "model calls and --eta X (ddim's η)\n" +
         "  --self-check T1,T2,…  classify each labelled sample with the class network itself at " +
         "these timesteps and draw it again where it guesses another class, up to " +
-        "--self-check-rounds R times (default 3); none: no self-check (conditional models)",
+        "--self-check-rounds R times (default 3), where another class's error is below the " +
+        "asked class's by more than --self-check-margin M of it (default 0); none: no " +
+        "self-check (conditional models)",
     );
   }
   const ck = await loadCheckpoint(a.checkpoint);
@@ -104,8 +107,13 @@ await _run(async () => {
       ...(a.eta === undefined ? {} : { eta: _nonNegativeArg("eta", a.eta) }),
     };
   }
-  if (a["self-check"] === undefined && a["self-check-rounds"] !== undefined) {
-    throw new RangeError("--self-check-rounds goes with --self-check: name its timesteps");
+  if (
+    a["self-check"] === undefined &&
+    (a["self-check-rounds"] !== undefined || a["self-check-margin"] !== undefined)
+  ) {
+    throw new RangeError(
+      "--self-check-rounds and --self-check-margin go with --self-check: name its timesteps",
+    );
   }
   if (a["self-check"] === "none") delete config.selfCheck;
   else if (a["self-check"] !== undefined) config.selfCheck = _selfCheckSpec(a, config);
@@ -174,14 +182,15 @@ await _run(async () => {
         : "") +
       (config.selfCheck
         ? `, self-checked at t ∈ {${config.selfCheck.timesteps.join(", ")}} ` +
-          `(up to ${config.selfCheck.rounds} draws again)`
+          `(up to ${config.selfCheck.rounds} draws again` +
+          (config.selfCheck.margin ? `, margin ${config.selfCheck.margin})` : ")")
         : ""),
   );
 });
 
 /** --self-check T1,T2,… and --self-check-rounds R, checked against the checkpoint. */
 function _selfCheckSpec(
-  a: { "self-check"?: string; "self-check-rounds"?: string },
+  a: { "self-check"?: string; "self-check-rounds"?: string; "self-check-margin"?: string },
   config: CheckpointConfig,
 ): SelfCheck {
   if (!config.unet.numClasses) {
@@ -201,5 +210,11 @@ function _selfCheckSpec(
   const rounds = a["self-check-rounds"] === undefined
     ? 3
     : _intArg("self-check-rounds", a["self-check-rounds"], 1);
-  return { timesteps, rounds };
+  const m = a["self-check-margin"];
+  if (m === undefined) return { timesteps, rounds };
+  const margin = Number(m);
+  if (m.trim() === "" || !(margin >= 0 && margin < 1)) {
+    throw new RangeError(`--self-check-margin must be a number in [0, 1), got ${m}`);
+  }
+  return { timesteps, rounds, margin };
 }
