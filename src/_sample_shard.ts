@@ -62,12 +62,14 @@ export function _joinShards(parts: Float32Array[], cuts: number[], image: number
 
 /**
  * The U-Net with the checkpoint's EMA weights, the sampler to run (the one given, else the
- * checkpoint's recommended one, else ddim; see `_samplerChoice`) and its sampling schedule.
+ * checkpoint's recommended one, else ddim; see `_samplerChoice`) and its sampling schedule; with
+ * `selfCheck` (default true) and a checkpoint that recommends one, the self-check's class network.
  */
 export async function _loadSampler(
   checkpoint: string | URL,
   given: { sampler?: SamplerName; steps?: number; eta?: number },
   spacing?: string,
+  selfCheck = true,
 ): Promise<
   {
     unet: UNet;
@@ -76,7 +78,7 @@ export async function _loadSampler(
     sampler: SamplerName;
     steps?: number;
     eta: number;
-    /** What the self-check needs, where the checkpoint recommends one. */
+    /** What the self-check needs, where the checkpoint recommends one and `selfCheck` is true. */
     checker?: _Checker<UNet>;
   }
 > {
@@ -93,7 +95,7 @@ export async function _loadSampler(
     throw new RangeError(`--steps ${steps}: ${(e as Error).message}`);
   }
   const unet = unetFromCheckpoint(ck);
-  const checker = ck.config.selfCheck === undefined
+  const checker = !selfCheck || ck.config.selfCheck === undefined
     ? undefined
     : { net: _ownNetwork(ck), base, numClasses: ck.config.unet.numClasses! };
   return { unet, s, config: ck.config, sampler, steps, eta: eta ?? 0, checker };

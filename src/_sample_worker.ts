@@ -15,6 +15,7 @@ scope.onmessage = async (e: MessageEvent<{ job: _ShardJob; backend: "wasm" | "cp
       new URL(job.checkpoint),
       { sampler: job.sampler, steps: job.steps, eta: job.eta },
       job.spacing,
+      job.selfCheck !== undefined,
     );
     const { samples, snaps, tally } = await _runShard(
       unet,

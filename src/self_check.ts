@@ -103,6 +103,21 @@ export interface SelfCheckTally {
   stillOther: number;
 }
 
+/** The tallies of several parts (absent: a part that drew no labelled row) added up. */
+export function _sumTallies(tallies: readonly (SelfCheckTally | undefined)[]): SelfCheckTally {
+  return {
+    redrawn: tallies.reduce((a, t) => a + (t?.redrawn ?? 0), 0),
+    stillOther: tallies.reduce((a, t) => a + (t?.stillOther ?? 0), 0),
+  };
+}
+
+/** A self-check's tally as a line for the notes of sample and eval. */
+export function _tallyText(tally: SelfCheckTally, n: number): string {
+  const { redrawn, stillOther } = tally;
+  return `self-check: ${redrawn} draw${redrawn === 1 ? "" : "s"} again for ${n} images; ` +
+    `${stillOther} still guessed another class by the class network`;
+}
+
 /**
  * Rows [start, start + count) of a batch of `of` after the self-check. `classify(x, rows)`
  * returns the network's guess for images x (rows `rows` of the batch); `redraw(row, seed)` draws

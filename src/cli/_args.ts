@@ -2,7 +2,7 @@
 import process from "node:process";
 import type { BackendName } from "../backend.ts";
 import type { CheckpointConfig } from "../io/checkpoint.ts";
-import type { SelfCheck, SelfCheckTally } from "../self_check.ts";
+import type { SelfCheck } from "../self_check.ts";
 
 /** Parses an integer option >= min, or throws naming the option. */
 export function _intArg(name: string, v: string, min: number): number {
@@ -193,12 +193,4 @@ export function _selfCheckArg(
   if (v === undefined) return config.selfCheck;
   if (v !== "none") throw new RangeError(`--self-check must be none, got ${v}`);
   return undefined;
-}
-
-/** The self-check's tally over the shards, for the notes. */
-export function _tallyText(tallies: (SelfCheckTally | undefined)[], n: number): string {
-  const redrawn = tallies.reduce((a, t) => a + (t?.redrawn ?? 0), 0);
-  const still = tallies.reduce((a, t) => a + (t?.stillOther ?? 0), 0);
-  return `self-check: ${redrawn} draw${redrawn === 1 ? "" : "s"} again for ${n} images; ` +
-    `${still} still guessed another class by the class network`;
 }

@@ -30,7 +30,6 @@ import {
   _run,
   _selfCheckArg,
   _spacingArg,
-  _tallyText,
 } from "./_args.ts";
 import {
   _checkpointHref,
@@ -44,7 +43,7 @@ import { _defaultWorkers, _shardCuts } from "../_shards.ts";
 import { SAMPLER_NAMES } from "../samplers.ts";
 
 import type { Tensor } from "../types.ts";
-import type { SelfCheckTally } from "../self_check.ts";
+import { _sumTallies, _tallyText, type SelfCheckTally } from "../self_check.ts";
 
 const HELP = `Sample images from a DDPM checkpoint.
 
@@ -124,10 +123,12 @@ await _run(async () => {
   const n = _intArg("n", a.n, 1), seed = _intArg("seed", a.seed, 0);
   const info = await initBackend(_backendArg(a.backend));
   const source = a.checkpoint ?? BUNDLED_MNIST_CONDITIONAL;
+  // the self-check's class network only where the checkpoint's self-check may run
   const { unet, s, config, sampler, steps, eta, checker } = await _loadSampler(
     source,
     given,
     spacing,
+    a["self-check"] !== "none",
   );
   const selfCheck = _selfCheckArg(a["self-check"], config);
   const conditional = (config.unet.numClasses ?? 0) > 0;
@@ -218,7 +219,7 @@ await _run(async () => {
     );
   }
   bar.done();
-  if (job(0).selfCheck) console.log(_tallyText(tallies, n));
+  if (job(0).selfCheck) console.log(_tallyText(_sumTallies(tallies), n));
   // --class all: one column per class, so each column holds one class
   const cols = classes && classArg === "all" ? Math.min(n, names!.length) : undefined;
   _atomicWrite(a.out, await imageGrid(x, { scale: 2, cols }));

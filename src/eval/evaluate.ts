@@ -33,6 +33,8 @@ import {
   type _Checker,
   _classifierOf,
   _selfChecked,
+  _sumTallies,
+  _tallyText,
   type SelfCheck,
   type SelfCheckTally,
 } from "../self_check.ts";
@@ -183,9 +185,10 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const s = samplingSchedule(base, o.sampler, o.steps, o.spacing);
   const workers = o.workers ?? (backend === "webgpu" ? 0 : _defaultWorkers(backend, o.n));
   const selfCheck = K > 0 && o.selfCheck !== false ? ck.config.selfCheck : undefined;
-  const checker = selfCheck === undefined
+  // the class network for a self-check in this thread (workers load their own)
+  const checker = selfCheck === undefined || workers > 0
     ? undefined
-    : { net: _ownNetwork(ck), base: makeSchedule(ck.config.schedule), numClasses: K };
+    : { net: _ownNetwork(ck), base, numClasses: K };
   const tallies: SelfCheckTally[] = [];
   const draw = _sampler(unet, s, o, {
     source,
@@ -207,18 +210,8 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalResul
   const samples = await (early ?? draw(guidance));
   const sampleSeconds = (performance.now() - ts) / 1000;
   // the scored samples' self-check (the sweep's rows come after)
-  const tally = tallies.length > 0
-    ? tallies.reduce((a, t) => ({
-      redrawn: a.redrawn + t.redrawn,
-      stillOther: a.stillOther + t.stillOther,
-    }))
-    : undefined;
-  if (tally) {
-    o.onNote(
-      `self-check: ${tally.redrawn} draws again for ${o.n} images, ${tally.stillOther} still ` +
-        `guessed another class by the class network`,
-    );
-  }
+  const tally = tallies.length > 0 ? _sumTallies(tallies) : undefined;
+  if (tally) o.onNote(_tallyText(tally, o.n));
   o.onNote(
     `${o.n} samples, ${o.sampler} ${s.T} steps (${_duration(sampleSeconds)}` +
       (early ? `, in ${workers} worker${workers > 1 ? "s" : ""} alongside the bound)` : ")"),
