@@ -9,12 +9,14 @@ import {
   loadCheckpoint,
   loadPipeline,
   type SelfCheck,
+  type SelfCheckTally,
 } from "../mod.ts";
 import { _guessedOther, _redrawSeed, _selfChecked } from "../src/self_check.ts";
 import { _loadSampler, _runShard, type _ShardJob } from "../src/_sample_shard.ts";
 import { read, useBackend } from "./_helpers.ts";
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { TINY } from "./_tiny.ts";
+import { evaluate } from "../fs.ts";
 
 Deno.test("self-check: rows guessed as another class are drawn again, up to `rounds` times", async () => {
   await useBackend("cpu");
@@ -146,7 +148,10 @@ Deno.test("self-check: the pipeline, one shard and two shards draw the same imag
   await Deno.writeFile(path, await conditionalCheckpoint({ timesteps: [30, 60], rounds: 2 }));
   const classes = [0, 1, 2, 0, 1, 2];
   const pipe = await loadPipeline(path);
-  const viaPipeline = await read(await pipe.sample({ n: 6, seed: 3, classes }));
+  let told: SelfCheckTally | undefined;
+  const viaPipeline = await read(
+    await pipe.sample({ n: 6, seed: 3, classes, onSelfCheck: (t) => (told = t) }),
+  );
   // the first self-check made the class network; from then on nothing is left behind
   const before = tf.memory().numTensors;
   const unchecked = await read(await pipe.sample({ n: 6, seed: 3, classes, selfCheck: false }));
@@ -179,6 +184,7 @@ Deno.test("self-check: the pipeline, one shard and two shards draw the same imag
     whole.tally!.redrawn,
     "the shards draw the same rows again",
   );
+  assertEquals(told, whole.tally, "the pipeline tells its tally");
   const wholeData = await read(whole.samples);
   assertEquals(Array.from(wholeData), Array.from(viaPipeline), "pipeline = one shard");
   assertEquals(
@@ -193,5 +199,43 @@ Deno.test("self-check: the pipeline, one shard and two shards draw the same imag
   tf.dispose([whole.samples, ...parts.map((p) => p.samples)]);
   unet.dispose();
   checker!.net.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("self-check: evaluate in this thread (workers: 0) draws again what its workers do", async () => {
+  await useBackend("wasm");
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/checked.safetensors`;
+  const ck = await loadCheckpoint(
+    new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url),
+  );
+  // 3 DDIM steps draw blurs the class network often guesses as another digit: rows are redrawn
+  ck.config.selfCheck = { timesteps: [350, 450], rounds: 1 };
+  await Deno.writeFile(path, encodeCheckpoint({ config: ck.config, ema: ck.ema }));
+  const options = {
+    checkpoint: path,
+    n: 6,
+    steps: 3,
+    seed: 1,
+    bpdImages: 1,
+    strata: 1,
+    sweep: [],
+    progress: false,
+    onNote: () => {},
+  };
+  const run = (workers: number, selfCheck = true) => evaluate({ ...options, workers, selfCheck });
+  const inThread = await run(0);
+  const inWorkers = await run(2);
+  const tally = inThread.sampling.selfCheck!;
+  assertTrue(tally.redrawn > 0, `rows were drawn again: ${JSON.stringify(tally)}`);
+  assertEquals(tally, inWorkers.sampling.selfCheck, "the same rows drawn again");
+  // the same images: every score of them agrees to the last bit
+  assertEquals(inThread.quality!.generated, inWorkers.quality!.generated);
+  const unchecked = await run(0, false);
+  assertEquals(unchecked.sampling.selfCheck, undefined);
+  assertTrue(
+    unchecked.quality!.generated.fid !== inThread.quality!.generated.fid,
+    "the redrawn rows changed the scores",
+  );
   await Deno.remove(dir, { recursive: true });
 });
