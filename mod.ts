@@ -149,4 +149,9 @@ export type {
 } from "./src/eval/sample_quality.ts";
 export { nearestNeighbours } from "./src/eval/nearest_neighbours.ts";
 export { createToyMlp, TOY2D_NAMES, toy2dData, type Toy2dName, type ToyMlp } from "./src/toy2d.ts";
-export { loadPipeline, type Pipeline, type PipelineSampleOptions } from "./src/pipeline.ts";
+export {
+  loadPipeline,
+  type Pipeline,
+  type PipelineFrame,
+  type PipelineSampleOptions,
+} from "./src/pipeline.ts";

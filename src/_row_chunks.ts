@@ -65,11 +65,21 @@ export function _concatLast(chunks: _RowChunk[]): Tensor {
   return out;
 }
 
-/** Runs the chunks to the end (each step's x̂0 disposed) and returns the samples. */
-export async function _runChunks(chunks: _RowChunk[]): Promise<Tensor> {
+/**
+ * Runs the chunks to the end and returns the samples. `onSteps`, where given, sees each step of
+ * every chunk before its x̂0 is disposed.
+ */
+export async function _runChunks(
+  chunks: _RowChunk[],
+  onSteps?: (steps: SampleLoopStep[]) => void | Promise<void>,
+): Promise<Tensor> {
   try {
     for (let steps = await _stepChunks(chunks); steps; steps = await _stepChunks(chunks)) {
-      steps.forEach((v) => v.predX0.dispose());
+      try {
+        await onSteps?.(steps);
+      } finally {
+        steps.forEach((v) => v.predX0.dispose());
+      }
     }
   } catch (e) {
     chunks.forEach((c) => c.last?.dispose());

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs-core";
 import { type Checkpoint, loadCheckpoint } from "./io/checkpoint.ts";
 import { BUNDLED_MNIST_CHECKPOINT } from "./io/bundled.ts";
 import { _ownNetwork, unetFromCheckpoint } from "./io/unet_from_checkpoint.ts";
@@ -22,7 +23,8 @@ import { _varianceFor } from "./_reverse.ts";
 import { _rowChunks, _runChunks } from "./_row_chunks.ts";
 import { _intervalFor } from "./_guidance.ts";
 import { _randomSeed } from "./_random.ts";
-import { _classifierOf, _selfChecked } from "./self_check.ts";
+import { _classifierOf, _selfChecked, type SelfCheckTally } from "./self_check.ts";
+import type { SampleLoopStep } from "./_loop.ts";
 
 /** Options of {@linkcode Pipeline.sample}. */
 export interface PipelineSampleOptions
@@ -56,6 +58,25 @@ export interface PipelineSampleOptions
    * class (default true).
    */
   selfCheck?: boolean;
+  /**
+   * Called after each step of the draw with the whole batch's x_t and predicted x̂0 (valid only
+   * during the call: the pipeline disposes them after it returns), e.g. to show the trajectory.
+   */
+  onFrame?: (frame: PipelineFrame) => void | Promise<void>;
+  /** Told what the self-check did, where one ran: the draws made again. */
+  onSelfCheck?: (tally: SelfCheckTally) => void;
+}
+
+/** One step of a {@linkcode Pipeline.sample} draw, for `onFrame`. */
+export interface PipelineFrame {
+  /** Steps done so far (1 … total). */
+  done: number;
+  /** The draw's steps. */
+  total: number;
+  /** x_t after this step, [n, H, W, C]. */
+  sample: Tensor;
+  /** The predicted x̂0 at this step, [n, H, W, C]. */
+  predX0: Tensor;
 }
 
 /** A loaded model: its network, configuration and a sampler in one call. */
@@ -155,6 +176,8 @@ export async function loadPipeline(
         guidanceScale: _w,
         guidanceInterval: _gi,
         selfCheck: _check,
+        onFrame,
+        onSelfCheck,
         n: _n,
         steps: _s,
         spacing: _sp,
@@ -167,10 +190,23 @@ export async function loadPipeline(
       const seed = rest.seed ?? _randomSeed();
       const loopFor = (seed: number) => (count: number, rows: { start: number; of: number }) =>
         loop(unet, s, { ...rest, ...cond, seed, shape: [count, S, S, C], rows });
-      const x = await _runChunks(_rowChunks(n, 0, n, loopFor(seed)));
+      let done = 0;
+      const frame = onFrame && (async (steps: SampleLoopStep[]) => {
+        const one = steps.length === 1;
+        const sample = one ? steps[0].sample : tf.concat(steps.map((v) => v.sample));
+        const predX0 = one ? steps[0].predX0 : tf.concat(steps.map((v) => v.predX0));
+        try {
+          await onFrame({ done: ++done, total: s.T, sample, predX0 });
+        } finally {
+          if (!one) tf.dispose([sample, predX0]);
+        }
+      });
+      const x = await _runChunks(_rowChunks(n, 0, n, loopFor(seed)), frame);
       const check = ck.config.selfCheck;
       const c = cond as { classes?: number[]; guidanceScale?: number };
-      if (o.selfCheck === false || !check || !c.classes || !c.guidanceScale) return x;
+      if (
+        o.selfCheck === false || !check || !c.guidanceScale || !c.classes?.some((k) => k >= 0)
+      ) return x;
       classNet ??= _ownNetwork(ck);
       const net = classNet;
       const checked = await _selfChecked(
@@ -180,6 +216,7 @@ export async function loadPipeline(
         _classifierOf({ net, base: schedule, numClasses: K }, check.timesteps, seed),
         (row, seed) => _runChunks(_rowChunks(1, row, n, loopFor(seed))),
       );
+      onSelfCheck?.(checked.tally);
       return checked.samples;
     },
     dispose: () => {

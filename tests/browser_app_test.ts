@@ -9,12 +9,11 @@ import { chromium, type Page } from "playwright-core";
 import { existsSync } from "node:fs";
 import {
   BUNDLED_MNIST_CONDITIONAL,
+  encodeCheckpoint,
   loadCheckpoint,
+  loadPipeline,
   makeSchedule,
-  sampleLoop,
-  samplingSchedule,
   toUint8,
-  unetFromCheckpoint,
 } from "../mod.ts";
 import { buildWeb, CHROMIUM, CHROMIUM_ARGS, serveWeb } from "../web/serve.ts";
 import { fromDiffusers } from "../mod.ts";
@@ -35,28 +34,19 @@ async function doneOrError(page: Page, flag: string): Promise<void> {
 
 /**
  * Deno's own samples (wasm), uint8, for the same settings as the page (DDIM, η 0, seed 0, 2
- * images; the checkpoint's recommended guidance interval).
+ * images; the checkpoint's recommended guidance interval, and its self-check unless turned off).
  */
 async function denoSamples(
   steps: number,
   source: URL | string | Uint8Array,
-  conditioning: { classes?: number[]; guidanceScale?: number } = {},
+  conditioning: { classes?: number[]; guidanceScale?: number; selfCheck?: boolean } = {},
 ): Promise<Uint8Array> {
   await useBackend("wasm");
-  const ck = await loadCheckpoint(source);
-  const unet = unetFromCheckpoint(ck);
-  const s = samplingSchedule(makeSchedule(ck.config.schedule), "ddim", steps);
-  const { imageSize: S, inChannels: C } = ck.config.unet;
-  const x = await sampleLoop(unet, s, {
-    sampler: "ddim",
-    shape: [2, S, S, C],
-    seed: 0,
-    ...(ck.config.guidanceInterval ? { guidanceInterval: ck.config.guidanceInterval } : {}),
-    ...conditioning,
-  });
+  const pipe = await loadPipeline(source);
+  const x = await pipe.sample({ n: 2, sampler: "ddim", steps, seed: 0, eta: 0, ...conditioning });
   const out = await toUint8(x);
   x.dispose();
-  unet.dispose();
+  pipe.dispose();
   return out;
 }
 
@@ -88,8 +78,9 @@ Deno.test({
         "the recommended η",
       );
       assertEquals(await page.inputValue("#class"), "all");
-      const run = async (backend: string, steps: number) => {
+      const run = async (backend: string, steps: number, selfCheck = true) => {
         await page.evaluate(() => delete document.body.dataset.done);
+        if (await page.isVisible("#self-check")) await page.setChecked("#self-check", selfCheck);
         await page.selectOption("#backend", backend);
         await page.selectOption("#sampler", "ddim");
         await page.fill("#steps", String(steps));
@@ -123,11 +114,12 @@ Deno.test({
         await denoSamples(10, BUNDLED_MNIST_CONDITIONAL, all),
         "wasm in Chromium = wasm in Deno",
       );
-      // WebGPU on SwiftShader (3 steps: ≈ 13 s a step there): float32 in another order, so
-      // pixels may differ by rounding; at most 2 gray levels, on at most 1% of the pixels
-      const gpu = await run("webgpu", 3);
+      // WebGPU on SwiftShader (3 steps: ≈ 13 s a step there; no self-check, whose class network
+      // would take minutes there): float32 in another order, so pixels may differ by rounding; at
+      // most 2 gray levels, on at most 1% of the pixels
+      const gpu = await run("webgpu", 3, false);
       assertTrue(gpu.status!.includes("backend webgpu"), gpu.status!);
-      const ref = await denoSamples(3, BUNDLED_MNIST_CONDITIONAL, all);
+      const ref = await denoSamples(3, BUNDLED_MNIST_CONDITIONAL, { ...all, selfCheck: false });
       let off = 0;
       gpu.pixels.forEach((v, i) => {
         const d = Math.abs(v - ref[i]);
@@ -152,19 +144,34 @@ Deno.test({
       );
       const rgb = await run("wasm", 4);
       assertEquals(rgb.pixels, await denoSamples(4, converted), "a converted RGB model");
-      // a class-conditional model: class 7 at guidance 3 (the controls appear with it)
-      const conditional =
-        new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url)
-          .pathname;
+      // a class-conditional model that recommends a self-check: class 1 at guidance 3 (the
+      // controls appear with it); of 4 steps' blurs at seed 0 its class network guesses one as
+      // another digit, so the self-check draws it again
+      const wip = await loadCheckpoint(
+        new URL("../checkpoints/wip/mnist-conditional.safetensors", import.meta.url),
+      );
+      wip.config.selfCheck = { timesteps: [400, 500], rounds: 1 };
+      const conditional = `${dir}/mnist-conditional-checked.safetensors`;
+      Deno.writeFileSync(conditional, encodeCheckpoint({ config: wip.config, ema: wip.ema }));
       await page.setInputFiles("#file", conditional);
-      await page.waitForFunction(() => !document.getElementById("class-label")!.hidden);
-      await page.selectOption("#class", "7");
+      await page.waitForFunction(() => !document.getElementById("self-check-label")!.hidden);
+      await page.selectOption("#class", "1");
       await page.fill("#guidance", "3");
-      const seven = await run("wasm", 4);
+      const ones = await run("wasm", 4);
+      const classOne = { classes: [1, 1], guidanceScale: 3 };
+      assertEquals(ones.pixels, await denoSamples(4, conditional, classOne), "class 1, guidance 3");
+      const told = /self-check: (\d+) draws? again/.exec(ones.status!);
+      assertTrue(told !== null && Number(told[1]) > 0, ones.status!);
+      const unchecked = await run("wasm", 4, false);
       assertEquals(
-        seven.pixels,
-        await denoSamples(4, conditional, { classes: [7, 7], guidanceScale: 3 }),
-        "class 7, guidance 3",
+        unchecked.pixels,
+        await denoSamples(4, conditional, { ...classOne, selfCheck: false }),
+        "class 1, guidance 3, no self-check",
+      );
+      assertTrue(!unchecked.status!.includes("self-check"), unchecked.status!);
+      assertTrue(
+        unchecked.pixels.some((v, i) => v !== ones.pixels[i]),
+        "the self-check changed the rows drawn again",
       );
       await page.screenshot({ path: new URL("../out/web-sample.png", import.meta.url).pathname });
       await page.fill("#guidance", "-1");
@@ -204,7 +211,7 @@ Deno.test({
       );
       await page.fill("#count", "2");
       const again = await run("wasm", 4);
-      assertEquals(again.pixels, seven.pixels, "the page keeps working with the model it had");
+      assertEquals(again.pixels, ones.pixels, "the page keeps working with the model it had");
     } finally {
       await browser.close();
       await server.shutdown();

@@ -11,6 +11,7 @@ import {
   loadPipeline,
   makeSchedule,
   sampleLoop,
+  SAMPLERS,
   samplingSchedule,
   setWeights,
 } from "../mod.ts";
@@ -120,16 +121,23 @@ Deno.test("loadPipeline: the checkpoint's recommended sampler, steps and η are 
   pipe.dispose();
 });
 
-Deno.test("loadPipeline: more than 64 images are sampled in chunks, the same images as one batch", async () => {
-  await useBackend("cpu");
+/** A conditional TINY network (3 classes, random weights) as a loaded checkpoint. */
+async function tinyConditional() {
   const net = createUNet({ ...TINY, numClasses: 3, dropout: 0 }, { seed: 2 });
-  const ckpt = {
+  const ema = await getWeights(net.params);
+  net.dispose();
+  return {
     config: {
       unet: { ...TINY, numClasses: 3, dropout: 0 },
       schedule: { kind: "linear" as const, T: 100 },
     },
-    ema: await getWeights(net.params),
+    ema,
   };
+}
+
+Deno.test("loadPipeline: more than 64 images are sampled in chunks, the same images as one batch", async () => {
+  await useBackend("cpu");
+  const ckpt = await tinyConditional();
   const pipe = await loadPipeline(ckpt);
   const classes = Array.from({ length: 70 }, (_, i) => i % 3);
   const chunked = await read(
@@ -147,5 +155,38 @@ Deno.test("loadPipeline: more than 64 images are sampled in chunks, the same ima
   );
   assertEquals(chunked, whole);
   pipe.dispose();
-  net.dispose();
+});
+
+Deno.test("loadPipeline: onFrame sees each step's x_t and x̂0 of the whole batch, as the loop gives them", async () => {
+  await useBackend("cpu");
+  const ckpt = await tinyConditional();
+  const pipe = await loadPipeline(ckpt);
+  const classes = Array.from({ length: 70 }, (_, i) => i % 3);
+  const opts = { sampler: "ddim" as const, steps: 3, seed: 5, classes, guidanceScale: 2 };
+  const frames: { done: number; total: number; sample: Float32Array; predX0: Float32Array }[] = [];
+  const before = tf.memory().numTensors;
+  // 70 rows: two chunks (64 + 6), joined in each frame
+  const x = await pipe.sample({
+    ...opts,
+    n: 70,
+    onFrame: async ({ done, total, sample, predX0 }) =>
+      void frames.push({ done, total, sample: await read(sample), predX0: await read(predX0) }),
+  });
+  const last = await read(x);
+  x.dispose();
+  assertEquals(tf.memory().numTensors, before, "the frames are disposed");
+  const s = samplingSchedule(makeSchedule(ckpt.config.schedule), "ddim", 3);
+  let k = 0;
+  for await (
+    const step of SAMPLERS.ddim.loop(pipe.unet, s, { ...opts, shape: [70, 8, 8, 1] })
+  ) {
+    assertEquals([frames[k].done, frames[k].total], [k + 1, 3]);
+    assertEquals(frames[k].sample, await read(step.sample), `x_t of step ${k + 1}`);
+    assertEquals(frames[k].predX0, await read(step.predX0), `x̂0 of step ${k + 1}`);
+    tf.dispose([step.sample, step.predX0]);
+    k++;
+  }
+  assertEquals(frames.length, 3);
+  assertEquals(frames[2].sample, last, "the last frame is the result");
+  pipe.dispose();
 });

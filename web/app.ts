@@ -1,22 +1,20 @@
 /// <reference lib="dom" />
 // The web app's sample page: the bundled class-conditional MNIST model or any checkpoint the user
 // picks (one of `deno task convert`'s included: RGB, any size), any sampler of the library, the
-// class and the guidance scale of a class-conditional model, x_t and the predicted x0 drawn after
-// every step, a slider back through the trajectory, and downloads.
-import * as tf from "@tensorflow/tfjs-core";
+// class, the guidance scale and the self-check of a class-conditional model, x_t and the predicted
+// x0 drawn after every step, a slider back through the trajectory, and downloads.
 import {
   type Checkpoint,
   encodeNpy,
   imageGrid,
   loadCheckpoint,
-  makeSchedule,
+  loadPipeline,
+  type Pipeline,
   SAMPLER_NAMES,
   type SamplerName,
   SAMPLERS,
-  samplingSchedule,
+  type SelfCheckTally,
   toUint8,
-  type UNet,
-  unetFromCheckpoint,
 } from "../mod.ts";
 import { $, drawGrid, readInt, useChosenBackend } from "./_draw.ts";
 
@@ -32,7 +30,7 @@ for (const name of SAMPLER_NAMES) {
 samplerSelect.value = "dpm++";
 
 type Config = Checkpoint["config"];
-let model: { unet: UNet; T: number; config: Config } | undefined;
+let model: Pipeline | undefined;
 /**
  * The checkpoint to sample next: the bundled class-conditional model (loaded at start, so its
  * class and guidance controls show at once), or the file picked.
@@ -52,12 +50,14 @@ function showFrame(k: number) {
 scrub.addEventListener("input", () => showFrame(Number(scrub.value)));
 
 /**
- * After a model is loaded: the class and guidance controls of a class-conditional one, and the
- * sampler settings its checkpoint recommends.
+ * After a model is loaded: the class and guidance controls of a class-conditional one (and its
+ * self-check, where the checkpoint recommends one), and the sampler settings it recommends.
  */
 function showConditioning(config: Config) {
   const K = config.unet.numClasses ?? 0;
   $("class-label").hidden = $("guidance-label").hidden = K === 0;
+  $("self-check-label").hidden = K === 0 || config.selfCheck === undefined;
+  $<HTMLInputElement>("self-check").checked = true;
   const select = $<HTMLSelectElement>("class");
   select.replaceChildren();
   const names = config.classes ?? Array.from({ length: K }, (_, k) => String(k));
@@ -83,12 +83,12 @@ function showConditioning(config: Config) {
 }
 
 /**
- * The classes and guidance scale to sample with (none for an unconditional model), in the
- * guidance interval the checkpoint recommends.
+ * The classes, guidance scale and self-check to sample with (none for an unconditional model);
+ * the guidance interval is the one the checkpoint recommends.
  */
 function readConditioning(
   count: number,
-): { classes?: number[]; guidanceScale?: number; guidanceInterval?: [number, number] } {
+): { classes?: number[]; guidanceScale?: number; selfCheck?: boolean } {
   const K = model!.config.unet.numClasses ?? 0;
   if (K === 0) return {};
   const raw = $<HTMLInputElement>("guidance").value, w = Number(raw);
@@ -100,7 +100,9 @@ function readConditioning(
     { length: count },
     (_, i) => choice === "all" ? i % K : choice === "none" ? -1 : Number(choice),
   );
-  return { classes, guidanceScale: w, guidanceInterval: model!.config.guidanceInterval };
+  const selfCheck = model!.config.selfCheck !== undefined &&
+    $<HTMLInputElement>("self-check").checked;
+  return { classes, guidanceScale: w, selfCheck };
 }
 
 $<HTMLInputElement>("file").addEventListener("change", async () => {
@@ -111,7 +113,7 @@ $<HTMLInputElement>("file").addEventListener("change", async () => {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const ck = await loadCheckpoint(bytes); // checked here: a bad file is one message now
     chosen = Promise.resolve(ck);
-    model?.unet.dispose();
+    model?.dispose();
     model = undefined;
     const u = ck.config.unet;
     $("model").textContent = `${file.name}: ${u.imageSize}×${u.imageSize}×${u.inChannels}` +
@@ -146,50 +148,59 @@ form.addEventListener("submit", async (e) => {
     const backendShown = await useChosenBackend();
     if (!model) {
       status.textContent = "loading the checkpoint…";
-      const ck = await chosen;
-      const unet = unetFromCheckpoint(ck);
-      model = { unet, T: ck.config.schedule.T, config: ck.config };
+      model = await loadPipeline(await chosen);
     }
     const conditioning = readConditioning(count);
-    const s = samplingSchedule(makeSchedule(model.config.schedule), sampler, steps);
     const u = model.config.unet;
     shape = [count, u.imageSize, u.imageSize, u.inChannels];
     frames = [];
-    progress.max = s.T;
-    let last: tf.Tensor | undefined;
     const t0 = performance.now();
-    let done = 0;
-    for await (
-      const { sample, predX0 } of SAMPLERS[sampler].loop(model.unet, s, {
-        shape,
-        seed,
-        eta,
-        ...conditioning,
-        // a network with a learned variance outputs it beside ε
-        ...(model.unet.config.learnSigma ? { variance: "learnedRange" as const } : {}),
-      })
-    ) {
-      frames.push([await toUint8(tf.clipByValue(sample, -1, 1)), await toUint8(predX0)]);
-      predX0.dispose();
-      last?.dispose();
-      last = sample;
-      done++;
-      progress.value = done;
-      showFrame(frames.length - 1);
-      status.textContent = `${sampler}, step ${done} of ${s.T} · ${
+    const stepText = (done: number, total: number) =>
+      `${sampler}, step ${done} of ${total} · ${
         ((performance.now() - t0) / done).toFixed(0)
       } ms a step · backend ${backendShown}`;
+    let text = "", tally: SelfCheckTally | undefined;
+    const last = await model.sample({
+      n: count,
+      sampler,
+      steps,
+      seed,
+      eta,
+      ...conditioning,
+      onFrame: async ({ done, total, sample, predX0 }) => {
+        frames.push([await toUint8(sample), await toUint8(predX0)]); // toUint8 clips to [-1, 1]
+        progress.max = total;
+        progress.value = done;
+        showFrame(frames.length - 1);
+        status.textContent = text = stepText(done, total);
+        // after the last step: the self-check, where one runs
+        const checking = conditioning.selfCheck && conditioning.guidanceScale &&
+          conditioning.classes!.some((k) => k >= 0);
+        if (done === total && checking) {
+          status.textContent = `${text} · self-check: the class network classifies each image…`;
+        }
+      },
+      onSelfCheck: (t) => (tally = t),
+    });
+    if (tally) {
+      // the images drawn again replace theirs: the checked batch is the last frame
+      const checked = await toUint8(last);
+      frames.push([checked, checked]);
+      showFrame(frames.length - 1);
+      status.textContent = `${text} · self-check: ${tally.redrawn} draw${
+        tally.redrawn === 1 ? "" : "s"
+      } again, ${tally.stillOther} still guessed another class`;
     }
     scrub.max = String(frames.length - 1);
     scrub.value = scrub.max;
     scrub.disabled = false;
-    const png = await imageGrid(last!, { scale: 2 });
+    const png = await imageGrid(last, { scale: 2 });
     $<HTMLAnchorElement>("png").href = URL.createObjectURL(
       new Blob([png as BlobPart], { type: "image/png" }),
     );
-    const npy = encodeNpy(await toUint8(last!), shape);
+    const npy = encodeNpy(await toUint8(last), shape);
     $<HTMLAnchorElement>("npy").href = URL.createObjectURL(new Blob([npy as BlobPart]));
-    last!.dispose();
+    last.dispose();
     document.body.dataset.done = String(Date.now()); // for the browser tests
   } catch (err) {
     error.textContent = err instanceof Error ? err.message : String(err);
