@@ -101,7 +101,11 @@ Deno.test({
     const wu = ck.config.autoguidance?.unconditionalWeight ?? 1;
     assertTrue(wu > 1, `the "no class" branch autoguided too, got weight ${wu}`);
     assertTrue(ck.config.sampler !== undefined, "a recommended sampler");
-    assertTrue((ck.config.guidanceScale ?? 0) > 1, `guidance ${ck.config.guidanceScale}`);
+    // guidance w = 1 (no classifier-free guidance): its samples follow the label by the
+    // self-check, which draws again those the class network guesses as another digit
+    assertEquals(ck.config.guidanceScale, 1);
+    const check = ck.config.selfCheck;
+    assertTrue(check !== undefined && check.rounds >= 1, "a recommended self-check");
     // the "no class" network is the bundled unconditional model: its weights, stored as binary16
     // (round to nearest: relative error at most 2^-11 for normal numbers, absolute at most 2^-25
     // below 2^-14)

@@ -346,8 +346,8 @@ Deno.test("cli: sample --class 7 (the bundled class-conditional model) draws sev
     const p = Array.from(probs.subarray(i * 10, i * 10 + 10));
     return p.indexOf(Math.max(...p));
   });
-  // At its recommended settings the model draws the digit asked for ~98% of the time (its model
-  // card, n = 128 on four seeds), so at least 14 of 16 has a chance of ~0.99 for a new seed or
+  // At its recommended settings (with the self-check) the model draws the digit asked for ~98% of
+  // the time (its model card, n = 512 on two seeds), so at least 14 of 16 has a chance of ~0.99 for a new seed or
   // new weights as good; a model that ignored the class draws a seven 1 time in 10, and 14 of 16
   // then has a chance of ~1e-11.
   const sevens = digits.filter((d) => d === 7).length;
