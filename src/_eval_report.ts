@@ -151,7 +151,9 @@ export function _evalReport(r: EvalResults): string {
           r.sampling.guidanceInterval
             ? ` at t ∈ [${r.sampling.guidanceInterval.join(", ")}], the conditional model elsewhere`
             : ""
-        }; w = 0 is the unconditional model, whose accuracy is chance's).`,
+        }; w = 0 is the unconditional model, whose accuracy is chance's${
+          r.sampling.selfCheck ? "; the self-check at every w > 0" : ""
+        }).`,
       "",
       "| w | FID-MNIST | mean confidence | share > 0.9 | conditional accuracy | seconds |",
       "|---|---|---|---|---|---|",

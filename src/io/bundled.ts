@@ -19,20 +19,22 @@ export const BUNDLED_MNIST_CHECKPOINT: URL = new URL(
 
 /**
  * The class-conditional checkpoint shipped with the package, which `deno task sample` and the web
- * app use when given no checkpoint: it draws the digit asked for, with classifier-free guidance
- * and autoguidance at the settings and sampler its model card recommends, stored in its config
- * (see checkpoints/MODEL_CARD-conditional.md). Its "no class" branch is
- * {@linkcode BUNDLED_MNIST_CHECKPOINT}'s network, autoguided by the guide network's "no class"
- * prediction (`config.autoguidance.unconditionalWeight`).
+ * app use when given no checkpoint: it draws the digit asked for, with autoguidance and a
+ * self-check (each sample its class network guesses as another digit drawn again) at the settings
+ * and sampler its model card recommends, stored in its config (see
+ * checkpoints/MODEL_CARD-conditional.md). Its "no class" branch, for classifier-free guidance at
+ * other scales, is {@linkcode BUNDLED_MNIST_CHECKPOINT}'s network, autoguided by the guide
+ * network's "no class" prediction (`config.autoguidance.unconditionalWeight`).
  *
- * @example Sevens, at the recommended guidance
+ * @example Ten digits and the recommended guidance and self-check
  * ```ts
  * import assert from "node:assert/strict";
  * import { BUNDLED_MNIST_CONDITIONAL, loadCheckpoint } from "@ddpm/core";
  * const ck = await loadCheckpoint(BUNDLED_MNIST_CONDITIONAL);
  * assert.equal(ck.config.unet.numClasses, 10);
  * assert.equal(ck.config.classes?.[7], "7");
- * assert.ok((ck.config.guidanceScale ?? 1) > 1);
+ * assert.equal(ck.config.guidanceScale, 1);
+ * assert.deepEqual(ck.config.selfCheck?.timesteps, [400, 450, 500, 550, 600]);
  * ```
  */
 export const BUNDLED_MNIST_CONDITIONAL: URL = new URL(
