@@ -159,6 +159,9 @@ form.addEventListener("submit", async (e) => {
       `${sampler}, step ${done} of ${total} · ${
         ((performance.now() - t0) / done).toFixed(0)
       } ms a step · backend ${backendShown}`;
+    // the pipeline runs the self-check only for labelled images at a guidance above 0
+    const checking = conditioning.selfCheck && conditioning.guidanceScale &&
+      conditioning.classes!.some((k) => k >= 0);
     let text = "", tally: SelfCheckTally | undefined;
     const last = await model.sample({
       n: count,
@@ -174,8 +177,6 @@ form.addEventListener("submit", async (e) => {
         showFrame(frames.length - 1);
         status.textContent = text = stepText(done, total);
         // after the last step: the self-check, where one runs
-        const checking = conditioning.selfCheck && conditioning.guidanceScale &&
-          conditioning.classes!.some((k) => k >= 0);
         if (done === total && checking) {
           status.textContent = `${text} · self-check: the class network classifies each image…`;
         }
